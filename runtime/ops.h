@@ -1,0 +1,102 @@
+// The op set of the model runtime: one declaration per op, one implementation
+// per backend (runtime/cpu/ now; runtime/cuda/ later). Every op dispatches on
+// the backend of its tensors; all activations are F32, row-major, contiguous.
+//
+// Naming: T tokens, F frames, D model width, H heads, d head width.
+// Tokens are ordered frame, then row, then column, so token i belongs to frame
+// i / tokens_per_frame.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "runtime/tensor.h"
+
+namespace wl::ops {
+
+// ---- matrix products --------------------------------------------------------
+
+enum class MatmulPrecision : uint8_t {
+  F32,   // f32 inputs, f32 accumulation: exact comparisons
+  BF16,  // bf16 inputs, f32 accumulation (AMX / AVX-512-BF16)
+};
+// BF16 where the processor has native bf16 dot products, F32 otherwise.
+MatmulPrecision best_matmul_precision();
+const char* precision_name(MatmulPrecision p);
+
+// A linear layer's weight prepared once for a precision: W [N, K] (torch
+// layout, out x in) stored as F32 or BF16, optional bias [N] (always F32).
+struct LinearWeight {
+  Tensor weight;  // [N, K], dtype F32 or BF16 matching `precision`
+  Tensor bias;    // [N] F32, or undefined
+  MatmulPrecision precision = MatmulPrecision::F32;
+  int64_t out_features() const { return weight.dim(0); }
+  int64_t in_features() const { return weight.dim(1); }
+};
+// Converts a checkpoint weight (F32/BF16/F16) and bias to `precision`.
+LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision);
+
+// y[M, N] = x[M, K] W^T + b. y must be allocated [M, N].
+void linear(const Tensor& x, const LinearWeight& w, Tensor& y);
+
+// ---- normalisation and modulation ------------------------------------------
+
+// y = LayerNorm(x) over the last dim (biased variance), optional affine
+// weight/bias [D] (undefined Tensor = none). x, y: [rows, D]; y may alias x.
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& y);
+
+// y = LayerNorm(x) * (1 + mod[f, scale_row]) + mod[f, shift_row], no affine,
+// with f = token / tokens_per_frame. x, y: [T, D]; mod: [F, R, D]. y may alias x.
+void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int scale_row,
+                         int64_t tokens_per_frame, float eps, Tensor& y);
+
+// y = x * rsqrt(mean(x^2) + eps) * weight over the last dim D. y may alias x.
+void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y);
+
+// x[t] += y[t] * mod[f, gate_row] with f = t / tokens_per_frame. x, y: [T, D].
+void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int64_t tokens_per_frame);
+
+// x += y, same shape.
+void add(Tensor& x, const Tensor& y);
+
+// ---- activations (in place) -------------------------------------------------
+
+void gelu_tanh(Tensor& x);  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+void silu(Tensor& x);       // x / (1 + exp(-x))
+
+// ---- positions --------------------------------------------------------------
+
+// 3D RoPE in place on x [T, H, d] for tokens of `frames` x `rows` x `cols`
+// (T = frames*rows*cols), the first frame at absolute position `frame0`
+// (any non-negative integer: no table cap). Pairs (x[2i], x[2i+1]) are complex
+// numbers; of c = d/2 pairs the first c - 2*(c/3) rotate by the frame, the
+// next c/3 by the row, the last c/3 by the column; part p of size n uses
+// angle(pos, i) = pos / 10000^(2i / (2n)). Angles and rotation in float64.
+void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols);
+
+// ---- attention --------------------------------------------------------------
+
+// A run of keys and values in memory, [len, H, d] each (row stride H*d), with
+// an optional additive logit bias per key (e.g. a merged token's log count).
+struct KVSegment {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const float* bias = nullptr;  // [len] or nullptr
+  int64_t len = 0;
+};
+
+// out[Lq, H, d] = softmax(q k^T * scale + bias) v per head, over the keys of
+// all segments in order (no mask). q: [Lq, H, d].
+void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
+
+// ---- layout -----------------------------------------------------------------
+
+// x [F, C, H, W] -> patches [F*(H/ph)*(W/pw), C*ph*pw], each patch vector
+// ordered (c, kh, kw) like a Conv3d weight [D, C, 1, ph, pw] flattened.
+void patchify(const Tensor& x, int ph, int pw, Tensor& patches);
+
+// tokens [F*h*w, ph*pw*C] (vector ordered (ph, pw, c), c fastest) ->
+// out [F, C, h*ph, w*pw].
+void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
+                int64_t channels, Tensor& out);
+
+}  // namespace wl::ops
