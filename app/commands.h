@@ -1,0 +1,11 @@
+// The worldloop subcommands, one file each (app/cmd_<name>.cpp). Each takes
+// the arguments after its name and returns the process exit code; bad input
+// is reported as one line on stderr by main().
+#pragma once
+
+namespace wl::app {
+
+int cmd_dit_replay(int argc, char** argv);
+int cmd_play(int argc, char** argv);
+
+}  // namespace wl::app

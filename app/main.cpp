@@ -1,0 +1,54 @@
+// worldloop: command dispatch. Every failure a user can cause ends here as one
+// line on stderr and a non-zero exit code.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "app/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"play", wl::app::cmd_play, "play a world in a window (or --headless)"},
+    {"dit-replay", wl::app::cmd_dit_replay, "replay recorded forward calls of a causal Wan DiT"},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out, "usage: worldloop <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.help);
+  std::fprintf(out, "\n'worldloop <command> --help' describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(stdout);
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (name == c.name) {
+      try {
+        return c.run(argc - 2, argv + 2);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "worldloop %s: %s\n", c.name, e.what());
+        return 1;
+      }
+    }
+  }
+  std::fprintf(stderr, "worldloop: unknown command '%s'\n", name.c_str());
+  usage(stderr);
+  return 2;
+}
