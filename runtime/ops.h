@@ -7,6 +7,7 @@
 // i / tokens_per_frame.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "runtime/tensor.h"
@@ -29,6 +30,7 @@ struct LinearWeight {
   Tensor weight;  // [N, K], dtype F32 or BF16 matching `precision`
   Tensor bias;    // [N] F32, or undefined
   MatmulPrecision precision = MatmulPrecision::F32;
+  std::shared_ptr<const void> packed;  // backend-specific pre-packed form, or null
   int64_t out_features() const { return weight.dim(0); }
   int64_t in_features() const { return weight.dim(1); }
 };

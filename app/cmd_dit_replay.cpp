@@ -1,0 +1,102 @@
+// worldloop dit-replay: runs every recorded forward call of a case file through
+// the model with one KV cache carried across calls and writes each call's flow.
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/args.h"
+#include "app/commands.h"
+#include "runtime/error.h"
+#include "runtime/model/causal_dit.h"
+#include "runtime/safetensors.h"
+
+namespace wl::app {
+namespace {
+
+const char* kUsage =
+    "usage: worldloop dit-replay --weights W.safetensors --calls C.safetensors --out O.safetensors\n"
+    "                            [--precision f32|bf16]\n"
+    "Runs call.{i} of C in order (x, t, start_frame) with one KV cache (capacity and sink from C's\n"
+    "metadata cache_frames and sink_frames) and writes call.{i}.flow to O. Products run in f32 unless\n"
+    "--precision bf16.\n";
+
+int64_t metadata_int(const SafetensorsFile& f, const std::string& key, int64_t fallback) {
+  auto it = f.metadata().find(key);
+  if (it == f.metadata().end()) return fallback;
+  try {
+    size_t used = 0;
+    long long v = std::stoll(it->second, &used);
+    if (used != it->second.size()) throw std::invalid_argument(key);
+    return v;
+  } catch (const std::exception&) {
+    throw Error(f.path() + ": metadata '" + key + "' is not an integer: '" + it->second + "'");
+  }
+}
+
+int64_t count_calls(const SafetensorsFile& f) {
+  int64_t n = 0;
+  while (f.has("call." + std::to_string(n) + ".x")) ++n;
+  return n;
+}
+
+}  // namespace
+
+int cmd_dit_replay(int argc, char** argv) {
+  Args args(argc, argv, {"weights", "calls", "out", "precision"}, {"help"});
+  if (args.has("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const std::string precision = args.get("precision", "f32");
+  DitOptions options;
+  if (precision == "f32") options.precision = ops::MatmulPrecision::F32;
+  else if (precision == "bf16") options.precision = ops::MatmulPrecision::BF16;
+  else throw Error("--precision must be f32 or bf16, got '" + precision + "'");
+
+  WeightMap weights = WeightMap::open(args.require("weights"));
+  SafetensorsFile calls = SafetensorsFile::open(args.require("calls"));
+  const std::string out_path = args.require("out");
+  if (auto mode = calls.metadata().find("mode"); mode != calls.metadata().end() && mode->second != "chunk")
+    throw Error(calls.path() + ": replay of mode '" + mode->second + "' is not supported yet");
+
+  CausalDit model(weights, options);
+  const int64_t n = count_calls(calls);
+  if (n == 0) throw Error(calls.path() + ": no call.0.x tensor");
+  const int64_t declared = metadata_int(calls, "calls", n);
+  if (declared != n)
+    throw Error(calls.path() + ": metadata says " + std::to_string(declared) + " calls, file holds " +
+                std::to_string(n));
+
+  const Tensor x0 = calls.get("call.0.x");
+  if (x0.rank() != 4) throw Error(calls.path() + ": tensor 'call.0.x' has shape " + shape_str(x0.shape()) +
+                                  ", expected [f, C, H, W]");
+  const int64_t capacity = metadata_int(calls, "cache_frames", 0);
+  const int64_t sink = metadata_int(calls, "sink_frames", 0);
+  if (capacity <= 0) throw Error(calls.path() + ": metadata 'cache_frames' missing or not positive");
+  KvCache cache(model.cache_config(x0.dim(2), x0.dim(3), capacity, sink));
+
+  if (!calls.has("context")) throw Error(calls.path() + ": missing tensor 'context'");
+  model.set_prompt(calls.get_f32("context"));
+
+  std::vector<std::pair<std::string, Tensor>> flows;
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string pre = "call." + std::to_string(i) + ".";
+    for (const char* part : {"t", "start_frame"})
+      if (!calls.has(pre + part)) throw Error(calls.path() + ": missing tensor '" + pre + part + "'");
+    Tensor x = calls.get_f32(pre + "x");
+    std::vector<float> t = calls.get_f32(pre + "t").to_floats();
+    std::vector<float> start = calls.get_f32(pre + "start_frame").to_floats();
+    if (start.size() != 1) throw Error(calls.path() + ": tensor '" + pre + "start_frame' must hold one value");
+    try {
+      flows.emplace_back(pre + "flow", model.forward(x, t, static_cast<int64_t>(start[0]), cache));
+    } catch (const Error& e) {
+      throw Error(calls.path() + ": " + pre.substr(0, pre.size() - 1) + ": " + e.what());
+    }
+  }
+  write_safetensors(out_path, flows, {{"calls", std::to_string(n)}, {"precision", precision}});
+  std::printf("dit-replay: %lld calls -> %s\n", static_cast<long long>(n), out_path.c_str());
+  return 0;
+}
+
+}  // namespace wl::app

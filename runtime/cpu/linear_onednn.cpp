@@ -1,0 +1,163 @@
+// Matrix products on the CPU through oneDNN.
+//
+// Weights are converted once (prepare_linear) to the precision in use and, where
+// oneDNN offers a blocked layout for this processor (AMX / AVX-512 tiles), reordered
+// into it so that no call pays for the reorder. BF16 mode converts the activations
+// to bf16 per call and accumulates in f32; F32 mode is exact to f32 rounding.
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "runtime/cpu/ops_cpu.h"
+#include "runtime/error.h"
+
+namespace wl::cpu {
+namespace {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dt onednn_type(ops::MatmulPrecision p) { return p == ops::MatmulPrecision::BF16 ? dt::bf16 : dt::f32; }
+
+// The M used to ask oneDNN for its preferred weight layout; the chosen layout
+// depends on K, N and the ISA, not on M, for the shapes the models use.
+constexpr int64_t kNominalRows = 256;
+
+struct PackedWeight {
+  dnnl::memory::desc desc;
+  dnnl::memory memory;  // owns the packed bytes
+};
+
+dnnl::memory::desc plain_weight_desc(int64_t n, int64_t k, dt type) {
+  // W is stored [N, K] row-major: as the [K, N] operand that is layout "ba".
+  return dnnl::memory::desc({k, n}, type, tag::ba);
+}
+
+dnnl::matmul::primitive_desc make_pd(int64_t m, int64_t n, int64_t k, dt type,
+                                     const dnnl::memory::desc& wdesc, bool has_bias) {
+  dnnl::memory::desc src({m, k}, type, tag::ab);
+  dnnl::memory::desc dst({m, n}, dt::f32, tag::ab);
+  if (has_bias) {
+    dnnl::memory::desc bias({1, n}, dt::f32, tag::ab);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wdesc, bias, dst), cpu_engine());
+  }
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wdesc, dst), cpu_engine());
+}
+
+struct PrimitiveKey {
+  int64_t m, n, k;
+  int precision;
+  bool bias;
+  bool packed;
+  bool operator<(const PrimitiveKey& o) const {
+    return std::tie(m, n, k, precision, bias, packed) < std::tie(o.m, o.n, o.k, o.precision, o.bias, o.packed);
+  }
+};
+
+std::mutex g_cache_mutex;
+std::map<PrimitiveKey, dnnl::matmul> g_primitives;
+
+}  // namespace
+
+ops::MatmulPrecision best_matmul_precision() {
+  if (const char* env = std::getenv("WORLDLOOP_MATMUL")) {
+    std::string v = env;
+    if (v == "f32" || v == "F32") return ops::MatmulPrecision::F32;
+    if (v == "bf16" || v == "BF16") return ops::MatmulPrecision::BF16;
+  }
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  const bool native_bf16 = isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+  return native_bf16 ? ops::MatmulPrecision::BF16 : ops::MatmulPrecision::F32;
+}
+
+ops::LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, ops::MatmulPrecision precision) {
+  if (weight.rank() < 2) throw Error("prepare_linear: weight " + shape_str(weight.shape()) + " is not a matrix");
+  const int64_t n = weight.dim(0);
+  const int64_t k = weight.numel() / n;  // a Conv3d patch weight [D, C, 1, ph, pw] is [D, C*ph*pw]
+  ops::LinearWeight lw;
+  lw.precision = precision;
+  lw.weight = weight.reshape({n, k}).to(precision == ops::MatmulPrecision::BF16 ? DType::BF16 : DType::F32);
+  if (bias.defined()) {
+    if (bias.numel() != n)
+      throw Error("prepare_linear: bias " + shape_str(bias.shape()) + " does not match weight " +
+                  shape_str(weight.shape()));
+    lw.bias = bias.reshape({n}).to(DType::F32);
+  }
+
+  // Ask oneDNN for its preferred layout and reorder once.
+  const dt type = onednn_type(precision);
+  dnnl::memory::desc any_w({k, n}, type, tag::any);
+  try {
+    auto pd = make_pd(kNominalRows, n, k, type, any_w, bias.defined());
+    dnnl::memory::desc chosen = pd.weights_desc();
+    if (chosen != plain_weight_desc(n, k, type)) {
+      auto packed = std::make_shared<PackedWeight>();
+      packed->desc = chosen;
+      packed->memory = dnnl::memory(chosen, cpu_engine());
+      dnnl::memory plain(plain_weight_desc(n, k, type), cpu_engine(), lw.weight.raw());
+      dnnl::stream s(cpu_engine());
+      dnnl::reorder(plain, packed->memory).execute(s, plain, packed->memory);
+      s.wait();
+      lw.packed = packed;
+    }
+  } catch (const dnnl::error&) {
+    lw.packed.reset();  // plain layout it is
+  }
+  return lw;
+}
+
+void linear(const Tensor& x, const ops::LinearWeight& w, Tensor& y) {
+  const int64_t m = x.dim(0), k = x.dim(1), n = w.out_features();
+  const dt type = onednn_type(w.precision);
+  const bool has_bias = w.bias.defined();
+  const auto* packed = static_cast<const PackedWeight*>(w.packed.get());
+
+  dnnl::matmul prim;
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    PrimitiveKey key{m, n, k, static_cast<int>(w.precision), has_bias, packed != nullptr};
+    auto it = g_primitives.find(key);
+    if (it == g_primitives.end()) {
+      dnnl::memory::desc wdesc = packed ? packed->desc : plain_weight_desc(n, k, type);
+      it = g_primitives.emplace(key, dnnl::matmul(make_pd(m, n, k, type, wdesc, has_bias))).first;
+    }
+    prim = it->second;
+  }
+
+  // Activations in the product's input type.
+  static thread_local std::vector<uint16_t> x_bf16;
+  void* src_ptr = const_cast<void*>(x.raw());
+  if (type == dt::bf16) {
+    x_bf16.resize(static_cast<size_t>(m * k));
+    const float* xf = x.f32();
+    const int64_t total = m * k;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < total; ++i) x_bf16[i] = f32_to_bf16(xf[i]);
+    src_ptr = x_bf16.data();
+  }
+
+  dnnl::engine& eng = cpu_engine();
+  dnnl::memory src({{m, k}, type, tag::ab}, eng, src_ptr);
+  dnnl::memory dst({{m, n}, dt::f32, tag::ab}, eng, y.raw());
+  dnnl::memory wmem = packed ? packed->memory
+                             : dnnl::memory(plain_weight_desc(n, k, type), eng, const_cast<void*>(w.weight.raw()));
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dst}};
+  if (has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory({{1, n}, dt::f32, tag::ab}, eng,
+                                                         const_cast<void*>(w.bias.raw())));
+  dnnl::stream s(eng);
+  prim.execute(s, args);
+  s.wait();
+}
+
+}  // namespace wl::cpu

@@ -1,0 +1,94 @@
+#include "runtime/model/dit_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/error.h"
+#include "runtime/safetensors.h"
+
+namespace wl {
+
+std::string DitConfig::describe() const {
+  return "dim " + std::to_string(dim) + ", " + std::to_string(num_layers) + " blocks, " + std::to_string(num_heads) +
+         " heads of " + std::to_string(head_dim()) + ", ffn " + std::to_string(ffn_dim) + ", channels " +
+         std::to_string(in_dim) + "->" + std::to_string(out_dim) + ", patch " + std::to_string(patch_t) + "x" +
+         std::to_string(patch_h) + "x" + std::to_string(patch_w) + ", text " + std::to_string(text_len) + "x" +
+         std::to_string(text_dim);
+}
+
+namespace {
+
+int64_t count_blocks(const WeightMap& w) {
+  int64_t n = 0;
+  while (w.has("blocks." + std::to_string(n) + ".self_attn.q.weight")) ++n;
+  return n;
+}
+
+}  // namespace
+
+DitConfig DitConfig::from_weights(const WeightMap& w) {
+  const std::string& file = w.path();
+  auto fail = [&](const std::string& what) -> Error { return Error(file + ": " + what); };
+  DitConfig c;
+
+  // Shapes decide what they can.
+  const TensorInfo& pe = w.info("patch_embedding.weight");  // [dim, C, pt, ph, pw]
+  if (pe.shape.size() != 5) throw fail("tensor 'patch_embedding.weight' has shape " + shape_str(pe.shape) +
+                                       ", expected [dim, channels, pt, ph, pw]");
+  c.dim = pe.shape[0];
+  c.in_dim = pe.shape[1];
+  c.patch_t = static_cast<int>(pe.shape[2]);
+  c.patch_h = static_cast<int>(pe.shape[3]);
+  c.patch_w = static_cast<int>(pe.shape[4]);
+  c.num_layers = count_blocks(w);
+  if (c.num_layers == 0) throw fail("no transformer blocks (missing 'blocks.0.self_attn.q.weight')");
+  c.ffn_dim = w.info("blocks.0.ffn.0.weight").shape.at(0);
+  c.freq_dim = w.info("time_embedding.0.weight").shape.at(1);
+  c.text_dim = w.info("text_embedding.0.weight").shape.at(1);
+  const Shape& head = w.info("head.head.weight").shape;
+  const int64_t patch = int64_t{c.patch_t} * c.patch_h * c.patch_w;
+  if (head.at(0) % patch) throw fail("tensor 'head.head.weight' rows not a multiple of the patch size");
+  c.out_dim = head.at(0) / patch;
+  c.num_heads = c.dim % 128 == 0 ? c.dim / 128 : 0;
+
+  // Metadata gives what shapes cannot (heads, text_len, eps, cache settings).
+  auto it = w.metadata().find("config");
+  if (it != w.metadata().end()) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(it->second);
+    } catch (const std::exception& e) {
+      throw fail(std::string("__metadata__.config is not valid JSON: ") + e.what());
+    }
+    if (!j.is_object()) throw fail("__metadata__.config is not a JSON object");
+    auto get_int = [&](const char* key, int64_t& out) {
+      if (!j.contains(key)) return;
+      if (!j[key].is_number_integer()) throw fail(std::string("__metadata__.config.") + key + " is not an integer");
+      out = j[key].get<int64_t>();
+    };
+    int64_t dim = c.dim, in_dim = c.in_dim, out_dim = c.out_dim, ffn = c.ffn_dim, freq = c.freq_dim,
+            text_dim = c.text_dim, layers = c.num_layers;
+    get_int("num_heads", c.num_heads);
+    get_int("text_len", c.text_len);
+    get_int("local_attn_size", c.local_attn_size);
+    get_int("sink_size", c.sink_size);
+    get_int("dim", dim);
+    get_int("in_dim", in_dim);
+    get_int("out_dim", out_dim);
+    get_int("ffn_dim", ffn);
+    get_int("freq_dim", freq);
+    get_int("text_dim", text_dim);
+    get_int("num_layers", layers);
+    if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<float>();
+    if (dim != c.dim || in_dim != c.in_dim || out_dim != c.out_dim || ffn != c.ffn_dim || freq != c.freq_dim ||
+        text_dim != c.text_dim || layers != c.num_layers)
+      throw fail("__metadata__.config disagrees with the tensor shapes (shapes say " + c.describe() + ")");
+  }
+  if (c.num_heads <= 0 || c.dim % c.num_heads)
+    throw fail("cannot split dim " + std::to_string(c.dim) + " into " + std::to_string(c.num_heads) +
+               " heads (give num_heads in __metadata__.config)");
+  if (c.head_dim() % 2) throw fail("head width " + std::to_string(c.head_dim()) + " is odd; RoPE needs pairs");
+  if (c.patch_t != 1) throw fail("temporal patch size " + std::to_string(c.patch_t) + " is not supported (only 1)");
+  return c;
+}
+
+}  // namespace wl

@@ -1,0 +1,20 @@
+// Helpers for tests that read the golden fixtures in tests/data (copied from the
+// reference implementation's outputs, see DESIGN 6).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "runtime/tensor.h"
+
+namespace wl::test {
+
+// tests/data/<name>
+std::string data_path(const std::string& name);
+// A fresh temporary directory for one test (removed by the OS eventually).
+std::string temp_dir();
+// ||a - b|| / ||b|| over all elements (F32 tensors of the same size).
+double relative_l2(const Tensor& a, const Tensor& b);
+// Runs the worldloop binary with `args`; returns its exit code, output in `out`.
+int run_worldloop(const std::string& args, std::string* out = nullptr);
+
+}  // namespace wl::test
