@@ -1,0 +1,84 @@
+// CPU backend of the op set (runtime/ops.h): the same functions in namespace
+// wl::cpu. runtime/ops.cpp checks the arguments and dispatches here, so these
+// functions may assume shapes agree, tensors are F32 (activations), CPU and
+// contiguous.
+//
+//   norms.cpp        layer_norm, layer_norm_modulate, rms_norm
+//   elementwise.cpp  gated_add, add, gelu_tanh, silu
+//   rope.cpp         rope_3d
+//   attention.cpp    attention (flash-style, streaming over key blocks)
+//   layout.cpp       patchify, unpatchify
+//   linear_onednn.cpp  best_matmul_precision, prepare_linear, linear
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "runtime/ops.h"
+#include "runtime/tensor.h"
+
+namespace wl::cpu {
+
+using ops::KVSegment;
+using ops::LinearWeight;
+using ops::MatmulPrecision;
+
+// ---- matrix products (runtime/cpu/linear_onednn.cpp) -------------------------
+MatmulPrecision best_matmul_precision();
+LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision);
+void linear(const Tensor& x, const LinearWeight& w, Tensor& y);
+
+// ---- normalisation and modulation (norms.cpp, elementwise.cpp) ---------------
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& y);
+void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int scale_row,
+                         int64_t tokens_per_frame, float eps, Tensor& y);
+void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y);
+void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int64_t tokens_per_frame);
+void add(Tensor& x, const Tensor& y);
+
+// ---- activations (elementwise.cpp) --------------------------------------------
+void gelu_tanh(Tensor& x);
+void silu(Tensor& x);
+
+// ---- positions (rope.cpp) -------------------------------------------------------
+void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols);
+
+// ---- attention (attention.cpp) --------------------------------------------------
+void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
+
+// ---- layout (layout.cpp) ----------------------------------------------------------
+void patchify(const Tensor& x, int ph, int pw, Tensor& patches);
+void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
+                int64_t channels, Tensor& out);
+
+}  // namespace wl::cpu
+
+// ---- helpers shared by the CPU kernels ----------------------------------------
+#include <bit>
+#include <cstring>
+
+namespace wl::cpu::detail {
+
+// exp(x) in float, branch-free so loops over it vectorise: Cody-Waite range
+// reduction and a degree-6 polynomial (Cephes expf), about 1-2 ulp. Inputs are
+// clamped to [-87.3, 88.3]: exp(-inf) gives ~1e-38 instead of 0, large inputs
+// give ~FLT_MAX instead of inf.
+inline float fast_exp(float x) {
+  x = x < -87.3f ? -87.3f : x;
+  x = x > 88.3f ? 88.3f : x;
+  const float t = x * 1.44269504088896341f + 12582912.0f;  // round(x / ln2) in the low mantissa bits
+  const float n = t - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t ni = std::bit_cast<int32_t>(t) - 0x4B400000;  // n as an integer
+  const float scale = std::bit_cast<float>((ni + 127) << 23);
+  return p * scale;
+}
+
+}  // namespace wl::cpu::detail

@@ -1,0 +1,318 @@
+// The op set's front door: every ops:: function checks its arguments (ranks,
+// shapes, dtypes, backends) and throws a wl::Error naming the op and the
+// shapes on a mismatch, then dispatches on the backend of its tensors to
+// wl::cpu (runtime/cpu/) or, once built, wl::cuda (runtime/cuda/).
+#include "runtime/ops.h"
+
+#include <initializer_list>
+#include <string>
+
+#include "runtime/cpu/ops_cpu.h"
+#include "runtime/error.h"
+
+namespace wl::ops {
+
+namespace {
+
+std::string S(const Tensor& t) { return t.defined() ? shape_str(t.shape()) : std::string("(undefined)"); }
+
+[[noreturn]] void fail(const char* op, const std::string& msg) { throw Error(std::string(op) + ": " + msg); }
+
+[[noreturn]] void no_cuda(const char* op) { fail(op, "CUDA backend not built"); }
+
+void need_defined(const char* op, const char* name, const Tensor& t) {
+  if (!t.defined()) fail(op, std::string(name) + " is undefined");
+}
+
+void need_f32(const char* op, const char* name, const Tensor& t) {
+  need_defined(op, name, t);
+  if (t.dtype() != DType::F32)
+    fail(op, std::string(name) + " " + S(t) + " has dtype " + dtype_name(t.dtype()) + ", expected F32");
+}
+
+void need_rank(const char* op, const char* name, const Tensor& t, int rank) {
+  if (t.rank() != rank)
+    fail(op, std::string(name) + " " + S(t) + " has rank " + std::to_string(t.rank()) + ", expected " +
+                 std::to_string(rank));
+}
+
+void need_same(const char* op, const char* an, const Tensor& a, const char* bn, const Tensor& b) {
+  if (a.shape() != b.shape()) fail(op, std::string(an) + " " + S(a) + " and " + bn + " " + S(b) + " differ");
+}
+
+// An optional per-feature vector: undefined, or F32 with D elements.
+void need_vec_or_none(const char* op, const char* name, const Tensor& t, int64_t D) {
+  if (!t.defined()) return;
+  need_f32(op, name, t);
+  if (t.rank() != 1 || t.dim(0) != D)
+    fail(op, std::string(name) + " " + S(t) + " does not match width " + std::to_string(D));
+}
+
+// The common backend of the defined tensors; mixed backends are an error.
+Backend backend_of(const char* op, std::initializer_list<const Tensor*> ts) {
+  bool have = false;
+  Backend b = Backend::CPU;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    if (!have) {
+      b = t->backend();
+      have = true;
+    } else if (t->backend() != b) {
+      fail(op, "tensors are on different backends");
+    }
+  }
+  return b;
+}
+
+// Checks x [.., D] (rank >= 1) F32 and returns D.
+int64_t last_dim(const char* op, const char* name, const Tensor& x) {
+  need_f32(op, name, x);
+  if (x.rank() < 1) fail(op, std::string(name) + " " + S(x) + " must have rank >= 1");
+  return x.dim(-1);
+}
+
+// Checks mod [F, R, D] against x [T, D], a row index and tokens_per_frame.
+void check_mod(const char* op, const Tensor& x, const Tensor& mod, std::initializer_list<int> rows,
+               int64_t tokens_per_frame) {
+  need_f32(op, "mod", mod);
+  need_rank(op, "mod", mod, 3);
+  if (mod.dim(2) != x.dim(1)) fail(op, "x " + S(x) + " and mod " + S(mod) + " differ in width");
+  for (int r : rows)
+    if (r < 0 || r >= mod.dim(1))
+      fail(op, "row " + std::to_string(r) + " out of range for mod " + S(mod));
+  if (tokens_per_frame <= 0) fail(op, "tokens_per_frame " + std::to_string(tokens_per_frame) + " must be > 0");
+  const int64_t T = x.dim(0);
+  if (T > 0 && (T - 1) / tokens_per_frame >= mod.dim(0))
+    fail(op, "x " + S(x) + " with " + std::to_string(tokens_per_frame) + " tokens per frame needs more frames than mod " +
+                 S(mod) + " has");
+}
+
+}  // namespace
+
+// ---- matrix products ---------------------------------------------------------
+
+MatmulPrecision best_matmul_precision() { return cpu::best_matmul_precision(); }
+
+const char* precision_name(MatmulPrecision p) {
+  switch (p) {
+    case MatmulPrecision::F32: return "F32";
+    case MatmulPrecision::BF16: return "BF16";
+  }
+  return "?";
+}
+
+LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision) {
+  const char* op = "prepare_linear";
+  need_defined(op, "weight", weight);
+  need_rank(op, "weight", weight, 2);
+  if (bias.defined()) {
+    if (bias.rank() != 1 || bias.dim(0) != weight.dim(0))
+      fail(op, "bias " + S(bias) + " does not match weight " + S(weight));
+  }
+  if (precision != MatmulPrecision::F32 && precision != MatmulPrecision::BF16)
+    fail(op, "unknown precision");
+  switch (backend_of(op, {&weight, &bias})) {
+    case Backend::CPU: return cpu::prepare_linear(weight, bias, precision);
+    case Backend::CUDA: no_cuda(op);
+  }
+  no_cuda(op);
+}
+
+void linear(const Tensor& x, const LinearWeight& w, Tensor& y) {
+  const char* op = "linear";
+  need_f32(op, "x", x);
+  need_f32(op, "y", y);
+  need_rank(op, "x", x, 2);
+  need_rank(op, "y", y, 2);
+  need_defined(op, "weight", w.weight);
+  need_rank(op, "weight", w.weight, 2);
+  const DType want = w.precision == MatmulPrecision::BF16 ? DType::BF16 : DType::F32;
+  if (w.weight.dtype() != want)
+    fail(op, std::string("weight ") + S(w.weight) + " has dtype " + dtype_name(w.weight.dtype()) +
+                 " but precision " + precision_name(w.precision));
+  if (x.dim(1) != w.in_features()) fail(op, "x " + S(x) + " and weight " + S(w.weight) + " differ in K");
+  if (y.dim(0) != x.dim(0) || y.dim(1) != w.out_features())
+    fail(op, "y " + S(y) + " must be [" + std::to_string(x.dim(0)) + ", " + std::to_string(w.out_features()) +
+                 "] for x " + S(x) + " and weight " + S(w.weight));
+  if (w.bias.defined()) {
+    need_f32(op, "bias", w.bias);
+    if (w.bias.rank() != 1 || w.bias.dim(0) != w.out_features())
+      fail(op, "bias " + S(w.bias) + " does not match weight " + S(w.weight));
+  }
+  switch (backend_of(op, {&x, &y, &w.weight, &w.bias})) {
+    case Backend::CPU: return cpu::linear(x, w, y);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+// ---- normalisation and modulation ------------------------------------------
+
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& y) {
+  const char* op = "layer_norm";
+  const int64_t D = last_dim(op, "x", x);
+  need_f32(op, "y", y);
+  need_same(op, "x", x, "y", y);
+  need_vec_or_none(op, "weight", weight, D);
+  need_vec_or_none(op, "bias", bias, D);
+  switch (backend_of(op, {&x, &y, &weight, &bias})) {
+    case Backend::CPU: return cpu::layer_norm(x, weight, bias, eps, y);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int scale_row,
+                         int64_t tokens_per_frame, float eps, Tensor& y) {
+  const char* op = "layer_norm_modulate";
+  need_f32(op, "x", x);
+  need_rank(op, "x", x, 2);
+  need_f32(op, "y", y);
+  need_same(op, "x", x, "y", y);
+  check_mod(op, x, mod, {shift_row, scale_row}, tokens_per_frame);
+  switch (backend_of(op, {&x, &y, &mod})) {
+    case Backend::CPU: return cpu::layer_norm_modulate(x, mod, shift_row, scale_row, tokens_per_frame, eps, y);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y) {
+  const char* op = "rms_norm";
+  const int64_t D = last_dim(op, "x", x);
+  need_f32(op, "y", y);
+  need_same(op, "x", x, "y", y);
+  need_vec_or_none(op, "weight", weight, D);
+  switch (backend_of(op, {&x, &y, &weight})) {
+    case Backend::CPU: return cpu::rms_norm(x, weight, eps, y);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int64_t tokens_per_frame) {
+  const char* op = "gated_add";
+  need_f32(op, "x", x);
+  need_rank(op, "x", x, 2);
+  need_f32(op, "y", y);
+  need_same(op, "x", x, "y", y);
+  check_mod(op, x, mod, {gate_row}, tokens_per_frame);
+  switch (backend_of(op, {&x, &y, &mod})) {
+    case Backend::CPU: return cpu::gated_add(x, y, mod, gate_row, tokens_per_frame);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+void add(Tensor& x, const Tensor& y) {
+  const char* op = "add";
+  need_f32(op, "x", x);
+  need_f32(op, "y", y);
+  need_same(op, "x", x, "y", y);
+  switch (backend_of(op, {&x, &y})) {
+    case Backend::CPU: return cpu::add(x, y);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+// ---- activations --------------------------------------------------------------
+
+void gelu_tanh(Tensor& x) {
+  const char* op = "gelu_tanh";
+  need_f32(op, "x", x);
+  switch (backend_of(op, {&x})) {
+    case Backend::CPU: return cpu::gelu_tanh(x);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+void silu(Tensor& x) {
+  const char* op = "silu";
+  need_f32(op, "x", x);
+  switch (backend_of(op, {&x})) {
+    case Backend::CPU: return cpu::silu(x);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+// ---- positions ----------------------------------------------------------------
+
+void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols) {
+  const char* op = "rope_3d";
+  need_f32(op, "x", x);
+  need_rank(op, "x", x, 3);
+  if (frame0 < 0) fail(op, "frame0 " + std::to_string(frame0) + " must be >= 0");
+  if (frames < 0 || rows < 0 || cols < 0)
+    fail(op, "negative grid " + std::to_string(frames) + " x " + std::to_string(rows) + " x " + std::to_string(cols));
+  if (x.dim(0) != frames * rows * cols)
+    fail(op, "x " + S(x) + " has " + std::to_string(x.dim(0)) + " tokens but the grid " + std::to_string(frames) +
+                 " x " + std::to_string(rows) + " x " + std::to_string(cols) + " has " +
+                 std::to_string(frames * rows * cols));
+  if (x.dim(2) % 2 != 0) fail(op, "x " + S(x) + " head width must be even");
+  switch (backend_of(op, {&x})) {
+    case Backend::CPU: return cpu::rope_3d(x, frame0, frames, rows, cols);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+// ---- attention ----------------------------------------------------------------
+
+void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out) {
+  const char* op = "attention";
+  need_f32(op, "q", q);
+  need_rank(op, "q", q, 3);
+  need_f32(op, "out", out);
+  need_same(op, "q", q, "out", out);
+  int64_t total = 0;
+  for (size_t i = 0; i < kv.size(); ++i) {
+    const KVSegment& s = kv[i];
+    if (s.len < 0) fail(op, "segment " + std::to_string(i) + " has negative length " + std::to_string(s.len));
+    if (s.len > 0 && (s.k == nullptr || s.v == nullptr))
+      fail(op, "segment " + std::to_string(i) + " of length " + std::to_string(s.len) + " has no keys or values");
+    total += s.len;
+  }
+  if (total == 0 && q.dim(0) > 0) fail(op, "q " + S(q) + " attends to no keys");
+  switch (backend_of(op, {&q, &out})) {
+    case Backend::CPU: return cpu::attention(q, kv, scale, out);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+// ---- layout -------------------------------------------------------------------
+
+void patchify(const Tensor& x, int ph, int pw, Tensor& patches) {
+  const char* op = "patchify";
+  need_f32(op, "x", x);
+  need_rank(op, "x", x, 4);
+  need_f32(op, "patches", patches);
+  need_rank(op, "patches", patches, 2);
+  if (ph <= 0 || pw <= 0) fail(op, "patch " + std::to_string(ph) + " x " + std::to_string(pw) + " must be positive");
+  const int64_t F = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  if (H % ph != 0 || W % pw != 0)
+    fail(op, "x " + S(x) + " is not divisible into " + std::to_string(ph) + " x " + std::to_string(pw) + " patches");
+  const Shape want{F * (H / ph) * (W / pw), C * ph * pw};
+  if (patches.shape() != want) fail(op, "patches " + S(patches) + " must be " + shape_str(want) + " for x " + S(x));
+  switch (backend_of(op, {&x, &patches})) {
+    case Backend::CPU: return cpu::patchify(x, ph, pw, patches);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw, int64_t channels,
+                Tensor& out) {
+  const char* op = "unpatchify";
+  need_f32(op, "tokens", tokens);
+  need_rank(op, "tokens", tokens, 2);
+  need_f32(op, "out", out);
+  need_rank(op, "out", out, 4);
+  if (ph <= 0 || pw <= 0) fail(op, "patch " + std::to_string(ph) + " x " + std::to_string(pw) + " must be positive");
+  if (frames < 0 || h < 0 || w < 0 || channels < 0) fail(op, "negative sizes");
+  const Shape want_t{frames * h * w, ph * pw * channels};
+  if (tokens.shape() != want_t)
+    fail(op, "tokens " + S(tokens) + " must be " + shape_str(want_t) + " for " + std::to_string(frames) + " frames of " +
+                 std::to_string(h) + " x " + std::to_string(w) + " patches of " + std::to_string(ph) + " x " +
+                 std::to_string(pw) + " x " + std::to_string(channels));
+  const Shape want_o{frames, channels, h * ph, w * pw};
+  if (out.shape() != want_o) fail(op, "out " + S(out) + " must be " + shape_str(want_o) + " for tokens " + S(tokens));
+  switch (backend_of(op, {&tokens, &out})) {
+    case Backend::CPU: return cpu::unpatchify(tokens, frames, h, w, ph, pw, channels, out);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+}  // namespace wl::ops
