@@ -1,0 +1,184 @@
+// Reference ops in float64, written straight from the formulas in
+// runtime/ops.h (see reference_ops.h).
+#include "tests/support/reference_ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace wl::ref {
+
+std::vector<double> to_double(const Tensor& t) {
+  std::vector<float> f = t.to_floats();
+  return std::vector<double>(f.begin(), f.end());
+}
+
+std::vector<double> layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  const int64_t D = x.dim(-1), rows = x.numel() / D;
+  std::vector<double> v = to_double(x), out(v.size());
+  std::vector<double> w = weight.defined() ? to_double(weight) : std::vector<double>(D, 1.0);
+  std::vector<double> b = bias.defined() ? to_double(bias) : std::vector<double>(D, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < D; ++i) mean += v[r * D + i];
+    mean /= D;
+    for (int64_t i = 0; i < D; ++i) var += (v[r * D + i] - mean) * (v[r * D + i] - mean);
+    var /= D;  // biased
+    for (int64_t i = 0; i < D; ++i) out[r * D + i] = (v[r * D + i] - mean) / std::sqrt(var + eps) * w[i] + b[i];
+  }
+  return out;
+}
+
+std::vector<double> layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int scale_row,
+                                        int64_t tokens_per_frame, double eps) {
+  const int64_t T = x.dim(0), D = x.dim(1), R = mod.dim(1);
+  std::vector<double> n = layer_norm(x, Tensor(), Tensor(), eps), m = to_double(mod);
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t f = t / tokens_per_frame;
+    for (int64_t i = 0; i < D; ++i)
+      n[t * D + i] = n[t * D + i] * (1.0 + m[(f * R + scale_row) * D + i]) + m[(f * R + shift_row) * D + i];
+  }
+  return n;
+}
+
+std::vector<double> rms_norm(const Tensor& x, const Tensor& weight, double eps) {
+  const int64_t D = x.dim(-1), rows = x.numel() / D;
+  std::vector<double> v = to_double(x), out(v.size());
+  std::vector<double> w = weight.defined() ? to_double(weight) : std::vector<double>(D, 1.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    double ms = 0;
+    for (int64_t i = 0; i < D; ++i) ms += v[r * D + i] * v[r * D + i];
+    ms /= D;
+    for (int64_t i = 0; i < D; ++i) out[r * D + i] = v[r * D + i] / std::sqrt(ms + eps) * w[i];
+  }
+  return out;
+}
+
+std::vector<double> gated_add(const Tensor& x, const Tensor& y, const Tensor& mod, int gate_row,
+                              int64_t tokens_per_frame) {
+  const int64_t T = x.dim(0), D = x.dim(1), R = mod.dim(1);
+  std::vector<double> a = to_double(x), b = to_double(y), m = to_double(mod);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < D; ++i) a[t * D + i] += b[t * D + i] * m[((t / tokens_per_frame) * R + gate_row) * D + i];
+  return a;
+}
+
+std::vector<double> add(const Tensor& x, const Tensor& y) {
+  std::vector<double> a = to_double(x), b = to_double(y);
+  for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+  return a;
+}
+
+std::vector<double> gelu_tanh(const Tensor& x) {
+  std::vector<double> v = to_double(x);
+  const double k = std::sqrt(2.0 / M_PI);
+  for (double& e : v) e = 0.5 * e * (1.0 + std::tanh(k * (e + 0.044715 * e * e * e)));
+  return v;
+}
+
+std::vector<double> silu(const Tensor& x) {
+  std::vector<double> v = to_double(x);
+  for (double& e : v) e = e / (1.0 + std::exp(-e));
+  return v;
+}
+
+std::vector<double> rope_3d(const Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols) {
+  const int64_t H = x.dim(1), d = x.dim(2), c = d / 2;
+  const int64_t sizes[3] = {c - 2 * (c / 3), c / 3, c / 3};
+  std::vector<double> v = to_double(x);
+  int64_t t = 0;
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t w = 0; w < cols; ++w, ++t) {
+        const int64_t pos[3] = {frame0 + f, r, w};
+        for (int64_t h = 0; h < H; ++h) {
+          int64_t pair = 0;
+          for (int part = 0; part < 3; ++part) {
+            const int64_t n = sizes[part];
+            for (int64_t i = 0; i < n; ++i, ++pair) {
+              const double angle = static_cast<double>(pos[part]) /
+                                   std::pow(10000.0, static_cast<double>(2 * i) / static_cast<double>(2 * n));
+              double* e = &v[(t * H + h) * d + 2 * pair];
+              const double re = e[0], im = e[1];
+              e[0] = re * std::cos(angle) - im * std::sin(angle);
+              e[1] = re * std::sin(angle) + im * std::cos(angle);
+            }
+          }
+        }
+      }
+  return v;
+}
+
+std::vector<double> attention(const Tensor& q, const std::vector<ops::KVSegment>& kv, double scale) {
+  const int64_t Lq = q.dim(0), H = q.dim(1), d = q.dim(2);
+  std::vector<double> qv = to_double(q), out(qv.size(), 0.0);
+  // Gather the keys of all segments in order.
+  std::vector<const float*> krow, vrow;
+  std::vector<double> bias;
+  for (const ops::KVSegment& s : kv)
+    for (int64_t j = 0; j < s.len; ++j) {
+      krow.push_back(s.k + j * H * d);
+      vrow.push_back(s.v + j * H * d);
+      bias.push_back(s.bias ? s.bias[j] : 0.0);
+    }
+  const size_t n = krow.size();
+  std::vector<double> logit(n);
+  for (int64_t i = 0; i < Lq; ++i)
+    for (int64_t h = 0; h < H; ++h) {
+      double mx = -INFINITY;
+      for (size_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t c = 0; c < d; ++c) s += qv[(i * H + h) * d + c] * static_cast<double>(krow[j][h * d + c]);
+        logit[j] = s * scale + bias[j];
+        mx = std::max(mx, logit[j]);
+      }
+      double sum = 0;
+      for (size_t j = 0; j < n; ++j) sum += std::exp(logit[j] - mx);
+      for (size_t j = 0; j < n; ++j) {
+        const double p = std::exp(logit[j] - mx) / sum;
+        for (int64_t c = 0; c < d; ++c) out[(i * H + h) * d + c] += p * static_cast<double>(vrow[j][h * d + c]);
+      }
+    }
+  return out;
+}
+
+std::vector<double> patchify(const Tensor& x, int ph, int pw) {
+  const int64_t F = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), h = H / ph, w = W / pw;
+  std::vector<double> v = to_double(x), out;
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t hi = 0; hi < h; ++hi)
+      for (int64_t wi = 0; wi < w; ++wi)
+        for (int64_t c = 0; c < C; ++c)
+          for (int kh = 0; kh < ph; ++kh)
+            for (int kw = 0; kw < pw; ++kw)
+              out.push_back(v[((f * C + c) * H + hi * ph + kh) * W + wi * pw + kw]);
+  return out;
+}
+
+std::vector<double> unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
+                               int64_t channels) {
+  const int64_t H = h * ph, W = w * pw;
+  std::vector<double> v = to_double(tokens), out(static_cast<size_t>(frames * channels * H * W));
+  int64_t i = 0;  // walk the tokens in memory order
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t hi = 0; hi < h; ++hi)
+      for (int64_t wi = 0; wi < w; ++wi)
+        for (int kh = 0; kh < ph; ++kh)
+          for (int kw = 0; kw < pw; ++kw)
+            for (int64_t c = 0; c < channels; ++c)
+              out[((f * channels + c) * H + hi * ph + kh) * W + wi * pw + kw] = v[i++];
+  return out;
+}
+
+double normalised_error(const Tensor& a, const std::vector<double>& b) {
+  std::vector<float> av = a.to_floats();
+  if (av.size() != b.size()) return INFINITY;
+  double err = 0, mx = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const double e = std::abs(static_cast<double>(av[i]) - b[i]);
+    if (!(e <= err)) err = e;  // NaN sticks
+    mx = std::max(mx, std::abs(b[i]));
+  }
+  return err / (mx + 1e-30);
+}
+
+}  // namespace wl::ref

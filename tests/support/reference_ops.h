@@ -1,0 +1,35 @@
+// Plain, slow, obviously-correct float64 versions of the ops in
+// runtime/ops.h, for the op tests. Inputs are F32 tensors (or raw KV
+// segments), outputs are the result as float64 values in row-major order.
+// Nothing here is optimised or shared with the runtime's kernels.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "runtime/ops.h"
+#include "runtime/tensor.h"
+
+namespace wl::ref {
+
+std::vector<double> to_double(const Tensor& t);
+
+// weight / bias may be undefined (none).
+std::vector<double> layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+std::vector<double> layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int scale_row,
+                                        int64_t tokens_per_frame, double eps);
+std::vector<double> rms_norm(const Tensor& x, const Tensor& weight, double eps);
+std::vector<double> gated_add(const Tensor& x, const Tensor& y, const Tensor& mod, int gate_row,
+                              int64_t tokens_per_frame);
+std::vector<double> add(const Tensor& x, const Tensor& y);
+std::vector<double> gelu_tanh(const Tensor& x);
+std::vector<double> silu(const Tensor& x);
+std::vector<double> rope_3d(const Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols);
+std::vector<double> attention(const Tensor& q, const std::vector<ops::KVSegment>& kv, double scale);
+std::vector<double> patchify(const Tensor& x, int ph, int pw);
+std::vector<double> unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
+                               int64_t channels);
+
+// max |a - b| / (max |b| + 1e-30): the normalised error the op tests bound.
+double normalised_error(const Tensor& a, const std::vector<double>& b);
+
+}  // namespace wl::ref
