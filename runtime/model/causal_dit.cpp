@@ -35,7 +35,9 @@ CausalDit::CausalDit(const WeightMap& w, const DitOptions& options)
   const int64_t patch = int64_t{c.patch_t} * c.patch_h * c.patch_w;
   const ops::MatmulPrecision p = precision_;
 
-  patch_embedding_ = ops::prepare_linear(w.get("patch_embedding.weight", {D, c.in_dim, c.patch_t, c.patch_h, c.patch_w}),
+  // The Conv3d patch embedding with kernel = stride is a linear map of each patch.
+  const Tensor patch_weight = w.get("patch_embedding.weight", {D, c.in_dim, c.patch_t, c.patch_h, c.patch_w});
+  patch_embedding_ = ops::prepare_linear(patch_weight.reshape({D, c.in_dim * patch}),  // [dim, C*ph*pw]
                                          w.get("patch_embedding.bias", {D}), p);
   time_embedding_0_ = load_linear(w, "time_embedding.0", D, c.freq_dim, p);
   time_embedding_2_ = load_linear(w, "time_embedding.2", D, D, p);
