@@ -141,9 +141,10 @@ void linear(const Tensor& x, const ops::LinearWeight& w, Tensor& y) {
   if (type == dt::bf16) {
     x_bf16.resize(static_cast<size_t>(m * k));
     const float* xf = x.f32();
+    uint16_t* xb = x_bf16.data();  // the caller's buffer: thread_local differs per OpenMP thread
     const int64_t total = m * k;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < total; ++i) x_bf16[i] = f32_to_bf16(xf[i]);
+    for (int64_t i = 0; i < total; ++i) xb[i] = f32_to_bf16(xf[i]);
     src_ptr = x_bf16.data();
   }
 
