@@ -1,0 +1,31 @@
+// Command line of `worldloop play`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace wl::app {
+
+struct PlayOptions {
+  std::string model;          // empty: the built-in test pattern (until the model is wired in)
+  std::optional<std::string> prompt;
+  std::string policy = "future";
+  int64_t budget_frames = 0;  // 0: the policy's default
+  std::string backend = "auto";
+  int64_t frames = -1;        // exit after N presented frames; -1: run until quit
+  std::string screenshot;     // PNG of the last presented image, overlay included
+  std::string record;         // directory, .y4m or .mp4
+  std::string actions;        // action script (JSON), see action_script.h
+  bool headless = false;
+  uint64_t seed = 0;
+  std::string config;         // empty: PlayConfig::default_path()
+  bool vsync = true;
+  bool help = false;
+};
+
+// Throws std::invalid_argument with a one-line message on bad input.
+PlayOptions parse_play_options(int argc, char** argv);
+const char* play_usage();
+
+}  // namespace wl::app

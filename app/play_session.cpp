@@ -1,0 +1,83 @@
+#include "app/play_session.h"
+
+#include <stdexcept>
+
+#include "app/test_pattern_source.h"
+
+namespace wl::app {
+
+std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options) {
+  if (!options.model.empty())
+    throw std::runtime_error("model loading is not wired in yet (--model " + options.model +
+                             "); run without --model to play the built-in test pattern");
+  return std::make_unique<TestPatternSource>();
+}
+
+PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions& options, const PlayConfig& config,
+                         WorldLoopOptions::Pacing pacing)
+    : source_(std::move(source)),
+      script_(options.actions.empty() ? ActionScript() : ActionScript::load(options.actions)),
+      prompt_(options.prompt.value_or(config.default_prompt)),
+      mailbox_(pacing == WorldLoopOptions::Pacing::Lockstep ? FrameMailbox::Mode::Lossless
+                                                            : FrameMailbox::Mode::Newest,
+               static_cast<size_t>(std::max(2, source_->chunk_frames()) * 3)) {
+  WorldLoopOptions lo;
+  lo.pacing = pacing;
+  lo.seed = options.seed;
+  lo.prompt = prompt_;
+  lo.script = script_.empty() ? nullptr : &script_;
+  lo.max_frames = options.headless ? options.frames : -1;
+  loop_ = std::make_unique<WorldLoop>(*source_, inputs_, mailbox_, lo);
+  loop_->set_chunk_hook([this](const std::vector<Frame>& frames) {
+    std::shared_ptr<Recorder> rec;
+    {
+      std::lock_guard<std::mutex> lock(rec_mu_);
+      rec = recorder_;
+    }
+    if (rec)
+      for (const Frame& f : frames) rec->push(f);
+  });
+  if (!options.record.empty()) start_recording(options.record);
+}
+
+PlaySession::~PlaySession() { finish(); }
+
+void PlaySession::start() { loop_->start(); }
+
+std::string PlaySession::finish() {
+  loop_->stop();
+  std::string err = stop_recording();
+  const std::string loop_err = loop_->status().error;
+  return loop_err.empty() ? err : loop_err;
+}
+
+void PlaySession::start_recording(const std::string& path) {
+  auto rec = std::make_shared<Recorder>(open_frame_writer(path, source_->nominal_fps()));
+  std::lock_guard<std::mutex> lock(rec_mu_);
+  recorder_ = std::move(rec);
+}
+
+std::string PlaySession::stop_recording() {
+  std::shared_ptr<Recorder> rec;
+  {
+    std::lock_guard<std::mutex> lock(rec_mu_);
+    rec.swap(recorder_);
+  }
+  if (!rec) return {};
+  std::string err = rec->finish();
+  std::lock_guard<std::mutex> lock(rec_mu_);
+  record_error_ = err;
+  return err;
+}
+
+bool PlaySession::recording() const {
+  std::lock_guard<std::mutex> lock(rec_mu_);
+  return recorder_ != nullptr;
+}
+
+std::string PlaySession::recording_description() const {
+  std::lock_guard<std::mutex> lock(rec_mu_);
+  return recorder_ ? recorder_->describe() : std::string();
+}
+
+}  // namespace wl::app

@@ -1,0 +1,59 @@
+// One play session's moving parts, shared by the windowed and the headless
+// front ends: the frame source, the input queue, the mailbox, the model thread
+// and the recorder it feeds.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "app/action_script.h"
+#include "app/frame_mailbox.h"
+#include "app/frame_source.h"
+#include "app/input_queue.h"
+#include "app/play_config.h"
+#include "app/play_options.h"
+#include "app/recorder.h"
+#include "app/world_loop.h"
+
+namespace wl::app {
+
+// The FrameSource for these options: the test pattern, or an error for --model
+// until the model's sampler is wired in.
+std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options);
+
+class PlaySession {
+ public:
+  PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions& options, const PlayConfig& config,
+              WorldLoopOptions::Pacing pacing);
+  ~PlaySession();
+
+  void start();
+  // Stops the model thread and the recorder; returns the first error (empty if none).
+  std::string finish();
+
+  InputQueue& inputs() { return inputs_; }
+  FrameMailbox& mailbox() { return mailbox_; }
+  const WorldLoop& loop() const { return *loop_; }
+  const FrameSource& source() const { return *source_; }
+  const std::string& initial_prompt() const { return prompt_; }
+
+  // Recording (thread-safe; frames are taken on the model thread).
+  void start_recording(const std::string& path);  // throws if the writer cannot open
+  std::string stop_recording();                    // returns the writer's error, if any
+  bool recording() const;
+  std::string recording_description() const;
+
+ private:
+  std::unique_ptr<FrameSource> source_;
+  ActionScript script_;
+  std::string prompt_;
+  InputQueue inputs_;
+  FrameMailbox mailbox_;
+  std::unique_ptr<WorldLoop> loop_;
+  mutable std::mutex rec_mu_;
+  std::shared_ptr<Recorder> recorder_;
+  std::string record_error_;
+};
+
+}  // namespace wl::app
