@@ -74,7 +74,7 @@ int cmd_dit_replay(int argc, char** argv) {
   const int64_t capacity = metadata_int(calls, "cache_frames", 0);
   const int64_t sink = metadata_int(calls, "sink_frames", 0);
   if (capacity <= 0) throw Error(calls.path() + ": metadata 'cache_frames' missing or not positive");
-  KvCache cache(model.cache_config(x0.dim(2), x0.dim(3), capacity, sink));
+  cache::KvStore cache(model.cache_config(x0.dim(2), x0.dim(3), capacity, sink), cache::make_policy("full"));
 
   if (!calls.has("context")) throw Error(calls.path() + ": missing tensor 'context'");
   model.set_prompt(calls.get_f32("context"));

@@ -82,7 +82,7 @@ nlohmann::json run(const BenchConfig& b, wl::ops::MatmulPrecision precision, con
                    int64_t chunks) {
   wl::WeightMap map = wl::WeightMap::open(weights);
   wl::CausalDit model(map, wl::DitOptions{precision});
-  wl::KvCache cache(model.cache_config(b.height, b.width, b.capacity, 0));
+  wl::cache::KvStore cache(model.cache_config(b.height, b.width, b.capacity, 0), wl::cache::make_policy("full"));
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
   std::vector<float> ctx(static_cast<size_t>(b.spec.text_len / 2 * b.spec.text_dim));

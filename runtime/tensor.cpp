@@ -159,7 +159,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
 Tensor Tensor::clone() const {
   if (backend_ != Backend::CPU) throw Error("clone: only CPU tensors can be cloned on the host");
   Tensor t = empty(shape_, dtype_);
-  std::memcpy(t.raw(), data_, nbytes());
+  if (nbytes() > 0) std::memcpy(t.raw(), data_, nbytes());
   return t;
 }
 
@@ -168,7 +168,9 @@ std::vector<float> Tensor::to_floats() const {
   std::vector<float> out(static_cast<size_t>(numel()));
   const int64_t n = numel();
   switch (dtype_) {
-    case DType::F32: std::memcpy(out.data(), data_, n * 4); break;
+    case DType::F32:
+      if (n > 0) std::memcpy(out.data(), data_, n * 4);
+      break;
     case DType::BF16:
       for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(data<uint16_t>()[i]);
       break;
@@ -185,7 +187,9 @@ Tensor Tensor::to(DType dtype) const {
   std::vector<float> f = to_floats();
   const int64_t n = numel();
   switch (dtype) {
-    case DType::F32: std::memcpy(t.raw(), f.data(), n * 4); break;
+    case DType::F32:
+      if (n > 0) std::memcpy(t.raw(), f.data(), n * 4);
+      break;
     case DType::BF16:
       for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = f32_to_bf16(f[i]);
       break;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "cache/kv_cache.h"
+#include "cache/kv_store.h"
 #include "runtime/error.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/safetensors.h"
@@ -137,11 +137,11 @@ TEST_P(DitReferenceTest, MatchesReferenceOverGeneration) {
   EXPECT_EQ(dit.config().patch_w, rc.patch_w);
 
   const Schedule& s = c.sched;
-  wl::KvCacheConfig kc = dit.cache_config(s.height, s.width, s.capacity, s.sink);
+  wl::cache::KvStoreConfig kc = dit.cache_config(s.height, s.width, s.capacity, s.sink);
   EXPECT_EQ(kc.max_attention_tokens, wl::testref::ref_max_attention_tokens(rc, s.height, s.width))
       << "cache_config's attention window differs from the reference rule";
   if (s.override_attention > 0) kc.max_attention_tokens = s.override_attention;
-  wl::KvCache cache(kc);
+  wl::cache::KvStore cache(kc, wl::cache::make_policy("full"));
   ref.reset_cache(s.capacity, s.sink, kc.max_attention_tokens);
 
   std::mt19937_64 rng(c.ckpt.seed * 7919 + 17);
@@ -172,7 +172,7 @@ TEST_P(DitReferenceTest, MatchesReferenceOverGeneration) {
     worst = std::max(worst, err);
     EXPECT_LE(err, c.tol) << c.name << ": call " << call << " frames [" << start << ", " << start + f << ") t[0] "
                           << t[0];
-    EXPECT_EQ(cache.cached_frames(), ref.cached_frames()) << c.name << ": call " << call;
+    EXPECT_EQ(cache.frames(), ref.cached_frames()) << c.name << ": call " << call;
     ++call;
     return want;
   };
@@ -279,7 +279,7 @@ std::vector<Case> cases() {
     c.sched.sink = 4, c.sched.steps = {1000};
   }));
   // A generation that starts past frame 0 with a sink: the sink is the first
-  // frames ever cached (DESIGN 2.3, cache/kv_cache.h), not absolute frames 0..S-1.
+  // frames ever cached (DESIGN 2.3, cache/kv_store.h), not absolute frames 0..S-1.
   v.push_back(make("start_1030_sink3", [](Case& c) {
     c.sched.start_frame = 1030, c.sched.chunk = 3, c.sched.chunks = 3, c.sched.capacity = 6, c.sched.sink = 3;
     c.sched.steps = {1000, 500};

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "cache/kv_cache.h"
+#include "cache/kv_store.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/safetensors.h"
 #include "tests/support/golden.h"
@@ -43,8 +43,9 @@ TEST_P(GoldenReplay, Bf16ProductsStayWithinBf16Bound) {
   SafetensorsFile ref = SafetensorsFile::open(test::data_path(name + ".case.safetensors"));
   CausalDit model(weights, DitOptions{ops::MatmulPrecision::BF16});
   const Tensor x0 = ref.get("call.0.x");
-  KvCache cache(model.cache_config(x0.dim(2), x0.dim(3), std::stoi(ref.metadata().at("cache_frames")),
-                                   std::stoi(ref.metadata().at("sink_frames"))));
+  cache::KvStore cache(model.cache_config(x0.dim(2), x0.dim(3), std::stoi(ref.metadata().at("cache_frames")),
+                                   std::stoi(ref.metadata().at("sink_frames"))),
+                       cache::make_policy("full"));
   model.set_prompt(ref.get_f32("context"));
   const int calls = std::stoi(ref.metadata().at("calls"));
   for (int i = 0; i < calls; ++i) {

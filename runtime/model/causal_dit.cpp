@@ -71,19 +71,20 @@ CausalDit::CausalDit(const WeightMap& w, const DitOptions& options)
   }
 }
 
-KvCacheConfig CausalDit::cache_config(int64_t height, int64_t width, int64_t capacity_frames,
-                                      int64_t sink_frames) const {
-  KvCacheConfig kc;
+cache::KvStoreConfig CausalDit::cache_config(int64_t height, int64_t width, int64_t capacity_frames,
+                                             int64_t sink_frames) const {
+  cache::KvStoreConfig kc;
   kc.blocks = config_.num_layers;
   kc.heads = config_.num_heads;
   kc.head_dim = config_.head_dim();
-  kc.tokens_per_frame = config_.tokens_per_frame(height, width);
-  kc.capacity_frames = capacity_frames;
+  kc.rows = height / config_.patch_h;
+  kc.cols = width / config_.patch_w;
+  kc.budget_tokens = capacity_frames * kc.tokens_per_frame();
   kc.sink_frames = sink_frames;
   // The reference attends to at most 32760 tokens (21 frames of Wan 1.3B at
   // 832x480) without a local window, and to the whole window with one.
   kc.max_attention_tokens =
-      config_.local_attn_size < 0 ? 32760 : config_.local_attn_size * kc.tokens_per_frame;
+      config_.local_attn_size < 0 ? 32760 : config_.local_attn_size * kc.tokens_per_frame();
   return kc;
 }
 
@@ -132,7 +133,8 @@ void CausalDit::embed_time(const std::vector<float>& t, Tensor& e, Tensor& e0) c
   e0 = linear(se, time_projection_1_).reshape({f, 6, c.dim});         // [f, 6, dim]
 }
 
-Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, KvCache& cache) {
+Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvStore& cache,
+                          bool cache_update) {
   const DitConfig& c = config_;
   if (!has_prompt()) throw Error("forward: no prompt set");
   if (x.rank() != 4 || x.dim(1) != c.in_dim)
@@ -147,7 +149,7 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
   if (start_frame < 0) throw Error("forward: negative start frame");
   const int64_t rows = height / c.patch_h, cols = width / c.patch_w;
   const int64_t tpf = rows * cols;
-  if (cache.config().tokens_per_frame != tpf || cache.config().blocks != c.num_layers ||
+  if (cache.config().rows != rows || cache.config().cols != cols || cache.config().blocks != c.num_layers ||
       cache.config().heads != c.num_heads || cache.config().head_dim != c.head_dim())
     throw Error("forward: the KV cache was made for another model or latent size");
   const int64_t T = f * tpf;
@@ -159,8 +161,9 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
   ops::patchify(x.to(DType::F32), c.patch_h, c.patch_w, patches);
   Tensor h = linear(patches, patch_embedding_);                       // [T, dim]
 
-  cache.begin_call(start_frame, f);
+  cache.begin_call(start_frame, f, cache_update);
   for (int64_t b = 0; b < c.num_layers; ++b) run_block(b, h, e0, start_frame, f, rows, cols, cache);
+  cache.end_call();
 
   // Head: shift (row 0) and scale (row 1) from head.modulation + e.
   Tensor head_mod = Tensor::empty({f, 2, c.dim});                     // [f, 2, dim]
@@ -176,7 +179,7 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
 }
 
 void CausalDit::run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_frame, int64_t frames, int64_t rows,
-                          int64_t cols, KvCache& cache) const {
+                          int64_t cols, cache::KvStore& cache) const {
   const DitConfig& c = config_;
   const Block& k = blocks_[b];
   const int64_t T = x.dim(0), D = c.dim, H = c.num_heads, d = c.head_dim();
@@ -199,18 +202,16 @@ void CausalDit::run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_
   q = q.reshape({T, H, d});                                           // [T, H, d]
   key = key.reshape({T, H, d});                                       // [T, H, d]
 
-  const size_t frame_bytes = static_cast<size_t>(tpf * D) * sizeof(float);
-  for (int64_t i = 0; i < frames; ++i) {
-    std::memcpy(cache.k_raw(b, start_frame + i), key.f32() + i * tpf * D, frame_bytes);
-    std::memcpy(cache.v(b, start_frame + i), v.f32() + i * tpf * D, frame_bytes);
-  }
+  // The cache keeps keys before and after RoPE; policies see both queries.
+  const Tensor q_raw = q.clone();                                     // [T, H, d]
+  const Tensor key_raw = key.clone();                                 // [T, H, d]
   ops::rope_3d(q, start_frame, frames, rows, cols);
   ops::rope_3d(key, start_frame, frames, rows, cols);
-  for (int64_t i = 0; i < frames; ++i)
-    std::memcpy(cache.k_rot(b, start_frame + i), key.f32() + i * tpf * D, frame_bytes);
+  cache.write_call(b, key_raw.f32(), key.f32(), v.f32());
+  cache.observe(b, q_raw.f32(), q.f32(), T);
 
   Tensor attn = Tensor::empty({T, H, d});                             // [T, H, d]
-  ops::attention(q, cache.segments(b, start_frame + frames), scale, attn);
+  ops::attention(q, cache.segments(b), scale, attn);
   Tensor y = linear(attn.reshape({T, D}), k.self_o);                  // [T, dim]
   ops::gated_add(x, y, mod, 2, tpf);
 

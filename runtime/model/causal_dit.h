@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cache/kv_cache.h"
+#include "cache/kv_store.h"
 #include "runtime/model/dit_config.h"
 #include "runtime/ops.h"
 #include "runtime/safetensors.h"
@@ -27,10 +27,12 @@ class CausalDit {
   const DitConfig& config() const { return config_; }
   ops::MatmulPrecision precision() const { return precision_; }
 
-  // A cache for latents of height x width holding `capacity_frames` frames of
-  // which the first `sink_frames` stay; the attention window follows the
-  // reference (32760 tokens when the checkpoint has no local window).
-  KvCacheConfig cache_config(int64_t height, int64_t width, int64_t capacity_frames, int64_t sink_frames) const;
+  // A KV store for latents of height x width with a budget of
+  // `capacity_frames` frames of which the first `sink_frames` stay; the
+  // attention window follows the reference (32760 tokens when the checkpoint
+  // has no local window).
+  cache::KvStoreConfig cache_config(int64_t height, int64_t width, int64_t capacity_frames,
+                                    int64_t sink_frames) const;
 
   // Sets the prompt: context [L, text_dim] with L <= text_len, zero-padded to
   // text_len rows; the cross-attention keys and values are computed here, once.
@@ -38,8 +40,11 @@ class CausalDit {
   bool has_prompt() const { return !cross_kv_.empty(); }
 
   // x [f, in_dim, H, W] for frames [start_frame, start_frame + f), timesteps
-  // t [f]; returns the flow prediction [f, out_dim, H, W].
-  Tensor forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, KvCache& cache);
+  // t [f]; returns the flow prediction [f, out_dim, H, W]. `cache_update`
+  // marks the clean pass that leaves a chunk's final keys in the cache (the
+  // policies learn from those queries).
+  Tensor forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvStore& cache,
+                 bool cache_update = false);
 
  private:
   struct Block {
@@ -58,7 +63,7 @@ class CausalDit {
   // Per-frame time embeddings: e [f, dim] and e0 [f, 6, dim].
   void embed_time(const std::vector<float>& t, Tensor& e, Tensor& e0) const;
   void run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_frame, int64_t frames, int64_t rows,
-                 int64_t cols, KvCache& cache) const;
+                 int64_t cols, cache::KvStore& cache) const;
 
   DitConfig config_;
   ops::MatmulPrecision precision_;

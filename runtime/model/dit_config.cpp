@@ -65,23 +65,28 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
       if (!j[key].is_number_integer()) throw fail(std::string("__metadata__.config.") + key + " is not an integer");
       out = j[key].get<int64_t>();
     };
-    int64_t dim = c.dim, in_dim = c.in_dim, out_dim = c.out_dim, ffn = c.ffn_dim, freq = c.freq_dim,
-            text_dim = c.text_dim, layers = c.num_layers;
-    get_int("num_heads", c.num_heads);
-    get_int("text_len", c.text_len);
-    get_int("local_attn_size", c.local_attn_size);
-    get_int("sink_size", c.sink_size);
-    get_int("dim", dim);
-    get_int("in_dim", in_dim);
-    get_int("out_dim", out_dim);
-    get_int("ffn_dim", ffn);
-    get_int("freq_dim", freq);
-    get_int("text_dim", text_dim);
-    get_int("num_layers", layers);
-    if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<float>();
-    if (dim != c.dim || in_dim != c.in_dim || out_dim != c.out_dim || ffn != c.ffn_dim || freq != c.freq_dim ||
-        text_dim != c.text_dim || layers != c.num_layers)
-      throw fail("__metadata__.config disagrees with the tensor shapes (shapes say " + c.describe() + ")");
+    // Values the shapes already decided must agree; name the tensor that decided each.
+    struct Derived {
+      const char* key;
+      int64_t value;
+      const char* tensor;
+    };
+    const Derived derived[] = {
+        {"dim", c.dim, "patch_embedding.weight"},      {"in_dim", c.in_dim, "patch_embedding.weight"},
+        {"out_dim", c.out_dim, "head.head.weight"},    {"ffn_dim", c.ffn_dim, "blocks.0.ffn.0.weight"},
+        {"freq_dim", c.freq_dim, "time_embedding.0.weight"}, {"text_dim", c.text_dim, "text_embedding.0.weight"},
+        {"num_layers", c.num_layers, "blocks.{i}.*"},
+    };
+    for (const Derived& d : derived) {
+      int64_t declared = d.value;
+      get_int(d.key, declared);
+      if (declared != d.value)
+        throw fail("__metadata__.config." + std::string(d.key) + " is " + std::to_string(declared) + " but tensor '" +
+                   d.tensor + "' has shape " +
+                   (std::string(d.tensor) == "blocks.{i}.*" ? std::to_string(d.value) + " blocks"
+                                                            : shape_str(w.info(d.tensor).shape)) +
+                   " (" + d.key + " " + std::to_string(d.value) + ")");
+    }
   }
   if (c.num_heads <= 0 || c.dim % c.num_heads)
     throw fail("cannot split dim " + std::to_string(c.dim) + " into " + std::to_string(c.num_heads) +

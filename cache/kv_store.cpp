@@ -1,0 +1,324 @@
+#include "cache/kv_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "runtime/error.h"
+
+namespace wl::cache {
+
+KvStore::KvStore(const KvStoreConfig& config, std::unique_ptr<CachePolicy> policy)
+    : config_(config), policy_(std::move(policy)) {
+  if (!policy_) throw Error("kv store: no cache policy");
+  if (config.blocks <= 0 || config.heads <= 0 || config.head_dim <= 0 || config.rows <= 0 || config.cols <= 0)
+    throw Error("kv store: blocks, heads, head_dim and the token grid must be positive");
+  if (config.budget_tokens < config.tokens_per_frame())
+    throw Error("kv store: a budget of " + std::to_string(config.budget_tokens) + " tokens holds less than one frame of " +
+                std::to_string(config.tokens_per_frame()));
+  if (config.sink_frames < 0) throw Error("kv store: negative sink frames");
+  const size_t n = static_cast<size_t>(config.blocks * config.budget_tokens * config.row_floats());
+  k_raw_.assign(n, 0.0f);
+  k_rot_.assign(n, 0.0f);
+  v_.assign(n, 0.0f);
+  clear();
+}
+
+void KvStore::clear() {
+  const int64_t B = config_.blocks;
+  meta_.assign(B, std::vector<TokenMeta>(static_cast<size_t>(config_.budget_tokens)));
+  free_.assign(B, {});
+  for (auto& f : free_)
+    for (int64_t s = config_.budget_tokens - 1; s >= 0; --s) f.push_back(static_cast<int32_t>(s));
+  used_.assign(B, 0);
+  call_slots_.assign(B, {});
+  frame_slots_.assign(B, {});
+  evicted_.assign(B, {});
+  merged_frames_.assign(B, {});
+  newest_frame_ = -1;
+  first_frame_ = -1;
+  any_merged_ = false;
+  policy_ms_ = 0;
+  policy_->reset();
+  stats_ = CacheStats{};
+  stats_.policy = policy_->name();
+  stats_.budget_tokens = config_.budget_tokens;
+  stats_.blocks = static_cast<int32_t>(config_.blocks);
+  stats_.bytes_budget = static_cast<int64_t>(3 * n_bytes_per_token() * config_.budget_tokens * config_.blocks);
+}
+
+std::vector<int64_t> KvStore::frames() const {
+  std::vector<int64_t> out;
+  for (const auto& fs : frame_slots_)
+    for (const auto& [frame, slots] : fs) out.push_back(frame);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void KvStore::begin_call(int64_t start, int64_t frames, bool cache_update) {
+  const int64_t tpf = config_.tokens_per_frame();
+  if (frames <= 0) throw Error("kv store: a call needs at least one frame");
+  if (start < 0) throw Error("kv store: negative start frame");
+  if (frames * tpf > config_.budget_tokens)
+    throw Error("kv store: a call of " + std::to_string(frames * tpf) + " tokens exceeds the budget of " +
+                std::to_string(config_.budget_tokens));
+  if (start > newest_frame_ + 1)
+    throw Error("kv store: call starts at frame " + std::to_string(start) + " but the newest cached frame is " +
+                std::to_string(newest_frame_));
+  if (first_frame_ < 0) first_frame_ = start;
+  call_start_ = start;
+  call_frames_ = frames;
+  call_update_ = cache_update;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t b = 0; b < config_.blocks; ++b) {
+    // Slots the call still needs: tokens of its frames the block does not hold.
+    int64_t missing = 0;
+    for (int64_t f = start; f < start + frames; ++f) {
+      auto it = frame_slots_[b].find(f);
+      if (it == frame_slots_[b].end()) {
+        missing += tpf;
+      } else {
+        for (int32_t s : it->second) missing += s < 0;
+      }
+    }
+    const int64_t free_now = static_cast<int64_t>(free_[b].size());
+    if (missing > free_now) {
+      RoomRequest req{b, missing - free_now, start, sink_end()};
+      policy_->make_room(*this, req);
+      if (static_cast<int64_t>(free_[b].size()) < missing)
+        throw Error("kv store: policy '" + policy_->name() + "' freed " +
+                    std::to_string(free_[b].size() - free_now) + " of " + std::to_string(missing - free_now) +
+                    " slots needed in block " + std::to_string(b) +
+                    " (the sink and the current chunk may not fit the budget)");
+    }
+    call_slots_[b].clear();
+    for (int64_t f = start; f < start + frames; ++f) assign_frame(b, f);
+  }
+  policy_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  newest_frame_ = std::max(newest_frame_, start + frames - 1);
+}
+
+void KvStore::assign_frame(int64_t b, int64_t frame) {
+  const int64_t tpf = config_.tokens_per_frame();
+  auto [it, inserted] = frame_slots_[b].try_emplace(frame, std::vector<int32_t>(static_cast<size_t>(tpf), -1));
+  std::vector<int32_t>& slots = it->second;
+  for (int64_t i = 0; i < tpf; ++i) {
+    if (slots[i] < 0) {
+      slots[i] = free_[b].back();
+      free_[b].pop_back();
+      ++used_[b];
+    }
+    TokenMeta& m = meta_[b][slots[i]];
+    m.frame = frame;
+    m.row = static_cast<int32_t>(i / config_.cols);
+    m.col = static_cast<int32_t>(i % config_.cols);
+    m.log_count = 0;  // a fresh write is one token again
+    call_slots_[b].push_back(slots[i]);
+  }
+}
+
+void KvStore::write_call(int64_t b, const float* k_raw, const float* k_rot, const float* v) {
+  const int64_t row = config_.row_floats();
+  const size_t bytes = static_cast<size_t>(row) * sizeof(float);
+  const std::vector<int32_t>& slots = call_slots_[b];
+  for (size_t i = 0; i < slots.size(); ++i) {
+    std::memcpy(row_ptr(k_raw_, b, slots[i]), k_raw + i * row, bytes);
+    std::memcpy(row_ptr(k_rot_, b, slots[i]), k_rot + i * row, bytes);
+    std::memcpy(row_ptr(v_, b, slots[i]), v + i * row, bytes);
+  }
+}
+
+std::vector<ops::KVSegment> KvStore::segments(int64_t b) const {
+  const int64_t end = call_start_ + call_frames_;
+  const std::vector<TokenMeta>& meta = meta_[b];
+  const int64_t n = config_.budget_tokens;
+  auto visible = [&](int64_t s) { return meta[s].used() && meta[s].frame < end; };
+
+  // The attention window: when more tokens are visible than it holds, the
+  // oldest frames fall out of it (a frame that straddles the edge loses its
+  // first tokens, as in the reference's token window).
+  int64_t cutoff_frame = -1, cutoff_tokens = 0;  // frames < cutoff_frame hidden; of cutoff_frame, the first cutoff_tokens
+  if (config_.max_attention_tokens > 0) {
+    int64_t total = 0;
+    for (int64_t s = 0; s < n; ++s) total += visible(s);
+    if (total > config_.max_attention_tokens) {
+      int64_t excess = total - config_.max_attention_tokens;
+      std::map<int64_t, int64_t> per_frame;
+      for (int64_t s = 0; s < n; ++s)
+        if (visible(s)) ++per_frame[meta[s].frame];
+      for (const auto& [frame, count] : per_frame) {
+        if (excess >= count) {
+          excess -= count;
+          cutoff_frame = frame + 1;
+          cutoff_tokens = 0;
+        } else {
+          cutoff_frame = frame;
+          cutoff_tokens = excess;
+          break;
+        }
+      }
+    }
+  }
+  auto in_window = [&](int64_t s) {
+    if (meta[s].frame > cutoff_frame) return true;
+    if (meta[s].frame < cutoff_frame) return false;
+    return meta[s].row * config_.cols + meta[s].col >= cutoff_tokens;
+  };
+
+  std::vector<ops::KVSegment> out;
+  const int64_t row = config_.row_floats();
+  const float* k = row_ptr(k_rot_, b, 0);
+  const float* v = row_ptr(v_, b, 0);
+  int64_t s = 0;
+  while (s < n) {
+    if (!(visible(s) && in_window(s))) {
+      ++s;
+      continue;
+    }
+    int64_t e = s;
+    while (e < n && visible(e) && in_window(e)) ++e;
+    ops::KVSegment seg;
+    seg.k = k + s * row;
+    seg.v = v + s * row;
+    seg.len = e - s;
+    out.push_back(seg);
+    s = e;
+  }
+  if (any_merged_) {
+    // Merged tokens carry their log count as an additive logit bias.
+    bias_.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) bias_[i] = meta[i].log_count;
+    for (ops::KVSegment& seg : out) seg.bias = bias_.data() + (seg.k - k) / row;
+  }
+  return out;
+}
+
+void KvStore::observe(int64_t block, const float* q_raw, const float* q_rot, int64_t tokens) {
+  const auto t0 = std::chrono::steady_clock::now();
+  policy_->observe(*this, block, q_raw, q_rot, tokens, call_start_, call_update_);
+  policy_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void KvStore::end_call() {
+  if (call_update_) refresh_stats();
+}
+
+void KvStore::evict(int64_t b, int64_t slot) {
+  TokenMeta& m = meta_[b][slot];
+  if (!m.used()) return;
+  auto it = frame_slots_[b].find(m.frame);
+  if (it != frame_slots_[b].end()) {
+    int32_t& entry = it->second[m.row * config_.cols + m.col];
+    if (entry == slot) entry = -1;
+    if (std::all_of(it->second.begin(), it->second.end(), [](int32_t s) { return s < 0; }))
+      frame_slots_[b].erase(it);
+  }
+  auto& ev = evicted_[b];
+  if (!ev.empty() && ev.back().first == m.frame) ++ev.back().second;
+  else ev.emplace_back(m.frame, 1);
+  m = TokenMeta{};
+  free_[b].push_back(static_cast<int32_t>(slot));
+  --used_[b];
+}
+
+void KvStore::merge(int64_t b, int64_t into, int64_t from, float w_into, float w_from) {
+  TokenMeta& a = meta_[b][into];
+  TokenMeta& c = meta_[b][from];
+  if (!a.used() || !c.used() || into == from) return;
+  const float total = w_into + w_from;
+  const float wa = total > 0 ? w_into / total : 0.5f, wc = 1.0f - wa;
+  const int64_t row = config_.row_floats();
+  for (auto* store : {&k_raw_, &k_rot_, &v_}) {
+    float* pa = row_ptr(*store, b, into);
+    const float* pc = row_ptr(*store, b, from);
+    for (int64_t i = 0; i < row; ++i) pa[i] = wa * pa[i] + wc * pc[i];
+  }
+  // log(n_a + n_c) from the two log counts.
+  const float hi = std::max(a.log_count, c.log_count), lo = std::min(a.log_count, c.log_count);
+  const float log_count = hi + std::log1p(std::exp(lo - hi));
+  merged_frames_[b].push_back(a.frame);
+  merged_frames_[b].push_back(c.frame);
+  // The survivor stays a token of its own frame; the other one's entry goes.
+  const float keep_log = log_count;
+  const int64_t other_frame = c.frame;
+  auto it = frame_slots_[b].find(other_frame);
+  if (it != frame_slots_[b].end()) {
+    int32_t& entry = it->second[c.row * config_.cols + c.col];
+    if (entry == from) entry = -1;
+    if (std::all_of(it->second.begin(), it->second.end(), [](int32_t s) { return s < 0; }))
+      frame_slots_[b].erase(it);
+  }
+  c = TokenMeta{};
+  free_[b].push_back(static_cast<int32_t>(from));
+  --used_[b];
+  a.log_count = keep_log;
+  any_merged_ = true;
+}
+
+int64_t KvStore::bytes_used() const {
+  int64_t used = 0;
+  for (int64_t u : used_) used += u;
+  return used * n_bytes_per_token() * 3;
+}
+
+void KvStore::refresh_stats() {
+  CacheStats s;
+  s.policy = policy_->name();
+  s.budget_tokens = config_.budget_tokens;
+  s.bytes_used = bytes_used();
+  s.bytes_budget = 3 * n_bytes_per_token() * config_.budget_tokens * config_.blocks;
+  s.policy_ms = policy_ms_;
+  s.blocks = static_cast<int32_t>(config_.blocks);
+
+  // Columns: every frame held by some block, plus the ones evicted this chunk.
+  std::vector<int64_t> cols = frames();
+  for (const auto& ev : evicted_)
+    for (const auto& [frame, n] : ev) cols.push_back(frame);
+  std::sort(cols.begin(), cols.end());
+  cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+  s.frames = cols;
+  s.slots.assign(static_cast<size_t>(config_.blocks) * cols.size(), SlotStats{});
+
+  auto col_of = [&](int64_t frame) { return std::lower_bound(cols.begin(), cols.end(), frame) - cols.begin(); };
+  for (int64_t b = 0; b < config_.blocks; ++b) {
+    for (const TokenMeta& m : meta_[b])
+      if (m.used()) ++s.slots[b * cols.size() + col_of(m.frame)].tokens;
+    for (size_t c = 0; c < cols.size(); ++c) {
+      SlotStats& st = s.slots[b * cols.size() + c];
+      if (is_sink(cols[c])) st.kind = SlotKind::Sink;
+      else if (st.tokens == 0) st.kind = SlotKind::Evicted;
+      else st.kind = SlotKind::Kept;
+    }
+    for (int64_t frame : merged_frames_[b]) {
+      SlotStats& st = s.slots[b * cols.size() + col_of(frame)];
+      if (st.tokens > 0 && st.kind != SlotKind::Sink) st.kind = SlotKind::Merged;
+    }
+  }
+
+  // Token scores of the last block, per cached frame, when the policy has them.
+  std::vector<float> scores(static_cast<size_t>(config_.budget_tokens), NAN);
+  const int64_t last = config_.blocks - 1;
+  if (policy_->score(*this, last, scores)) {
+    s.token_scores.resize(cols.size());
+    for (size_t c = 0; c < cols.size(); ++c) {
+      TokenScoreGrid& g = s.token_scores[c];
+      g.rows = static_cast<int32_t>(config_.rows);
+      g.cols = static_cast<int32_t>(config_.cols);
+      g.scores.assign(static_cast<size_t>(config_.tokens_per_frame()), NAN);
+    }
+    for (int64_t slot = 0; slot < config_.budget_tokens; ++slot) {
+      const TokenMeta& m = meta_[last][slot];
+      if (m.used()) s.token_scores[col_of(m.frame)].scores[m.row * config_.cols + m.col] = scores[slot];
+    }
+  }
+  stats_ = std::move(s);
+  for (auto& ev : evicted_) ev.clear();
+  for (auto& mf : merged_frames_) mf.clear();
+  policy_ms_ = 0;
+}
+
+}  // namespace wl::cache

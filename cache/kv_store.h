@@ -1,0 +1,131 @@
+// The KV store of the causal DiT: per block, a pool of token slots holding
+// keys before RoPE (k_raw), keys rotated at their position (k_rot, what
+// attention reads) and values, with bookkeeping per token (frame, row, column,
+// merged count, score). Eviction frees a slot and merging folds one slot into
+// another: nothing is ever shifted or copied wholesale.
+//
+// A call for frames [s, s+f) (DESIGN 2.3): frames already cached keep their
+// slots and are overwritten; new frames get slots, and when the block's budget
+// would be exceeded the policy makes room first (sink frames and the call's
+// own frames are protected). Attention then reads every token of the block
+// from frames below s+f, oldest frames trimmed to max_attention_tokens.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "cache/cache_policy.h"
+#include "cache/cache_stats.h"
+#include "runtime/ops.h"
+
+namespace wl::cache {
+
+struct KvStoreConfig {
+  int64_t blocks = 0;
+  int64_t heads = 0;
+  int64_t head_dim = 0;
+  int64_t rows = 0, cols = 0;        // token grid of one latent frame
+  int64_t budget_tokens = 0;         // per block, the current call's tokens included
+  int64_t sink_frames = 0;           // the first frames ever cached stay
+  int64_t max_attention_tokens = 0;  // attention reads at most this many newest tokens (0: all)
+  int64_t tokens_per_frame() const { return rows * cols; }
+  int64_t row_floats() const { return heads * head_dim; }
+};
+
+struct TokenMeta {
+  int64_t frame = -1;    // absolute latent frame; -1: free slot
+  int32_t row = 0, col = 0;
+  float log_count = 0;   // log of the number of tokens merged into this one (0: one token)
+  bool used() const { return frame >= 0; }
+};
+
+class KvStore {
+ public:
+  KvStore(const KvStoreConfig& config, std::unique_ptr<CachePolicy> policy);
+
+  const KvStoreConfig& config() const { return config_; }
+  CachePolicy& policy() { return *policy_; }
+  const CachePolicy& policy() const { return *policy_; }
+
+  // ---- the model's side ------------------------------------------------------
+
+  // Makes slots ready for a call on frames [start, start+frames). Throws
+  // wl::Error for calls the cache cannot express (more tokens than the budget,
+  // a gap after the newest frame, a frame evicted earlier).
+  void begin_call(int64_t start_frame, int64_t frames, bool cache_update);
+  // Scatters the call's keys and values ([T, heads, head_dim], tokens ordered
+  // frame, row, column) into their slots in one block.
+  void write_call(int64_t block, const float* k_raw, const float* k_rot, const float* v);
+  // What one block's attention reads for the current call.
+  std::vector<ops::KVSegment> segments(int64_t block) const;
+  // Shows the policy this call's queries of one block.
+  void observe(int64_t block, const float* q_raw, const float* q_rot, int64_t tokens);
+  // Ends the call; after a cache update the statistics are refreshed.
+  void end_call();
+
+  // ---- the policies' side ----------------------------------------------------
+
+  int64_t slots() const { return config_.budget_tokens; }
+  const std::vector<TokenMeta>& meta(int64_t block) const { return meta_[block]; }
+  const float* k_raw(int64_t block, int64_t slot) const { return row_ptr(k_raw_, block, slot); }
+  const float* k_rot(int64_t block, int64_t slot) const { return row_ptr(k_rot_, block, slot); }
+  const float* v(int64_t block, int64_t slot) const { return row_ptr(v_, block, slot); }
+  int64_t used_tokens(int64_t block) const { return used_[block]; }
+  // Cached frames (any block holds a token of them), oldest first.
+  std::vector<int64_t> frames() const;
+  int64_t newest_frame() const { return newest_frame_; }
+  // The sink: the first sink_frames frames cached since the last clear().
+  int64_t sink_end() const { return first_frame_ < 0 ? 0 : first_frame_ + config_.sink_frames; }
+  bool is_sink(int64_t frame) const { return frame < sink_end(); }
+  static bool is_protected(const TokenMeta& m, const RoomRequest& req) {
+    return m.frame < req.sink_end || m.frame >= req.protect_from;
+  }
+  // Frees a slot.
+  void evict(int64_t block, int64_t slot);
+  // Folds slot `from` into slot `into` with weights (normalised here): keys
+  // (raw and rotated) and values become the weighted mean, counts add up (in
+  // log space) so the merged token keeps both tokens' attention mass.
+  void merge(int64_t block, int64_t into, int64_t from, float w_into, float w_from);
+
+  // ---- statistics -------------------------------------------------------------
+
+  // The snapshot made after the last cache update (cheap to copy).
+  const CacheStats& stats() const { return stats_; }
+  int64_t bytes_used() const;
+
+  // Forgets every token and what the policy learned.
+  void clear();
+
+ private:
+  float* row_ptr(const std::vector<float>& store, int64_t block, int64_t slot) const {
+    return const_cast<float*>(store.data()) + (block * config_.budget_tokens + slot) * config_.row_floats();
+  }
+  void assign_frame(int64_t block, int64_t frame);
+  int64_t n_bytes_per_token() const { return config_.row_floats() * static_cast<int64_t>(sizeof(float)); }
+  void refresh_stats();
+
+  KvStoreConfig config_;
+  std::unique_ptr<CachePolicy> policy_;
+  std::vector<float> k_raw_, k_rot_, v_;          // [blocks, slots, heads, head_dim]
+  std::vector<std::vector<TokenMeta>> meta_;      // [blocks][slots]
+  std::vector<std::vector<int32_t>> free_;        // free slots per block
+  std::vector<int64_t> used_;                     // used slots per block
+  std::vector<std::vector<int32_t>> call_slots_;  // [blocks][T] slots of the current call
+  // [blocks] frame -> slot of each of its tokens (row-major, -1: evicted or merged away)
+  std::vector<std::map<int64_t, std::vector<int32_t>>> frame_slots_;
+  int64_t newest_frame_ = -1;
+  int64_t first_frame_ = -1;
+  int64_t call_start_ = 0, call_frames_ = 0;
+  bool call_update_ = false;
+  bool any_merged_ = false;
+  // Per chunk bookkeeping for statistics.
+  std::vector<std::vector<std::pair<int64_t, int32_t>>> evicted_;  // [blocks] (frame, tokens) this chunk
+  std::vector<std::vector<int64_t>> merged_frames_;                // [blocks] frames with a merge this chunk
+  double policy_ms_ = 0;
+  CacheStats stats_;
+  mutable std::vector<float> bias_;  // per-slot logit bias handed to attention
+};
+
+}  // namespace wl::cache
