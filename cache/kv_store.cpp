@@ -65,7 +65,7 @@ void KvStore::begin_call(int64_t start, int64_t frames, bool cache_update) {
   if (frames * tpf > config_.budget_tokens)
     throw Error("kv store: a call of " + std::to_string(frames * tpf) + " tokens exceeds the budget of " +
                 std::to_string(config_.budget_tokens));
-  if (start > newest_frame_ + 1)
+  if (newest_frame_ >= 0 && start > newest_frame_ + 1)
     throw Error("kv store: call starts at frame " + std::to_string(start) + " but the newest cached frame is " +
                 std::to_string(newest_frame_));
   if (first_frame_ < 0) first_frame_ = start;

@@ -65,6 +65,11 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
       if (!j[key].is_number_integer()) throw fail(std::string("__metadata__.config.") + key + " is not an integer");
       out = j[key].get<int64_t>();
     };
+    get_int("num_heads", c.num_heads);
+    get_int("text_len", c.text_len);
+    get_int("local_attn_size", c.local_attn_size);
+    get_int("sink_size", c.sink_size);
+    if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<float>();
     // Values the shapes already decided must agree; name the tensor that decided each.
     struct Derived {
       const char* key;
