@@ -33,7 +33,7 @@ std::string shp(const Shape& s) { return shape_str(s); }
 
 TEST(Ops, LayerNorm) {
   std::mt19937 g(11);
-  for (int64_t rows : {1, 7, 33, 131})
+  for (int64_t rows : {1, 7, 33, 131, 300})  // 300 x 130: large enough to run threaded
     for (int64_t D : {8, 48, 72, 130})
       for (int affine = 0; affine < 3; ++affine) {
         // An offset mean checks the variance is not computed as E[x^2] - E[x]^2 in float.
@@ -51,7 +51,7 @@ TEST(Ops, LayerNorm) {
 
 TEST(Ops, LayerNormModulate) {
   std::mt19937 g(12);
-  for (int64_t T : {1, 7, 33, 131})
+  for (int64_t T : {1, 7, 33, 131, 300})
     for (int64_t D : {8, 72, 130})
       for (int64_t tpf : {1, 5, 131}) {
         const int64_t F = (T + tpf - 1) / tpf;
@@ -69,7 +69,7 @@ TEST(Ops, LayerNormModulate) {
 
 TEST(Ops, RmsNorm) {
   std::mt19937 g(13);
-  for (int64_t rows : {1, 7, 33, 131})
+  for (int64_t rows : {1, 7, 33, 131, 300})
     for (int64_t D : {8, 48, 72, 130})
       for (bool weighted : {false, true}) {
         Tensor x = random({rows, D}, g, -3.0f, 5.0f);
@@ -91,7 +91,7 @@ TEST(Ops, RmsNorm) {
 
 TEST(Ops, AddAndGatedAdd) {
   std::mt19937 g(14);
-  for (int64_t T : {1, 7, 33, 131})
+  for (int64_t T : {1, 7, 33, 131, 300})
     for (int64_t D : {8, 72, 130}) {
       Tensor x = random({T, D}, g), y = random({T, D}, g);
       auto want = ref::add(x, y);
@@ -145,8 +145,9 @@ TEST(Ops, Rope3d) {
   for (int64_t H : {1, 2, 5})
     for (int64_t d : {2, 6, 16, 18, 64, 128})
       for (int64_t frame0 : {0, 5, 1500, 123456})
-        for (Grid gr : {Grid{1, 1, 1}, Grid{2, 3, 5}, Grid{3, 4, 2}}) {
+        for (Grid gr : {Grid{1, 1, 1}, Grid{2, 3, 5}, Grid{3, 4, 2}, Grid{3, 7, 9}}) {
           const int64_t T = gr.frames * gr.rows * gr.cols;
+          if (T * H * d > 20000 && !(H == 5 && d == 128 && frame0 == 1500)) continue;  // one large, threaded case
           Tensor x = random({T, H, d}, g);
           auto want = ref::rope_3d(x, frame0, gr.frames, gr.rows, gr.cols);
           ops::rope_3d(x, frame0, gr.frames, gr.rows, gr.cols);
@@ -205,7 +206,7 @@ TEST(Ops, Attention) {
 TEST(Ops, PatchifyUnpatchify) {
   std::mt19937 g(18);
   struct Case { int64_t F, C, h, w; int ph, pw; };
-  for (Case c : {Case{1, 1, 1, 1, 1, 1}, Case{2, 3, 2, 5, 2, 2}, Case{3, 16, 3, 4, 2, 2}, Case{1, 5, 2, 3, 1, 3}}) {
+  for (Case c : {Case{1, 1, 1, 1, 1, 1}, Case{2, 3, 2, 5, 2, 2}, Case{3, 16, 3, 4, 2, 2}, Case{1, 5, 2, 3, 1, 3}, Case{3, 16, 16, 16, 2, 2}}) {
     Tensor x = random({c.F, c.C, c.h * c.ph, c.w * c.pw}, g);
     Tensor p = Tensor::empty({c.F * c.h * c.w, c.C * c.ph * c.pw});
     ops::patchify(x, c.ph, c.pw, p);

@@ -40,6 +40,12 @@ struct Chunk {
   int len;
 };
 
+int64_t chunks_keys(const std::vector<Chunk>& chunks) {
+  int64_t n = 0;
+  for (const Chunk& c : chunks) n += c.len;
+  return n;
+}
+
 // S[j][i] = sum_c K[j][c] Qt[c][i] (+ bias[j]) for j < len, i < BQ.
 template <int BQ>
 void scores(const float* Qt, const float* k, int64_t ld, int len, int64_t d, const float* bias, float* S) {
@@ -77,9 +83,10 @@ void attention_impl(const Tensor& q, const std::vector<Chunk>& chunks, float sca
   const int64_t Lq = q.dim(0), H = q.dim(1), d = q.dim(2), ld = H * d;
   const int64_t nqb = (Lq + BQ - 1) / BQ;
   const int64_t tasks = nqb * H;
+  const int64_t work = Lq * H * d * chunks_keys(chunks);
   const float* qp = q.f32();
   float* op = out.f32();
-#pragma omp parallel
+#pragma omp parallel if (work >= (int64_t{1} << 20))
   {
     std::vector<float> Qt(static_cast<size_t>(d * BQ)), S(static_cast<size_t>(BK * BQ)),
         O(static_cast<size_t>(BQ * d));
@@ -247,9 +254,10 @@ void attention_avx512(const Tensor& q, const std::vector<Chunk>& chunks, float s
   const int64_t Lq = q.dim(0), H = q.dim(1), d = q.dim(2), ld = H * d;
   const int64_t nqb = (Lq + BQ - 1) / BQ, ngroups = H / G;
   const int64_t tasks = nqb * ngroups;
+  const int64_t work = Lq * H * d * chunks_keys(chunks);
   const float* qp = q.f32();
   float* op = out.f32();
-#pragma omp parallel
+#pragma omp parallel if (work >= (int64_t{1} << 20))
   {
     auto alloc = [](int64_t n) { return static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(n) * 4)); };
     float* Qt = alloc(G * d * BQ);  // [G][d][BQ], pre-scaled

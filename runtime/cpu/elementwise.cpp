@@ -20,7 +20,7 @@ void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int6
   float* xp = x.f32();
   const float* yp = y.f32();
   const float* mp = mod.f32();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * D >= detail::kParallelMin)
   for (int64_t t = 0; t < T; ++t) {
     const float* g = mp + ((t / tokens_per_frame) * R + gate_row) * D;
     float* xr = xp + t * D;
@@ -34,7 +34,7 @@ void add(Tensor& x, const Tensor& y) {
   const int64_t n = x.numel();
   float* xp = x.f32();
   const float* yp = y.f32();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= detail::kParallelMin)
   for (int64_t c = 0; c < n; c += kChunk) {
     const int64_t e = c + kChunk < n ? c + kChunk : n;
 #pragma omp simd
@@ -46,7 +46,7 @@ void gelu_tanh(Tensor& x) {
   const int64_t n = x.numel();
   float* xp = x.f32();
   constexpr float k = 0.7978845608028654f;  // sqrt(2/pi)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= detail::kParallelMin)
   for (int64_t c = 0; c < n; c += kChunk) {
     const int64_t e = c + kChunk < n ? c + kChunk : n;
 #pragma omp simd
@@ -61,7 +61,7 @@ void gelu_tanh(Tensor& x) {
 void silu(Tensor& x) {
   const int64_t n = x.numel();
   float* xp = x.f32();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= detail::kParallelMin)
   for (int64_t c = 0; c < n; c += kChunk) {
     const int64_t e = c + kChunk < n ? c + kChunk : n;
 #pragma omp simd

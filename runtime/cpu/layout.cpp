@@ -9,7 +9,7 @@ void patchify(const Tensor& x, int ph, int pw, Tensor& patches) {
   const int64_t h = H / ph, w = W / pw, P = C * ph * pw;
   const float* xp = x.f32();
   float* pp = patches.f32();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (x.numel() >= detail::kParallelMin)
   for (int64_t f = 0; f < F; ++f)
     for (int64_t hi = 0; hi < h; ++hi)
       for (int64_t wi = 0; wi < w; ++wi) {
@@ -27,7 +27,7 @@ void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int 
   const int64_t C = channels, H = h * ph, W = w * pw, P = ph * pw * C;
   const float* tp = tokens.f32();
   float* op = out.f32();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (out.numel() >= detail::kParallelMin)
   for (int64_t f = 0; f < frames; ++f)
     for (int64_t ci = 0; ci < C; ++ci)
       for (int64_t y = 0; y < H; ++y) {

@@ -69,7 +69,7 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float
   float* yp = y.f32();
   const float* w = weight.defined() ? weight.f32() : nullptr;
   const float* b = bias.defined() ? bias.f32() : nullptr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * D >= detail::kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = xp + r * D;
     float* yr = yp + r * D;
@@ -97,7 +97,7 @@ void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int 
   const float* xp = x.f32();
   float* yp = y.f32();
   const float* mp = mod.f32();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * D >= detail::kParallelMin)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t f = t / tokens_per_frame;
     const float* shift = mp + (f * R + shift_row) * D;
@@ -117,7 +117,7 @@ void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y) {
   const float* xp = x.f32();
   float* yp = y.f32();
   const float* w = weight.defined() ? weight.f32() : nullptr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * D >= detail::kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = xp + r * D;
     float* yr = yp + r * D;

@@ -81,4 +81,8 @@ inline float fast_exp(float x) {
   return p * scale;
 }
 
+// Below this many elements an op runs on the calling thread: waking a team
+// costs more than the work (and much more when another process holds a core).
+constexpr int64_t kParallelMin = 1 << 15;
+
 }  // namespace wl::cpu::detail

@@ -38,7 +38,7 @@ void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t co
   angle_table(0, cols, cw, wc, ws);
   float* xp = x.f32();
   const int64_t hw = rows * cols;
-#pragma omp parallel
+#pragma omp parallel if (T * H * d >= detail::kParallelMin)
   {
     std::vector<double> cs(static_cast<size_t>(c)), sn(static_cast<size_t>(c));
 #pragma omp for schedule(static)
