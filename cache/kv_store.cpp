@@ -33,6 +33,7 @@ void KvStore::clear() {
   for (auto& f : free_)
     for (int64_t s = config_.budget_tokens - 1; s >= 0; --s) f.push_back(static_cast<int32_t>(s));
   used_.assign(B, 0);
+  bias_.assign(B, {});
   call_slots_.assign(B, {});
   frame_slots_.assign(B, {});
   evicted_.assign(B, {});
@@ -56,6 +57,15 @@ std::vector<int64_t> KvStore::frames() const {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+void KvStore::check_layout(int64_t blocks, int64_t heads, int64_t head_dim, int64_t rows, int64_t cols) const {
+  const KvStoreConfig& c = config_;
+  if (c.blocks != blocks || c.heads != heads || c.head_dim != head_dim || c.rows != rows || c.cols != cols)
+    throw Error("kv store: made for " + std::to_string(c.blocks) + " blocks, " + std::to_string(c.heads) + "x" +
+                std::to_string(c.head_dim) + " heads, " + std::to_string(c.rows) + "x" + std::to_string(c.cols) +
+                " tokens per frame; the call has " + std::to_string(blocks) + " blocks, " + std::to_string(heads) +
+                "x" + std::to_string(head_dim) + " heads, " + std::to_string(rows) + "x" + std::to_string(cols));
 }
 
 void KvStore::begin_call(int64_t start, int64_t frames, bool cache_update) {
@@ -121,11 +131,12 @@ void KvStore::assign_frame(int64_t b, int64_t frame) {
   }
 }
 
-void KvStore::write_call(int64_t b, const float* k_raw, const float* k_rot, const float* v) {
+void KvStore::write_call(int64_t b, const float* k_raw, const float* k_rot, const float* v, int64_t tokens) {
   const int64_t row = config_.row_floats();
   const size_t bytes = static_cast<size_t>(row) * sizeof(float);
   const std::vector<int32_t>& slots = call_slots_[b];
-  for (size_t i = 0; i < slots.size(); ++i) {
+  const size_t n = std::min(slots.size(), static_cast<size_t>(tokens));
+  for (size_t i = 0; i < n; ++i) {
     std::memcpy(row_ptr(k_raw_, b, slots[i]), k_raw + i * row, bytes);
     std::memcpy(row_ptr(k_rot_, b, slots[i]), k_rot + i * row, bytes);
     std::memcpy(row_ptr(v_, b, slots[i]), v + i * row, bytes);
@@ -133,20 +144,33 @@ void KvStore::write_call(int64_t b, const float* k_raw, const float* k_rot, cons
 }
 
 std::vector<ops::KVSegment> KvStore::segments(int64_t b) const {
-  const int64_t end = call_start_ + call_frames_;
+  return visible_segments(b, 0, call_start_ + call_frames_, config_.max_attention_tokens);
+}
+
+std::vector<ops::KVSegment> KvStore::frame_segments(int64_t b, int64_t first, int64_t last) const {
+  return visible_segments(b, first, last, 0);
+}
+
+const std::vector<int32_t>* KvStore::frame_slots(int64_t b, int64_t frame) const {
+  auto it = frame_slots_[b].find(frame);
+  return it == frame_slots_[b].end() ? nullptr : &it->second;
+}
+
+std::vector<ops::KVSegment> KvStore::visible_segments(int64_t b, int64_t first, int64_t end,
+                                                      int64_t max_tokens) const {
   const std::vector<TokenMeta>& meta = meta_[b];
   const int64_t n = config_.budget_tokens;
-  auto visible = [&](int64_t s) { return meta[s].used() && meta[s].frame < end; };
+  auto visible = [&](int64_t s) { return meta[s].used() && meta[s].frame >= first && meta[s].frame < end; };
 
   // The attention window: when more tokens are visible than it holds, the
   // oldest frames fall out of it (a frame that straddles the edge loses its
   // first tokens, as in the reference's token window).
   int64_t cutoff_frame = -1, cutoff_tokens = 0;  // frames < cutoff_frame hidden; of cutoff_frame, the first cutoff_tokens
-  if (config_.max_attention_tokens > 0) {
+  if (max_tokens > 0) {
     int64_t total = 0;
     for (int64_t s = 0; s < n; ++s) total += visible(s);
-    if (total > config_.max_attention_tokens) {
-      int64_t excess = total - config_.max_attention_tokens;
+    if (total > max_tokens) {
+      int64_t excess = total - max_tokens;
       std::map<int64_t, int64_t> per_frame;
       for (int64_t s = 0; s < n; ++s)
         if (visible(s)) ++per_frame[meta[s].frame];
@@ -190,9 +214,10 @@ std::vector<ops::KVSegment> KvStore::segments(int64_t b) const {
   }
   if (any_merged_) {
     // Merged tokens carry their log count as an additive logit bias.
-    bias_.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) bias_[i] = meta[i].log_count;
-    for (ops::KVSegment& seg : out) seg.bias = bias_.data() + (seg.k - k) / row;
+    std::vector<float>& bias = bias_[b];
+    bias.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) bias[i] = meta[i].log_count;
+    for (ops::KVSegment& seg : out) seg.bias = bias.data() + (seg.k - k) / row;
   }
   return out;
 }

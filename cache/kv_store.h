@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cache/cache_policy.h"
+#include "cache/kv_access.h"
 #include "cache/cache_stats.h"
 #include "runtime/ops.h"
 
@@ -41,7 +42,7 @@ struct TokenMeta {
   bool used() const { return frame >= 0; }
 };
 
-class KvStore {
+class KvStore : public KvAccess {
  public:
   KvStore(const KvStoreConfig& config, std::unique_ptr<CachePolicy> policy);
 
@@ -54,16 +55,27 @@ class KvStore {
   // Makes slots ready for a call on frames [start, start+frames). Throws
   // wl::Error for calls the cache cannot express (more tokens than the budget,
   // a gap after the newest frame, a frame evicted earlier).
-  void begin_call(int64_t start_frame, int64_t frames, bool cache_update);
+  void check_layout(int64_t blocks, int64_t heads, int64_t head_dim, int64_t rows, int64_t cols) const override;
+  void begin_call(int64_t start_frame, int64_t frames, bool cache_update) override;
   // Scatters the call's keys and values ([T, heads, head_dim], tokens ordered
-  // frame, row, column) into their slots in one block.
-  void write_call(int64_t block, const float* k_raw, const float* k_rot, const float* v);
-  // What one block's attention reads for the current call.
+  // frame, row, column) into their slots in one block. With fewer tokens than
+  // the call has, only the first ones are stored (the others stay as they were).
+  void write_call(int64_t block, const float* k_raw, const float* k_rot, const float* v, int64_t tokens) override;
+  // What one block's attention reads for the current call: every cached token
+  // of a frame below the call's end, the call's own included (from the slots).
+  std::vector<ops::KVSegment> segments(int64_t block, const float*, const float*, int64_t) override {
+    return segments(block);
+  }
   std::vector<ops::KVSegment> segments(int64_t block) const;
+  // Cached tokens of frames in [first, last) as segments (RoPE'd at their
+  // absolute frames), for schemes that pick their own attention set.
+  std::vector<ops::KVSegment> frame_segments(int64_t block, int64_t first, int64_t last) const;
   // Shows the policy this call's queries of one block.
-  void observe(int64_t block, const float* q_raw, const float* q_rot, int64_t tokens);
+  void observe(int64_t block, const float* q_raw, const float* q_rot, int64_t tokens) override;
   // Ends the call; after a cache update the statistics are refreshed.
-  void end_call();
+  void end_call() override;
+  // Slots of one cached frame in one block (row-major tokens, -1: gone), or null.
+  const std::vector<int32_t>* frame_slots(int64_t block, int64_t frame) const;
 
   // ---- the policies' side ----------------------------------------------------
 
@@ -103,6 +115,7 @@ class KvStore {
     return const_cast<float*>(store.data()) + (block * config_.budget_tokens + slot) * config_.row_floats();
   }
   void assign_frame(int64_t block, int64_t frame);
+  std::vector<ops::KVSegment> visible_segments(int64_t block, int64_t first, int64_t end, int64_t max_tokens) const;
   int64_t n_bytes_per_token() const { return config_.row_floats() * static_cast<int64_t>(sizeof(float)); }
   void refresh_stats();
 
@@ -125,7 +138,7 @@ class KvStore {
   std::vector<std::vector<int64_t>> merged_frames_;                // [blocks] frames with a merge this chunk
   double policy_ms_ = 0;
   CacheStats stats_;
-  mutable std::vector<float> bias_;  // per-slot logit bias handed to attention
+  mutable std::vector<std::vector<float>> bias_;  // [blocks][slots] logit bias handed to attention
 };
 
 }  // namespace wl::cache

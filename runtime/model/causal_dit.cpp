@@ -133,7 +133,7 @@ void CausalDit::embed_time(const std::vector<float>& t, Tensor& e, Tensor& e0) c
   e0 = linear(se, time_projection_1_).reshape({f, 6, c.dim});         // [f, 6, dim]
 }
 
-Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvStore& cache,
+Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
                           bool cache_update) {
   const DitConfig& c = config_;
   if (!has_prompt()) throw Error("forward: no prompt set");
@@ -149,10 +149,8 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
   if (start_frame < 0) throw Error("forward: negative start frame");
   const int64_t rows = height / c.patch_h, cols = width / c.patch_w;
   const int64_t tpf = rows * cols;
-  if (cache.config().rows != rows || cache.config().cols != cols || cache.config().blocks != c.num_layers ||
-      cache.config().heads != c.num_heads || cache.config().head_dim != c.head_dim())
-    throw Error("forward: the KV cache was made for another model or latent size");
   const int64_t T = f * tpf;
+  cache.check_layout(c.num_layers, c.num_heads, c.head_dim(), rows, cols);
 
   Tensor e, e0;
   embed_time(t, e, e0);                                               // e [f, dim], e0 [f, 6, dim]
@@ -179,7 +177,7 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
 }
 
 void CausalDit::run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_frame, int64_t frames, int64_t rows,
-                          int64_t cols, cache::KvStore& cache) const {
+                          int64_t cols, cache::KvAccess& cache) const {
   const DitConfig& c = config_;
   const Block& k = blocks_[b];
   const int64_t T = x.dim(0), D = c.dim, H = c.num_heads, d = c.head_dim();
@@ -207,11 +205,11 @@ void CausalDit::run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_
   const Tensor key_raw = key.clone();                                 // [T, H, d]
   ops::rope_3d(q, start_frame, frames, rows, cols);
   ops::rope_3d(key, start_frame, frames, rows, cols);
-  cache.write_call(b, key_raw.f32(), key.f32(), v.f32());
+  cache.write_call(b, key_raw.f32(), key.f32(), v.f32(), T);
   cache.observe(b, q_raw.f32(), q.f32(), T);
 
   Tensor attn = Tensor::empty({T, H, d});                             // [T, H, d]
-  ops::attention(q, cache.segments(b), scale, attn);
+  ops::attention(q, cache.segments(b, key.f32(), v.f32(), T), scale, attn);
   Tensor y = linear(attn.reshape({T, D}), k.self_o);                  // [T, dim]
   ops::gated_add(x, y, mod, 2, tpf);
 

@@ -43,7 +43,7 @@ class CausalDit {
   // t [f]; returns the flow prediction [f, out_dim, H, W]. `cache_update`
   // marks the clean pass that leaves a chunk's final keys in the cache (the
   // policies learn from those queries).
-  Tensor forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvStore& cache,
+  Tensor forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
                  bool cache_update = false);
 
  private:
@@ -63,7 +63,7 @@ class CausalDit {
   // Per-frame time embeddings: e [f, dim] and e0 [f, 6, dim].
   void embed_time(const std::vector<float>& t, Tensor& e, Tensor& e0) const;
   void run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_frame, int64_t frames, int64_t rows,
-                 int64_t cols, cache::KvStore& cache) const;
+                 int64_t cols, cache::KvAccess& cache) const;
 
   DitConfig config_;
   ops::MatmulPrecision precision_;
