@@ -1,12 +1,15 @@
 // worldloop dit-replay: runs every recorded forward call of a case file through
 // the model with one KV cache carried across calls and writes each call's flow.
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "app/args.h"
 #include "app/commands.h"
+#include "cache/rolling_window_kv.h"
 #include "runtime/error.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/safetensors.h"
@@ -19,7 +22,8 @@ const char* kUsage =
     "                            [--precision f32|bf16]\n"
     "Runs call.{i} of C in order (x, t, start_frame) with one KV cache (capacity and sink from C's\n"
     "metadata cache_frames and sink_frames) and writes call.{i}.flow to O. Products run in f32 unless\n"
-    "--precision bf16.\n";
+    "--precision bf16. Cases with metadata mode=rolling replay Rolling Forcing's window calls and\n"
+    "cache updates (call.{i}.update) with its re-anchored sink (chunk and attention_frames from C).\n";
 
 int64_t metadata_int(const SafetensorsFile& f, const std::string& key, int64_t fallback) {
   auto it = f.metadata().find(key);
@@ -57,8 +61,10 @@ int cmd_dit_replay(int argc, char** argv) {
   WeightMap weights = WeightMap::open(args.require("weights"));
   SafetensorsFile calls = SafetensorsFile::open(args.require("calls"));
   const std::string out_path = args.require("out");
-  if (auto mode = calls.metadata().find("mode"); mode != calls.metadata().end() && mode->second != "chunk")
-    throw Error(calls.path() + ": replay of mode '" + mode->second + "' is not supported yet");
+  std::string mode = "chunk";
+  if (auto it = calls.metadata().find("mode"); it != calls.metadata().end()) mode = it->second;
+  if (mode != "chunk" && mode != "rolling")
+    throw Error(calls.path() + ": metadata mode '" + mode + "' is neither chunk nor rolling");
 
   CausalDit model(weights, options);
   const int64_t n = count_calls(calls);
@@ -74,7 +80,12 @@ int cmd_dit_replay(int argc, char** argv) {
   const int64_t capacity = metadata_int(calls, "cache_frames", 0);
   const int64_t sink = metadata_int(calls, "sink_frames", 0);
   if (capacity <= 0) throw Error(calls.path() + ": metadata 'cache_frames' missing or not positive");
-  cache::KvStore cache(model.cache_config(x0.dim(2), x0.dim(3), capacity, sink), cache::make_policy("full"));
+  cache::KvStore store(model.cache_config(x0.dim(2), x0.dim(3), capacity, sink), cache::make_policy("full"));
+  std::unique_ptr<cache::RollingWindowKv> rolling;
+  if (mode == "rolling")
+    rolling = std::make_unique<cache::RollingWindowKv>(store, metadata_int(calls, "chunk", 3),
+                                                       metadata_int(calls, "attention_frames", capacity));
+  cache::KvAccess& cache = rolling ? static_cast<cache::KvAccess&>(*rolling) : store;
 
   if (!calls.has("context")) throw Error(calls.path() + ": missing tensor 'context'");
   model.set_prompt(calls.get_f32("context"));
@@ -88,8 +99,11 @@ int cmd_dit_replay(int argc, char** argv) {
     std::vector<float> t = calls.get_f32(pre + "t").to_floats();
     std::vector<float> start = calls.get_f32(pre + "start_frame").to_floats();
     if (start.size() != 1) throw Error(calls.path() + ": tensor '" + pre + "start_frame' must hold one value");
+    // A cache update is flagged in rolling cases; in chunk cases it is the clean pass.
+    bool update = std::all_of(t.begin(), t.end(), [](float v) { return v == 0.0f; });
+    if (calls.has(pre + "update")) update = calls.get_f32(pre + "update").to_floats().at(0) != 0.0f;
     try {
-      flows.emplace_back(pre + "flow", model.forward(x, t, static_cast<int64_t>(start[0]), cache));
+      flows.emplace_back(pre + "flow", model.forward(x, t, static_cast<int64_t>(start[0]), cache, update));
     } catch (const Error& e) {
       throw Error(calls.path() + ": " + pre.substr(0, pre.size() - 1) + ": " + e.what());
     }
