@@ -49,8 +49,16 @@ void gelu_tanh(Tensor& x) {
 #pragma omp parallel for schedule(static) if (n >= detail::kParallelMin)
   for (int64_t c = 0; c < n; c += kChunk) {
     const int64_t e = c + kChunk < n ? c + kChunk : n;
-#pragma omp simd
-    for (int64_t i = c; i < e; ++i) {
+    int64_t i = c;
+#if defined(__AVX512F__)
+    const __m512 kk = _mm512_set1_ps(-2.0f * k), c3 = _mm512_set1_ps(0.044715f), one = _mm512_set1_ps(1.0f);
+    for (; i + 16 <= e; i += 16) {
+      const __m512 v = _mm512_loadu_ps(xp + i);
+      const __m512 u = _mm512_mul_ps(kk, _mm512_fmadd_ps(_mm512_mul_ps(c3, v), _mm512_mul_ps(v, v), v));
+      _mm512_storeu_ps(xp + i, _mm512_div_ps(v, _mm512_add_ps(one, detail::exp512(u))));
+    }
+#endif
+    for (; i < e; ++i) {
       const float v = xp[i];
       const float u = k * (v + 0.044715f * v * v * v);
       xp[i] = v / (1.0f + fast_exp(-2.0f * u));
@@ -64,8 +72,15 @@ void silu(Tensor& x) {
 #pragma omp parallel for schedule(static) if (n >= detail::kParallelMin)
   for (int64_t c = 0; c < n; c += kChunk) {
     const int64_t e = c + kChunk < n ? c + kChunk : n;
-#pragma omp simd
-    for (int64_t i = c; i < e; ++i) {
+    int64_t i = c;
+#if defined(__AVX512F__)
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (; i + 16 <= e; i += 16) {
+      const __m512 v = _mm512_loadu_ps(xp + i);
+      _mm512_storeu_ps(xp + i, _mm512_div_ps(v, _mm512_add_ps(one, detail::exp512(_mm512_sub_ps(zero, v)))));
+    }
+#endif
+    for (; i < e; ++i) {
       const float v = xp[i];
       xp[i] = v / (1.0f + fast_exp(-v));
     }

@@ -55,6 +55,14 @@ void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int 
 // ---- helpers shared by the CPU kernels ----------------------------------------
 #include <bit>
 #include <cstring>
+#if defined(__AVX512F__)
+// GCC 12 reports the _mm512_undefined_ps() inside the intrinsics as maybe
+// uninitialised; a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
 
 namespace wl::cpu::detail {
 
@@ -80,6 +88,26 @@ inline float fast_exp(float x) {
   const float scale = std::bit_cast<float>((ni + 127) << 23);
   return p * scale;
 }
+
+#if defined(__AVX512F__)
+// fast_exp on 16 lanes (same reduction and polynomial, 2^n applied by scalef).
+inline __m512 exp512(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+  x = _mm512_min_ps(x, _mm512_set1_ps(88.3f));
+  const __m512 n =
+      _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+#endif
 
 // Below this many elements an op runs on the calling thread: waking a team
 // costs more than the work (and much more when another process holds a core).
