@@ -47,7 +47,7 @@ void legend_item(const char* name, ImU32 colour) {
 
 void Overlay::draw_cache(const OverlayState& s, OverlayView& view) {
   const ImVec2 display = ImGui::GetIO().DisplaySize;
-  ImGui::SetNextWindowPos(ImVec2(display.x - 346, 8), ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowPos(ImVec2(display.x - 352, 8), ImGuiCond_FirstUseEver);
   ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
   ImGui::Begin("KV cache", nullptr, ImGuiWindowFlags_NoFocusOnAppearing | ImGuiWindowFlags_AlwaysAutoResize);
   const cache::CacheStats& c = s.cache;
@@ -119,7 +119,8 @@ void Overlay::draw_cache(const OverlayState& s, OverlayView& view) {
   }
   float lo = grid->scores[0], hi = grid->scores[0];
   for (float v : grid->scores) lo = std::min(lo, v), hi = std::max(hi, v);
-  ImGui::Text("token scores, newest frame (%dx%d)  %.3g..%.3g", grid->rows, grid->cols, lo, hi);
+  ImGui::Text("token scores, newest frame %dx%d", grid->rows, grid->cols);
+  ImGui::TextDisabled("range %.3g .. %.3g", lo, hi);
   const float tw = std::min(width / static_cast<float>(grid->cols), 12.0f);
   origin = ImGui::GetCursorScreenPos();
   for (int r = 0; r < grid->rows; ++r)
