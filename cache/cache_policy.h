@@ -27,6 +27,25 @@ struct RoomRequest {
 
 // Settings shared by the policies (each reads what it needs).
 struct PolicyOptions {
+  // observed, future: the frames just before the current call (the previous
+  // chunk) stay while anything older can go; they have not been attended to
+  // (observed) or are what the next queries look at most (future).
+  int64_t recent_frames = 3;
+
+  // observed: accumulated attention decays by this factor per observed call.
+  float observed_decay = 0.9f;
+  // observed: at most this many queries of a call (evenly spaced) are scored,
+  // so the cost per call is bounded whatever the chunk size.
+  int64_t observed_queries = 64;
+
+  // future: the query statistics average over about this many clean passes
+  // (a running mean with weight max(1/n, 1/stats_memory)).
+  int64_t stats_memory = 64;
+  // future: add the query variance term k^T Sigma k / (2d) to the expected logit.
+  bool variance_term = true;
+  // future: merge only pairs whose values have at least this cosine similarity.
+  float merge_value_cosine = 0.95f;
+
   // future: horizon of frame offsets the future-query proxy averages over.
   std::vector<int64_t> horizon = {1, 2, 4, 8};
   // future: weight scores by |v| (value norm).

@@ -8,6 +8,10 @@
 namespace wl::cache {
 
 std::unique_ptr<CachePolicy> make_full_policy(const PolicyOptions& options);
+std::unique_ptr<CachePolicy> make_window_policy(const PolicyOptions& options);
+std::unique_ptr<CachePolicy> make_sink_policy(const PolicyOptions& options);
+std::unique_ptr<CachePolicy> make_observed_policy(const PolicyOptions& options);
+std::unique_ptr<CachePolicy> make_future_policy(const PolicyOptions& options);
 
 namespace {
 
@@ -17,7 +21,8 @@ struct Entry {
 };
 
 const Entry kPolicies[] = {
-    {"full", make_full_policy},
+    {"full", make_full_policy},         {"window", make_window_policy}, {"sink", make_sink_policy},
+    {"observed", make_observed_policy}, {"future", make_future_policy},
 };
 
 }  // namespace
