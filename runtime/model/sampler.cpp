@@ -1,0 +1,178 @@
+#include "runtime/model/sampler.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "runtime/error.h"
+
+namespace wl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// (1 - sigma) * x0 + sigma * eps, elementwise.
+Tensor renoise(const Tensor& x0, const Tensor& eps, float sigma) {
+  Tensor out = Tensor::empty(x0.shape());
+  const float* a = x0.f32();
+  const float* e = eps.f32();
+  float* o = out.f32();
+  for (int64_t i = 0; i < x0.numel(); ++i) o[i] = (1.0f - sigma) * a[i] + sigma * e[i];
+  return out;
+}
+
+}  // namespace
+
+Sampler::Sampler(CausalDit& model, cache::KvAccess& cache, NoiseSource& noise, const SamplerSettings& settings)
+    : model_(model), cache_(cache), noise_(noise), settings_(settings), schedule_(settings.steps, settings.shift) {
+  const DitConfig& c = model.config();
+  if (settings.chunk <= 0) throw Error("sampler: chunk must be at least one frame");
+  if (settings.height <= 0 || settings.width <= 0 || settings.height % c.patch_h || settings.width % c.patch_w)
+    throw Error("sampler: latent size " + std::to_string(settings.height) + "x" + std::to_string(settings.width) +
+                " is not a positive multiple of the patch " + std::to_string(c.patch_h) + "x" +
+                std::to_string(c.patch_w));
+  if (settings.recache_frames < 0) throw Error("sampler: negative re-cache frames");
+}
+
+Shape Sampler::chunk_shape() const {
+  return {settings_.chunk, model_.config().in_dim, settings_.height, settings_.width};
+}
+
+bool Sampler::finished() const {
+  return settings_.mode == SamplerMode::Rolling && settings_.total_chunks > 0 &&
+         chunks_done_ >= settings_.total_chunks;
+}
+
+void Sampler::set_prompt(const Tensor& context) {
+  model_.set_prompt(context);
+  recached_.clear();
+  if (started_) recache();
+}
+
+Tensor Sampler::next_chunk() {
+  if (!model_.has_prompt()) throw Error("sampler: no prompt set");
+  if (finished()) throw Error("sampler: the video's " + std::to_string(settings_.total_chunks) + " chunks are done");
+  started_ = true;
+  timing_ = {};
+  Tensor out = settings_.mode == SamplerMode::Chunk ? next_chunk_wise() : next_rolling();
+  ++chunks_done_;
+  return out;
+}
+
+Tensor Sampler::call_model(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update) {
+  if (observer_) observer_(start, t, cache_update);
+  return model_.forward(x, t, start, cache_, cache_update);
+}
+
+Tensor Sampler::denoise(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update) {
+  Tensor v = call_model(x, t, start, cache_update);              // [f, C, H, W]
+  Tensor x0 = Tensor::empty(x.shape());                          // [f, C, H, W]
+  const int64_t per_frame = x.numel() / x.dim(0);
+  for (int64_t f = 0; f < x.dim(0); ++f) {
+    const float sigma = t[f] / 1000.0f;
+    const float* xs = x.f32() + f * per_frame;
+    const float* vs = v.f32() + f * per_frame;
+    float* o = x0.f32() + f * per_frame;
+    for (int64_t i = 0; i < per_frame; ++i) o[i] = xs[i] - sigma * vs[i];
+  }
+  return x0;
+}
+
+void Sampler::clean_pass(const Tensor& x0, int64_t chunk_index, int64_t start) {
+  const auto t0 = Clock::now();
+  const float tc = settings_.context_noise;
+  Tensor x = tc > 0 ? renoise(x0, noise_.context(chunk_index, x0.shape()), tc / 1000.0f) : x0;
+  call_model(x, std::vector<float>(static_cast<size_t>(x.dim(0)), tc), start, true);
+  timing_.cache_update_ms += ms_since(t0);
+}
+
+void Sampler::remember_clean(int64_t chunk_index, const Tensor& x0) {
+  if (settings_.recache_frames <= 0) return;
+  clean_[chunk_index] = x0;
+  const int64_t keep = (settings_.recache_frames + settings_.chunk - 1) / settings_.chunk;
+  while (static_cast<int64_t>(clean_.size()) > keep) clean_.erase(clean_.begin());
+}
+
+Tensor Sampler::next_chunk_wise() {
+  const int64_t c = chunks_done_;
+  const int64_t start = c * settings_.chunk;
+  const Shape shape = chunk_shape();
+  Tensor x = noise_.initial(start, shape);  // [chunk, C, H, W]
+  Tensor x0;
+  const auto t0 = Clock::now();
+  for (size_t i = 0; i < schedule_.size(); ++i) {
+    x0 = denoise(x, std::vector<float>(static_cast<size_t>(settings_.chunk), schedule_.timestep(i)), start, false);
+    if (i + 1 < schedule_.size())
+      x = renoise(x0, noise_.step(c, static_cast<int64_t>(i), shape), schedule_.sigma(i + 1));
+  }
+  timing_.denoise_ms = ms_since(t0);
+  clean_pass(x0, c, start);
+  remember_clean(c, x0);
+  return x0;
+}
+
+Tensor Sampler::next_rolling() {
+  const size_t levels = schedule_.size();
+  const Shape shape = chunk_shape();
+  const int64_t total = settings_.total_chunks;
+  for (;;) {
+    const int64_t w = window_++;
+    if (total == 0 || w < total) active_.push_back({w, 0, noise_.initial(w * settings_.chunk, shape)});
+    if (active_.empty()) throw Error("sampler: rolling window is empty");
+
+    // One call over the window, oldest chunk first, each at its own level.
+    const int64_t per_chunk = shape_numel(shape);
+    Tensor x = Tensor::empty({static_cast<int64_t>(active_.size()) * settings_.chunk, shape[1], shape[2], shape[3]});
+    std::vector<float> t;
+    for (size_t i = 0; i < active_.size(); ++i) {
+      std::memcpy(x.f32() + i * per_chunk, active_[i].x.f32(), per_chunk * sizeof(float));
+      t.insert(t.end(), static_cast<size_t>(settings_.chunk), schedule_.timestep(active_[i].level));
+    }
+    const int64_t start = active_.front().chunk * settings_.chunk;
+    const auto t0 = Clock::now();
+    Tensor x0 = denoise(x, t, start, false);
+    timing_.denoise_ms += ms_since(t0);
+
+    // The window's first chunk is finished when this call saw it at the last level.
+    const Active front = active_.front();
+    const bool front_finished = front.level + 1 == levels;
+
+    // Re-noise every chunk not yet at the last level to its next level.
+    std::vector<Tensor> chunk_x0;
+    for (size_t i = 0; i < active_.size(); ++i) {
+      Tensor one = Tensor::empty(shape);
+      std::memcpy(one.f32(), x0.f32() + i * per_chunk, per_chunk * sizeof(float));
+      chunk_x0.push_back(one);
+      Active& a = active_[i];
+      if (a.level + 1 < levels) {
+        a.x = renoise(one, noise_.roll(w, a.chunk, shape), schedule_.sigma(a.level + 1));
+        ++a.level;
+      }
+    }
+    // The window's first chunk enters the clean cache.
+    clean_pass(chunk_x0.front(), front.chunk, start);
+    if (front_finished) {
+      active_.pop_front();
+      remember_clean(front.chunk, chunk_x0.front());
+      return chunk_x0.front();
+    }
+  }
+}
+
+void Sampler::recache() {
+  // The most recent clean chunks, sink frames excepted, re-run in order.
+  const auto t0 = Clock::now();
+  const int64_t newest = chunks_done_ * settings_.chunk;  // frames before this are done
+  const int64_t from = std::max(settings_.sink_frames, newest - settings_.recache_frames);
+  for (const auto& [index, x0] : clean_) {
+    const int64_t start = index * settings_.chunk;
+    if (start < from) continue;
+    call_model(x0, std::vector<float>(static_cast<size_t>(x0.dim(0)), settings_.context_noise), start, true);
+    for (int64_t f = 0; f < settings_.chunk; ++f) recached_.push_back(start + f);
+  }
+  timing_.cache_update_ms += ms_since(t0);
+}
+
+}  // namespace wl

@@ -1,0 +1,106 @@
+// The few-step flow-matching sampler around the causal DiT (DESIGN 2.4): a
+// stream of finished latent chunks with no fixed length and no position cap.
+//
+//   chunk   Self Forcing / Causal Forcing: per chunk one call per step (fresh
+//           noise between steps), then a clean pass that leaves the chunk's
+//           keys in the cache. chunk = 1 is frame-wise.
+//   rolling Rolling Forcing: a window of len(steps) chunks at rising noise
+//           levels is denoised by one call per shift; the oldest leaves the
+//           window finished and is re-run clean into the cache. Needs a
+//           RollingWindowKv.
+//
+// Prompt switch (LongLive): set_prompt() between chunks recomputes the
+// cross-attention keys and values and re-runs the most recent clean frames
+// (sink frames excepted) at t = context_noise so their cached keys carry the
+// new prompt.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "cache/kv_access.h"
+#include "runtime/model/causal_dit.h"
+#include "runtime/model/flow_schedule.h"
+#include "runtime/model/noise_source.h"
+
+namespace wl {
+
+enum class SamplerMode { Chunk, Rolling };
+
+struct SamplerSettings {
+  std::vector<int> steps = {1000, 750, 500, 250};
+  double shift = 5.0;
+  int64_t chunk = 3;           // latent frames per chunk
+  float context_noise = 0.0f;  // timestep of the clean pass
+  SamplerMode mode = SamplerMode::Chunk;
+  int64_t height = 0, width = 0;  // latent size
+  int64_t total_chunks = 0;       // rolling: the video ends after this many chunks (0: endless)
+  int64_t sink_frames = 0;        // frames a prompt switch does not re-run
+  int64_t recache_frames = 0;     // prompt switch: clean frames re-run (0: none)
+};
+
+struct SamplerTiming {
+  double denoise_ms = 0;       // the denoising calls of the last chunk
+  double cache_update_ms = 0;  // its clean pass(es) and any prompt re-cache
+};
+
+class Sampler {
+ public:
+  Sampler(CausalDit& model, cache::KvAccess& cache, NoiseSource& noise, const SamplerSettings& settings);
+
+  const SamplerSettings& settings() const { return settings_; }
+  const FlowSchedule& schedule() const { return schedule_; }
+
+  // The prompt context [L, text_dim]. Before the first chunk it just sets the
+  // prompt; later it switches at this chunk boundary with a KV re-cache.
+  void set_prompt(const Tensor& context);
+
+  // The next finished chunk: latents [chunk, C, H, W]. Throws wl::Error after
+  // the last chunk of a fixed-length rolling video.
+  Tensor next_chunk();
+  bool finished() const;
+  int64_t chunks_done() const { return chunks_done_; }
+  const SamplerTiming& last_timing() const { return timing_; }
+  // Called before every model call with its first frame, per-frame timesteps
+  // and whether it is a cache update (for tests, logging and the overlay).
+  using CallObserver = std::function<void(int64_t start, const std::vector<float>& t, bool cache_update)>;
+  void set_call_observer(CallObserver observer) { observer_ = std::move(observer); }
+
+  // The frames the last prompt switch re-ran (for tests and the overlay).
+  const std::vector<int64_t>& last_recache_frames() const { return recached_; }
+
+ private:
+  Tensor next_chunk_wise();
+  Tensor next_rolling();
+  Tensor call_model(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update);
+  // Runs one call and returns x0 = x - sigma * v for every frame.
+  Tensor denoise(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update);
+  void clean_pass(const Tensor& x0, int64_t chunk_index, int64_t start);
+  void remember_clean(int64_t chunk_index, const Tensor& x0);
+  void recache();
+  Shape chunk_shape() const;
+
+  struct Active {
+    int64_t chunk;  // chunk index in the video
+    size_t level;   // index into the schedule's timesteps
+    Tensor x;       // current noisy state [chunk, C, H, W]
+  };
+
+  CausalDit& model_;
+  cache::KvAccess& cache_;
+  NoiseSource& noise_;
+  SamplerSettings settings_;
+  FlowSchedule schedule_;
+  int64_t chunks_done_ = 0;
+  int64_t window_ = 0;           // rolling: next window index
+  std::deque<Active> active_;    // rolling: chunks in the window, oldest first
+  std::map<int64_t, Tensor> clean_;  // recent clean chunks for a prompt re-cache
+  bool started_ = false;
+  SamplerTiming timing_;
+  std::vector<int64_t> recached_;
+  CallObserver observer_;
+};
+
+}  // namespace wl
