@@ -36,7 +36,7 @@ struct PolicyOptions {
   float observed_decay = 0.9f;
   // observed: at most this many queries of a call (evenly spaced) are scored,
   // so the cost per call is bounded whatever the chunk size.
-  int64_t observed_queries = 64;
+  int64_t observed_queries = 32;
 
   // future: the query statistics average over about this many clean passes
   // (a running mean with weight max(1/n, 1/stats_memory)).

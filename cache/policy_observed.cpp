@@ -55,16 +55,32 @@ class ObservedPolicy : public CachePolicy {
 
     const int64_t nq = std::clamp<int64_t>(options_.observed_queries, 1, tokens);
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    std::vector<float> received(static_cast<size_t>(n), 0.0f), p(static_cast<size_t>(n));
-    for (int64_t qi = 0; qi < nq; ++qi) {
-      const int64_t t = ((2 * qi + 1) * tokens) / (2 * nq);  // centre of the qi-th stretch
-      for (int64_t h = 0; h < H; ++h) {
-        const float* q = q_rot + (t * H + h) * d;
-        for (int64_t j = 0; j < n; ++j) p[j] = policy_util::dot(q, store.k_rot(block, slots[j]) + h * d, d) * scale + bias[j];
-        policy_util::softmax_in_place(p);
-        for (int64_t j = 0; j < n; ++j) received[j] += p[j];
+    std::vector<float> received(static_cast<size_t>(H * n), 0.0f);  // [H][n]
+    // Heads are independent; within a head, queries go in tiles so that each
+    // key row is loaded once per tile rather than once per query.
+#pragma omp parallel for schedule(static) if (nq * n * H * d >= (1 << 22))
+    for (int64_t h = 0; h < H; ++h) {
+      constexpr int64_t kTile = 16;
+      std::vector<float> q(static_cast<size_t>(kTile * d)), logits(static_cast<size_t>(kTile * n)), p;
+      for (int64_t q0 = 0; q0 < nq; q0 += kTile) {
+        const int64_t nt = std::min(kTile, nq - q0);
+        for (int64_t i = 0; i < nt; ++i) {
+          const int64_t t = ((2 * (q0 + i) + 1) * tokens) / (2 * nq);  // centre of the i-th stretch
+          std::copy_n(q_rot + (t * H + h) * d, d, q.begin() + i * d);
+        }
+        for (int64_t j = 0; j < n; ++j) {
+          const float* k = store.k_rot(block, slots[j]) + h * d;
+          for (int64_t i = 0; i < nt; ++i) logits[i * n + j] = policy_util::dot(&q[i * d], k, d) * scale + bias[j];
+        }
+        for (int64_t i = 0; i < nt; ++i) {
+          p.assign(logits.begin() + i * n, logits.begin() + (i + 1) * n);
+          policy_util::softmax_in_place(p);
+          for (int64_t j = 0; j < n; ++j) received[h * n + j] += p[j];
+        }
       }
     }
+    for (int64_t h = 1; h < H; ++h)
+      for (int64_t j = 0; j < n; ++j) received[j] += received[h * n + j];
     const float decay = options_.observed_decay, unit = 1.0f / static_cast<float>(nq * H);
     for (float& m : st.mass) m *= decay;
     for (int64_t j = 0; j < n; ++j) st.mass[slots[j]] += received[j] * unit;
