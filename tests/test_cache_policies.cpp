@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <set>
 #include <string>
@@ -19,8 +20,10 @@
 
 #include "cache/kv_store.h"
 #include "runtime/error.h"
+#include "runtime/model/causal_dit.h"
 #include "runtime/ops.h"
 #include "runtime/tensor.h"
+#include "tests/support/random_checkpoint.h"
 
 namespace {
 
@@ -383,6 +386,45 @@ TEST(CachePolicies, MergingIdenticalTokensChangesNoAttentionOutput) {
   EXPECT_EQ(n, 3 * tpf - 1);
   wl::ops::attention(q, segs, scale, after);
   for (int64_t i = 0; i < before.numel(); ++i) EXPECT_NEAR(after.f32()[i], before.f32()[i], 1e-6f) << i;
+}
+
+// Every policy behind the real model (a small random checkpoint): chunks of
+// 2 frames, 2 denoising calls and the clean pass each, into a 5-frame cache
+// with a 1-frame sink. Outputs stay finite, the budget holds, and the scoring
+// policies publish per-token scores learned from the model's own queries.
+TEST(CachePolicies, EveryPolicyRunsBehindTheModel) {
+  wl::testref::RandomCheckpointSpec spec;  // dim 64, 4 heads of 16, 2 blocks
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("wl-cache-policies-" + std::to_string(::getpid()) + ".safetensors"))
+          .string();
+  wl::testref::write_random_checkpoint(path, spec);
+  wl::WeightMap weights = wl::WeightMap::open(path);
+  wl::CausalDit model(weights, wl::DitOptions{wl::ops::MatmulPrecision::F32});
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal;
+  std::vector<float> ctx(4 * spec.text_dim);
+  for (float& x : ctx) x = normal(rng);
+  model.set_prompt(wl::Tensor::from_floats(ctx, {4, spec.text_dim}));
+  const int64_t H = 8, W = 8, chunk = 2;
+  for (const std::string& name : kAllPolicies) {
+    SCOPED_TRACE(name);
+    KvStore cache(model.cache_config(H, W, /*capacity=*/5, /*sink=*/1), wl::cache::make_policy(name));
+    for (int64_t c = 0; c < 6; ++c) {
+      for (int step = 0; step < 3; ++step) {
+        std::vector<float> x(static_cast<size_t>(chunk * spec.in_dim * H * W));
+        for (float& v : x) v = normal(rng);
+        const wl::Tensor out = model.forward(wl::Tensor::from_floats(x, {chunk, spec.in_dim, H, W}),
+                                             std::vector<float>(chunk, step == 2 ? 0.0f : 500.0f), c * chunk, cache,
+                                             step == 2);
+        for (int64_t i = 0; i < out.numel(); ++i) ASSERT_TRUE(std::isfinite(out.f32()[i]));
+        for (int64_t b = 0; b < spec.num_layers; ++b) ASSERT_LE(cache.used_tokens(b), cache.config().budget_tokens);
+      }
+    }
+    EXPECT_EQ(cache.stats().frames.back(), 11);
+    const bool scores = name == "observed" || name == "future";
+    EXPECT_EQ(!cache.stats().token_scores.empty(), scores);
+  }
+  std::filesystem::remove(path);
 }
 
 // Resident memory of this process in bytes (/proc/self/statm).
