@@ -315,4 +315,53 @@ void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int 
   }
 }
 
+// ---- convolutions -----------------------------------------------------------
+
+ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding) {
+  const char* op = "prepare_conv2d";
+  need_defined(op, "weight", weight);
+  need_rank(op, "weight", weight, 4);
+  if (bias.defined() && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))
+    fail(op, "bias " + S(bias) + " does not match weight " + S(weight));
+  if (stride < 1 || padding < 0) fail(op, "stride must be >= 1 and padding >= 0");
+  switch (backend_of(op, {&weight, &bias})) {
+    case Backend::CPU: return cpu::prepare_conv2d(weight, bias, stride, padding);
+    case Backend::CUDA: no_cuda(op);
+  }
+  no_cuda(op);
+}
+
+void conv2d(const Tensor& x, const ConvWeight& w, Tensor& y) {
+  const char* op = "conv2d";
+  need_f32(op, "x", x);
+  need_f32(op, "y", y);
+  need_rank(op, "x", x, 4);
+  need_rank(op, "y", y, 4);
+  if (x.dim(1) != w.in_channels()) fail(op, "x " + S(x) + " and weight " + S(w.weight) + " differ in channels");
+  const int64_t kh = w.weight.dim(2), kw = w.weight.dim(3);
+  const int64_t ho = (x.dim(2) + 2 * w.padding - kh) / w.stride + 1;
+  const int64_t wo = (x.dim(3) + 2 * w.padding - kw) / w.stride + 1;
+  if (ho <= 0 || wo <= 0) fail(op, "x " + S(x) + " is smaller than the kernel " + S(w.weight));
+  if (y.dim(0) != x.dim(0) || y.dim(1) != w.out_channels() || y.dim(2) != ho || y.dim(3) != wo)
+    fail(op, "y " + S(y) + " should be [" + std::to_string(x.dim(0)) + ", " + std::to_string(w.out_channels()) +
+                 ", " + std::to_string(ho) + ", " + std::to_string(wo) + "]");
+  switch (backend_of(op, {&x, &y})) {
+    case Backend::CPU: return cpu::conv2d(x, w, y);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
+void upsample_nearest_2x(const Tensor& x, Tensor& y) {
+  const char* op = "upsample_nearest_2x";
+  need_f32(op, "x", x);
+  need_f32(op, "y", y);
+  need_rank(op, "x", x, 4);
+  if (y.shape() != Shape{x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3)})
+    fail(op, "y " + S(y) + " is not x " + S(x) + " doubled in height and width");
+  switch (backend_of(op, {&x, &y})) {
+    case Backend::CPU: return cpu::upsample_nearest_2x(x, y);
+    case Backend::CUDA: no_cuda(op);
+  }
+}
+
 }  // namespace wl::ops

@@ -90,6 +90,28 @@ struct KVSegment {
 // all segments in order (no mask). q: [Lq, H, d].
 void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
 
+// ---- convolutions (the world's image encoder and decoder) --------------------
+
+// A 2D convolution's weight prepared once: weight [O, I, kh, kw] F32, bias [O]
+// (always F32, may be undefined), zero padding, stride.
+struct ConvWeight {
+  Tensor weight;
+  Tensor bias;
+  int stride = 1;
+  int padding = 1;
+  std::shared_ptr<const void> packed;  // backend-specific pre-packed form, or null
+  int64_t out_channels() const { return weight.dim(0); }
+  int64_t in_channels() const { return weight.dim(1); }
+};
+ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding);
+
+// y [N, O, Ho, Wo] = conv2d(x [N, I, H, W]) with Ho = (H + 2p - kh) / s + 1.
+// y must be allocated.
+void conv2d(const Tensor& x, const ConvWeight& w, Tensor& y);
+
+// y [N, C, 2H, 2W] = nearest-neighbour upsampling of x [N, C, H, W].
+void upsample_nearest_2x(const Tensor& x, Tensor& y);
+
 // ---- layout -----------------------------------------------------------------
 
 // x [F, C, H, W] -> patches [F*(H/ph)*(W/pw), C*ph*pw], each patch vector

@@ -45,6 +45,11 @@ void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t co
 // ---- attention (attention.cpp) --------------------------------------------------
 void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
 
+// ---- convolutions (conv_onednn.cpp, layout.cpp) -------------------------------
+ops::ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding);
+void conv2d(const Tensor& x, const ops::ConvWeight& w, Tensor& y);
+void upsample_nearest_2x(const Tensor& x, Tensor& y);
+
 // ---- layout (layout.cpp) ----------------------------------------------------------
 void patchify(const Tensor& x, int ph, int pw, Tensor& patches);
 void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
