@@ -44,6 +44,10 @@ CausalDit::CausalDit(const WeightMap& w, const DitOptions& options)
   time_projection_1_ = load_linear(w, "time_projection.1", 6 * D, D, p);
   text_embedding_0_ = load_linear(w, "text_embedding.0", D, c.text_dim, p);
   text_embedding_2_ = load_linear(w, "text_embedding.2", D, D, p);
+  if (c.action_dim > 0) {
+    action_embedding_0_ = load_linear(w, "action_embedding.0", D, c.action_dim, p);
+    action_embedding_2_ = load_linear(w, "action_embedding.2", D, D, p);
+  }
   head_modulation_ = load_f32(w, "head.modulation", {1, 2, D}).reshape({2, D});
   head_head_ = load_linear(w, "head.head", patch * c.out_dim, D, p);
 
@@ -112,7 +116,7 @@ void CausalDit::set_prompt(const Tensor& context) {
   }
 }
 
-void CausalDit::embed_time(const std::vector<float>& t, Tensor& e, Tensor& e0) const {
+void CausalDit::embed_time(const std::vector<float>& t, const Tensor& actions, Tensor& e, Tensor& e0) const {
   const DitConfig& c = config_;
   const int64_t f = static_cast<int64_t>(t.size());
   const int64_t half = c.freq_dim / 2;
@@ -128,13 +132,20 @@ void CausalDit::embed_time(const std::vector<float>& t, Tensor& e, Tensor& e0) c
   Tensor h = linear(emb, time_embedding_0_);                          // [f, dim]
   ops::silu(h);
   e = linear(h, time_embedding_2_);                                   // [f, dim]
+  if (c.action_dim > 0) {
+    // e += action_embedding.2(SiLU(action_embedding.0(a))) per frame.
+    Tensor a = actions.defined() ? actions.to(DType::F32) : Tensor::zeros({f, c.action_dim});  // [f, action_dim]
+    Tensor ha = linear(a, action_embedding_0_);                       // [f, dim]
+    ops::silu(ha);
+    ops::add(e, linear(ha, action_embedding_2_));                     // [f, dim]
+  }
   Tensor se = e.clone();                                              // [f, dim]
   ops::silu(se);
   e0 = linear(se, time_projection_1_).reshape({f, 6, c.dim});         // [f, 6, dim]
 }
 
 Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
-                          bool cache_update) {
+                          bool cache_update, const Tensor& actions) {
   const DitConfig& c = config_;
   if (!has_prompt()) throw Error("forward: no prompt set");
   if (x.rank() != 4 || x.dim(1) != c.in_dim)
@@ -152,8 +163,14 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
   const int64_t T = f * tpf;
   cache.check_layout(c.num_layers, c.num_heads, c.head_dim(), rows, cols);
 
+  if (actions.defined()) {
+    if (c.action_dim == 0) throw Error("forward: actions given to a model without an action embedding");
+    if (actions.shape() != Shape{f, c.action_dim})
+      throw Error("forward: actions have shape " + shape_str(actions.shape()) + ", expected [" + std::to_string(f) +
+                  ", " + std::to_string(c.action_dim) + "]");
+  }
   Tensor e, e0;
-  embed_time(t, e, e0);                                               // e [f, dim], e0 [f, 6, dim]
+  embed_time(t, actions, e, e0);                                               // e [f, dim], e0 [f, 6, dim]
 
   Tensor patches = Tensor::empty({T, c.in_dim * c.patch_h * c.patch_w});  // [T, C*ph*pw]
   ops::patchify(x.to(DType::F32), c.patch_h, c.patch_w, patches);

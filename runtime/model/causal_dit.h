@@ -42,9 +42,10 @@ class CausalDit {
   // x [f, in_dim, H, W] for frames [start_frame, start_frame + f), timesteps
   // t [f]; returns the flow prediction [f, out_dim, H, W]. `cache_update`
   // marks the clean pass that leaves a chunk's final keys in the cache (the
-  // policies learn from those queries).
+  // policies learn from those queries). Models with an action embedding take
+  // `actions` [f, action_dim] (undefined: no keys pressed).
   Tensor forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
-                 bool cache_update = false);
+                 bool cache_update = false, const Tensor& actions = Tensor());
 
  private:
   struct Block {
@@ -61,7 +62,7 @@ class CausalDit {
   };
 
   // Per-frame time embeddings: e [f, dim] and e0 [f, 6, dim].
-  void embed_time(const std::vector<float>& t, Tensor& e, Tensor& e0) const;
+  void embed_time(const std::vector<float>& t, const Tensor& actions, Tensor& e, Tensor& e0) const;
   void run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_frame, int64_t frames, int64_t rows,
                  int64_t cols, cache::KvAccess& cache) const;
 
@@ -71,6 +72,7 @@ class CausalDit {
   ops::LinearWeight patch_embedding_;
   ops::LinearWeight time_embedding_0_, time_embedding_2_, time_projection_1_;
   ops::LinearWeight text_embedding_0_, text_embedding_2_;
+  ops::LinearWeight action_embedding_0_, action_embedding_2_;  // only when config_.action_dim > 0
   Tensor head_modulation_;  // [2, dim]
   ops::LinearWeight head_head_;
   std::vector<Block> blocks_;

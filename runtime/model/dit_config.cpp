@@ -49,6 +49,8 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
   if (head.at(0) % patch) throw fail("tensor 'head.head.weight' rows not a multiple of the patch size");
   c.out_dim = head.at(0) / patch;
   c.num_heads = c.dim % 128 == 0 ? c.dim / 128 : 0;
+  // The embedded worlds add a learned action embedding to each frame's time embedding.
+  if (w.has("action_embedding.0.weight")) c.action_dim = w.info("action_embedding.0.weight").shape.at(1);
 
   // Metadata gives what shapes cannot (heads, text_len, eps, cache settings).
   auto it = w.metadata().find("config");
@@ -69,6 +71,12 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
     get_int("text_len", c.text_len);
     get_int("local_attn_size", c.local_attn_size);
     get_int("sink_size", c.sink_size);
+    int64_t action_dim = c.action_dim;
+    get_int("action_dim", action_dim);
+    if (action_dim != c.action_dim)
+      throw fail("__metadata__.config.action_dim is " + std::to_string(action_dim) + " but the checkpoint " +
+                 (c.action_dim ? "has action_embedding.0.weight of width " + std::to_string(c.action_dim)
+                               : std::string("has no action_embedding.0.weight")));
     if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<float>();
     // Values the shapes already decided must agree; name the tensor that decided each.
     struct Derived {

@@ -23,6 +23,7 @@ struct DitConfig {
   float eps = 1e-6f;
   int64_t local_attn_size = -1;  // frames the reference cache holds (-1: unbounded)
   int64_t sink_size = 0;         // sink frames of the reference cache
+  int64_t action_dim = 0;        // width of the per-frame action vector (0: no action embedding)
 
   int64_t head_dim() const { return dim / num_heads; }
   // Tokens of one latent frame of H x W.
