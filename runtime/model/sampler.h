@@ -57,9 +57,16 @@ class Sampler {
   // prompt; later it switches at this chunk boundary with a KV re-cache.
   void set_prompt(const Tensor& context);
 
-  // The next finished chunk: latents [chunk, C, H, W]. Throws wl::Error after
-  // the last chunk of a fixed-length rolling video.
-  Tensor next_chunk();
+  // The next finished chunk: latents [chunk, C, H, W]. `actions` [chunk,
+  // action_dim] are the keys held during the chunk's frames (models with an
+  // action embedding; undefined: none). Throws wl::Error after the last chunk
+  // of a fixed-length rolling video.
+  Tensor next_chunk(const Tensor& actions = Tensor());
+
+  // Primes the cache with known clean frames (e.g. encoded oracle frames):
+  // latents [n * chunk, C, H, W] and their actions are run as clean passes and
+  // generation continues after them. Only before the first chunk, chunk mode.
+  void prime(const Tensor& latents, const Tensor& actions = Tensor());
   bool finished() const;
   int64_t chunks_done() const { return chunks_done_; }
   const SamplerTiming& last_timing() const { return timing_; }
@@ -72,20 +79,26 @@ class Sampler {
   const std::vector<int64_t>& last_recache_frames() const { return recached_; }
 
  private:
-  Tensor next_chunk_wise();
-  Tensor next_rolling();
-  Tensor call_model(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update);
+  Tensor next_chunk_wise(const Tensor& actions);
+  Tensor next_rolling(const Tensor& actions);
+  Tensor call_model(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update,
+                    const Tensor& actions);
   // Runs one call and returns x0 = x - sigma * v for every frame.
-  Tensor denoise(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update);
-  void clean_pass(const Tensor& x0, int64_t chunk_index, int64_t start);
-  void remember_clean(int64_t chunk_index, const Tensor& x0);
+  Tensor denoise(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update,
+                 const Tensor& actions);
+  void clean_pass(const Tensor& x0, int64_t chunk_index, int64_t start, const Tensor& actions);
+  void remember_clean(int64_t chunk_index, const Tensor& x0, const Tensor& actions);
   void recache();
   Shape chunk_shape() const;
 
   struct Active {
-    int64_t chunk;  // chunk index in the video
-    size_t level;   // index into the schedule's timesteps
-    Tensor x;       // current noisy state [chunk, C, H, W]
+    int64_t chunk;   // chunk index in the video
+    size_t level;    // index into the schedule's timesteps
+    Tensor x;        // current noisy state [chunk, C, H, W]
+    Tensor actions;  // [chunk, action_dim] or undefined
+  };
+  struct Clean {
+    Tensor x0, actions;
   };
 
   CausalDit& model_;
@@ -96,7 +109,7 @@ class Sampler {
   int64_t chunks_done_ = 0;
   int64_t window_ = 0;           // rolling: next window index
   std::deque<Active> active_;    // rolling: chunks in the window, oldest first
-  std::map<int64_t, Tensor> clean_;  // recent clean chunks for a prompt re-cache
+  std::map<int64_t, Clean> clean_;  // recent clean chunks for a prompt re-cache
   bool started_ = false;
   SamplerTiming timing_;
   std::vector<int64_t> recached_;
