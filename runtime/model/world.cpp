@@ -1,0 +1,116 @@
+#include "runtime/model/world.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/error.h"
+
+namespace wl {
+namespace {
+
+std::string join(const std::string& dir, const std::string& file) {
+  return (std::filesystem::path(dir) / file).string();
+}
+
+}  // namespace
+
+WorldDescription WorldDescription::read(const std::string& dir) {
+  const std::string path = join(dir, "world.json");
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open the world description (is '" + dir + "' a world folder?)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw Error(path + ": not valid JSON: " + e.what());
+  }
+  WorldDescription d;
+  d.dir = dir;
+  try {
+    d.name = j.at("name").get<std::string>();
+    d.image_width = j.at("image").at("width").get<int>();
+    d.image_height = j.at("image").at("height").get<int>();
+    d.latent_channels = j.at("latent").at("channels").get<int64_t>();
+    d.latent_height = j.at("latent").at("height").get<int64_t>();
+    d.latent_width = j.at("latent").at("width").get<int64_t>();
+    d.fps = j.value("fps", 30.0);
+    const auto& s = j.at("sampler");
+    d.steps = s.at("steps").get<std::vector<int>>();
+    d.shift = s.value("shift", 5.0);
+    d.chunk = s.value("chunk", int64_t{3});
+    d.context_noise = s.value("context_noise", 0.0f);
+    const auto& c = j.at("cache");
+    d.budget_frames = c.at("budget_frames").get<int64_t>();
+    d.sink_frames = c.value("sink_frames", int64_t{0});
+    d.policy = c.value("policy", std::string("full"));
+    d.actions = j.at("actions").get<std::vector<std::string>>();
+    if (j.contains("bindings")) d.bindings = j["bindings"].get<std::map<std::string, std::string>>();
+    if (j.contains("presets")) d.presets = j["presets"].get<std::vector<std::string>>();
+    d.prime_frames = j.value("prime_frames", int64_t{0});
+    d.latent_scale = j.value("latent_scale", 1.0f);
+    d.files = j.at("files").get<std::map<std::string, std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": " + e.what());
+  }
+  for (const char* part : {"dit", "decoder", "text_encoder", "tokenizer"})
+    if (!d.files.count(part)) throw Error(path + ": files." + part + " is missing");
+  if (d.chunk <= 0 || d.budget_frames < d.chunk + d.sink_frames)
+    throw Error(path + ": cache.budget_frames " + std::to_string(d.budget_frames) + " cannot hold " +
+                std::to_string(d.sink_frames) + " sink frames and a chunk of " + std::to_string(d.chunk));
+  if (d.prime_frames % d.chunk) throw Error(path + ": prime_frames must be whole chunks");
+  return d;
+}
+
+std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& options) {
+  auto w = std::unique_ptr<World>(new World());
+  w->desc_ = WorldDescription::read(dir);
+  const WorldDescription& d = w->desc_;
+  w->dit_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("dit"))));
+  w->dit_ = std::make_unique<CausalDit>(*w->dit_weights_, options);
+  w->decoder_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("decoder"))));
+  w->decoder_ = std::make_unique<ImageDecoder>(*w->decoder_weights_);
+  if (d.files.count("encoder")) {
+    w->encoder_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("encoder"))));
+    w->encoder_ = std::make_unique<ImageEncoder>(*w->encoder_weights_);
+  }
+  w->text_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("text_encoder"))));
+  w->text_encoder_ = std::make_unique<TextEncoder>(*w->text_weights_);
+  w->tokenizer_ = std::make_unique<Tokenizer>(join(dir, d.files.at("tokenizer")));
+
+  // The parts must fit together.
+  const DitConfig& c = w->dit_->config();
+  const std::string desc_path = join(dir, "world.json");
+  if (c.in_dim != d.latent_channels || w->decoder_->latent_channels() != d.latent_channels)
+    throw Error(desc_path + ": latent channels " + std::to_string(d.latent_channels) + " disagree with the DiT (" +
+                std::to_string(c.in_dim) + ") or the decoder (" + std::to_string(w->decoder_->latent_channels()) + ")");
+  if (c.text_dim != w->text_encoder_->width())
+    throw Error(desc_path + ": the text encoder's width " + std::to_string(w->text_encoder_->width()) +
+                " is not the DiT's text_dim " + std::to_string(c.text_dim));
+  if (c.action_dim != static_cast<int64_t>(d.actions.size()))
+    throw Error(desc_path + ": " + std::to_string(d.actions.size()) + " actions but the DiT's action_dim is " +
+                std::to_string(c.action_dim));
+  if (d.latent_height * w->decoder_->upsampling() != d.image_height ||
+      d.latent_width * w->decoder_->upsampling() != d.image_width)
+    throw Error(desc_path + ": the decoder turns " + std::to_string(d.latent_height) + "x" +
+                std::to_string(d.latent_width) + " latents into " +
+                std::to_string(d.latent_height * w->decoder_->upsampling()) + "x" +
+                std::to_string(d.latent_width * w->decoder_->upsampling()) + " images, not " +
+                std::to_string(d.image_height) + "x" + std::to_string(d.image_width));
+  return w;
+}
+
+Tensor World::prompt_context(const std::string& text) const {
+  return text_encoder_->encode(tokenizer_->encode(text));
+}
+
+std::string default_world_dir() {
+#ifdef WORLDLOOP_DEFAULT_WORLD
+  return WORLDLOOP_DEFAULT_WORLD;
+#else
+  return "assets/worlds/default";
+#endif
+}
+
+}  // namespace wl

@@ -1,0 +1,65 @@
+// A world package (tools/train/WORLD_FORMAT.md): the description file and the
+// models it names, loaded with the same loader and model code as any
+// checkpoint. Every failure names the file and the problem.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/model/causal_dit.h"
+#include "runtime/model/image_codec.h"
+#include "runtime/model/text_encoder.h"
+
+namespace wl {
+
+struct WorldDescription {
+  std::string name;
+  std::string dir;
+  int image_width = 0, image_height = 0;
+  int64_t latent_channels = 0, latent_height = 0, latent_width = 0;
+  double fps = 30;
+  std::vector<int> steps;
+  double shift = 5.0;
+  int64_t chunk = 3;
+  float context_noise = 0;
+  int64_t budget_frames = 0, sink_frames = 0;
+  std::string policy = "full";
+  std::vector<std::string> actions;                // names, in the order of the action vector
+  std::map<std::string, std::string> bindings;     // action -> key name
+  std::vector<std::string> presets;
+  int64_t prime_frames = 0;
+  float latent_scale = 1.0f;
+  std::map<std::string, std::string> files;        // part -> file name in dir
+
+  // Reads and validates <dir>/world.json.
+  static WorldDescription read(const std::string& dir);
+};
+
+class World {
+ public:
+  // Loads the package in `dir`. The DiT's products use `options`.
+  static std::unique_ptr<World> open(const std::string& dir, const DitOptions& options = {});
+
+  const WorldDescription& description() const { return desc_; }
+  CausalDit& dit() { return *dit_; }
+  const ImageDecoder& decoder() const { return *decoder_; }
+  const ImageEncoder* encoder() const { return encoder_.get(); }  // null when the package has none
+  // The DiT's prompt context [n, text_dim] for a prompt text.
+  Tensor prompt_context(const std::string& text) const;
+
+ private:
+  WorldDescription desc_;
+  std::unique_ptr<WeightMap> dit_weights_, decoder_weights_, encoder_weights_, text_weights_;
+  std::unique_ptr<CausalDit> dit_;
+  std::unique_ptr<ImageDecoder> decoder_;
+  std::unique_ptr<ImageEncoder> encoder_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<TextEncoder> text_encoder_;
+};
+
+// The default world shipped in the repository (WORLDLOOP_DEFAULT_WORLD at build time).
+std::string default_world_dir();
+
+}  // namespace wl
