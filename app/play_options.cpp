@@ -8,10 +8,11 @@ namespace wl::app {
 
 const char* play_usage() {
   return "usage: worldloop play [options]\n"
-         "  --model PATH          world model to play (default: built-in test pattern)\n"
+         "  --model PATH          world package to play (default: the shipped world;\n"
+         "                        'test-pattern' plays the built-in test pattern)\n"
          "  --prompt TEXT         initial prompt (default: the config's default_prompt)\n"
-         "  --policy P            cache policy: full|window|sink|observed|future\n"
-         "  --budget-frames N     cache budget in latent frames (0: policy default)\n"
+         "  --policy P            cache policy: full|window|sink|observed|future (default: the world's)\n"
+         "  --budget-frames N     cache budget in latent frames (default: the world's)\n"
          "  --backend B           auto|cpu|cuda\n"
          "  --frames N            exit after N presented frames\n"
          "  --screenshot FILE.png write the last presented image (overlay included)\n"

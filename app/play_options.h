@@ -8,10 +8,10 @@
 namespace wl::app {
 
 struct PlayOptions {
-  std::string model;          // empty: the built-in test pattern (until the model is wired in)
+  std::string model;          // world package folder; empty: the default world; "test-pattern": no model
   std::optional<std::string> prompt;
-  std::string policy = "future";
-  int64_t budget_frames = 0;  // 0: the policy's default
+  std::string policy;         // empty: the world's own
+  int64_t budget_frames = 0;  // 0: the world's own
   std::string backend = "auto";
   int64_t frames = -1;        // exit after N presented frames; -1: run until quit
   std::string screenshot;     // PNG of the last presented image, overlay included

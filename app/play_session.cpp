@@ -1,16 +1,28 @@
 #include "app/play_session.h"
 
+#include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 #include "app/test_pattern_source.h"
+#include "app/world_source.h"
 
 namespace wl::app {
 
 std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options) {
-  if (!options.model.empty())
-    throw std::runtime_error("model loading is not wired in yet (--model " + options.model +
-                             "); run without --model to play the built-in test pattern");
-  return std::make_unique<TestPatternSource>();
+  if (options.model == "test-pattern") return std::make_unique<TestPatternSource>();
+  if (options.backend == "cuda")
+    throw std::runtime_error("--backend cuda: the CUDA backend is not built into this binary yet; use --backend cpu");
+  WorldSourceOptions w;
+  w.dir = options.model.empty() ? default_world_dir() : options.model;
+  if (options.model.empty() && !std::filesystem::exists(std::filesystem::path(w.dir) / "world.json")) {
+    std::fprintf(stderr, "worldloop play: no default world in %s yet; playing the built-in test pattern\n",
+                 w.dir.c_str());
+    return std::make_unique<TestPatternSource>();
+  }
+  w.policy = options.policy;
+  w.budget_frames = options.budget_frames;
+  return std::make_unique<WorldSource>(w);
 }
 
 PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions& options, const PlayConfig& config,

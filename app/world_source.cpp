@@ -1,0 +1,99 @@
+#include "app/world_source.h"
+
+#include <chrono>
+
+#include "runtime/error.h"
+
+namespace wl::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// world.json action names -> the app's key bits.
+uint32_t bit_for_world_action(const std::string& name) {
+  if (name == "W") return kActForward;
+  if (name == "S") return kActBack;
+  if (name == "A") return kActLeft;
+  if (name == "D") return kActRight;
+  if (name == "up") return kActLookUp;
+  if (name == "down") return kActLookDown;
+  if (name == "left") return kActLookLeft;
+  if (name == "right") return kActLookRight;
+  return 0;
+}
+
+}  // namespace
+
+WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) {
+  world_ = World::open(options.dir, options.dit);
+  const WorldDescription& d = world_->description();
+  for (const std::string& a : d.actions) {
+    const uint32_t bit = bit_for_world_action(a);
+    if (!bit) throw Error(d.dir + "/world.json: unknown action '" + a + "' (known: W A S D up down left right)");
+    action_bits_.push_back(bit);
+  }
+  reset(1, d.presets.empty() ? std::string() : d.presets.front());
+}
+
+FrameFormat WorldSource::format() const {
+  return FrameFormat{world_->description().image_width, world_->description().image_height};
+}
+
+Tensor WorldSource::action_tensor(const FrameActions* actions, size_t n) const {
+  Tensor a = Tensor::zeros({static_cast<int64_t>(n), static_cast<int64_t>(action_bits_.size())});
+  for (size_t f = 0; f < n; ++f)
+    for (size_t i = 0; i < action_bits_.size(); ++i)
+      a.f32()[f * action_bits_.size() + i] = (actions[f].keys & action_bits_[i]) ? 1.0f : 0.0f;
+  return a;
+}
+
+void WorldSource::reset(uint64_t seed, const std::string& prompt) {
+  const WorldDescription& d = world_->description();
+  const std::string policy = options_.policy.empty() ? d.policy : options_.policy;
+  const int64_t budget = options_.budget_frames > 0 ? options_.budget_frames : d.budget_frames;
+  store_ = std::make_unique<cache::KvStore>(
+      world_->dit().cache_config(d.latent_height, d.latent_width, budget, d.sink_frames), cache::make_policy(policy));
+  noise_ = std::make_unique<SeededNoise>(seed);
+  SamplerSettings s;
+  s.steps = d.steps;
+  s.shift = d.shift;
+  s.chunk = d.chunk;
+  s.context_noise = d.context_noise;
+  s.height = d.latent_height;
+  s.width = d.latent_width;
+  s.sink_frames = d.sink_frames;
+  s.recache_frames = budget - d.sink_frames - d.chunk;
+  sampler_ = std::make_unique<Sampler>(world_->dit(), *store_, *noise_, s);
+  sampler_->set_prompt(world_->prompt_context(prompt));
+
+  if (options_.primer && world_->encoder() && d.prime_frames > 0) {
+    std::vector<FrameActions> actions;
+    const std::vector<uint8_t> rgb = options_.primer(seed, prompt, static_cast<int>(d.prime_frames), actions);
+    Tensor z = world_->encoder()->encode_rgb8(rgb.data(), d.prime_frames, d.image_height, d.image_width);
+    for (int64_t i = 0; i < z.numel(); ++i) z.f32()[i] *= d.latent_scale;
+    actions.resize(static_cast<size_t>(d.prime_frames));
+    sampler_->prime(z, action_tensor(actions.data(), actions.size()));
+  }
+}
+
+void WorldSource::set_prompt(const std::string& prompt) { sampler_->set_prompt(world_->prompt_context(prompt)); }
+
+ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) {
+  const WorldDescription& d = world_->description();
+  if (static_cast<int64_t>(request.actions.size()) != d.chunk)
+    throw Error("world source: asked for " + std::to_string(request.actions.size()) + " frames, chunks are " +
+                std::to_string(d.chunk));
+  Tensor z = sampler_->next_chunk(action_tensor(request.actions.data(), request.actions.size()));
+  const auto t0 = Clock::now();
+  if (d.latent_scale != 1.0f)
+    for (int64_t i = 0; i < z.numel(); ++i) z.f32()[i] /= d.latent_scale;
+  world_->decoder().decode_rgb8(z, rgb);
+  ChunkStats stats;
+  stats.stages.denoise_ms = sampler_->last_timing().denoise_ms;
+  stats.stages.cache_update_ms = sampler_->last_timing().cache_update_ms;
+  stats.stages.decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  stats.cache = store_->stats();
+  return stats;
+}
+
+}  // namespace wl::app
