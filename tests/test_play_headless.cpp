@@ -43,7 +43,8 @@ int run(const std::string& cmd) {
 std::string play(const fs::path& dir) {
   const fs::path script = dir / "actions.json";
   std::ofstream(script) << kScript;
-  return std::string(WL_WORLDLOOP_EXE) + " play --seed 5 --actions " + script.string() + " --config " +
+  return std::string(WL_WORLDLOOP_EXE) + " play --model test-pattern --seed 5 --actions " + script.string() +
+         " --config " +
          (dir / "config.json").string();
 }
 
