@@ -1,0 +1,43 @@
+// Measurements on RGB8 frames for the world benchmark: masked PSNR, colour
+// histograms, contrast, motion by phase correlation and a nearest-mean
+// classifier. Frames are [H][W][3], rows top first.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace wl::app {
+
+struct FrameView {
+  const uint8_t* rgb;
+  int width, height;
+};
+
+// PSNR (dB) over the pixels where mask != 0 (all when mask is empty);
+// +inf for identical frames, NaN when the mask selects nothing.
+double psnr(FrameView a, FrameView b, const std::vector<uint8_t>& mask = {});
+
+// A normalised colour histogram with `bins` levels per channel.
+std::vector<double> colour_histogram(FrameView f, int bins = 8);
+// Half the L1 distance between two normalised histograms (0 .. 1).
+double histogram_distance(const std::vector<double>& a, const std::vector<double>& b);
+
+// Standard deviation of luma (0..255).
+double contrast(FrameView f);
+
+// The translation (dx, dy) in pixels that moves `prev` onto `next` (content
+// moving right gives dx > 0), by phase correlation on luma.
+struct Shift {
+  int dx = 0, dy = 0;
+  double peak = 0;  // height of the correlation peak (1 = perfect translation)
+};
+Shift phase_correlation(FrameView prev, FrameView next);
+
+// Mean RGB of a frame, for nearest-mean theme classification.
+struct MeanColour {
+  double r = 0, g = 0, b = 0;
+};
+MeanColour mean_colour(FrameView f);
+// Index of the nearest centroid.
+int nearest(const MeanColour& c, const std::vector<MeanColour>& centroids);
+
+}  // namespace wl::app
