@@ -8,5 +8,6 @@ namespace wl::app {
 int cmd_dit_replay(int argc, char** argv);
 int cmd_play(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace wl::app

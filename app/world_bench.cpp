@@ -1,0 +1,254 @@
+#include "app/world_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "app/image_metrics.h"
+#include "app/world_source.h"
+#include "runtime/error.h"
+#include "tools/oracle/oracle.h"
+
+namespace wl::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The oracle at the state the model is primed from: `seed`, theme of the
+// prompt, `prime` idle frames rendered.
+struct OracleRun {
+  oracle::OracleGame game;
+  std::vector<uint8_t> frame;
+
+  OracleRun(int w, int h) : game(oracle::OracleOptions{w, h}), frame(game.frame_bytes()) {}
+  std::vector<uint8_t> start(uint64_t seed, const std::string& prompt, int prime) {
+    game.reset(seed, oracle::theme_from_prompt(prompt));
+    std::vector<uint8_t> out;
+    for (int i = 0; i < prime; ++i) {
+      game.step(FrameActions{}, frame.data());
+      out.insert(out.end(), frame.begin(), frame.end());
+    }
+    return out;
+  }
+};
+
+WorldSourceOptions source_options(const WorldBenchOptions& o, const std::string& policy, int w, int h) {
+  WorldSourceOptions s;
+  s.dir = o.world_dir;
+  s.policy = policy;
+  s.primer = [w, h](uint64_t seed, const std::string& prompt, int frames, std::vector<FrameActions>& actions) {
+    OracleRun run(w, h);
+    actions.assign(static_cast<size_t>(frames), FrameActions{});
+    return run.start(seed, prompt, frames);
+  };
+  return s;
+}
+
+// A deterministic walk: held directions of varying length with idle gaps.
+std::vector<FrameActions> scripted_actions(int frames, uint64_t seed) {
+  const uint32_t dirs[] = {kActRight, kActLeft, kActForward, kActBack, kActForward | kActRight,
+                           kActBack | kActLeft, kActForward | kActLeft, kActBack | kActRight};
+  std::vector<FrameActions> out;
+  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+  auto next = [&s] {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  };
+  while (static_cast<int>(out.size()) < frames) {
+    const uint32_t keys = (next() % 6 == 0) ? 0u : dirs[next() % 8];
+    const int hold = 9 + static_cast<int>(next() % 22);
+    for (int i = 0; i < hold && static_cast<int>(out.size()) < frames; ++i) out.push_back(FrameActions{keys});
+  }
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
+}
+
+int sign(int v) { return (v > 0) - (v < 0); }
+
+}  // namespace
+
+nlohmann::json run_world_bench(const WorldBenchOptions& o) {
+  const WorldDescription d = WorldDescription::read(o.world_dir);
+  const int W = d.image_width, H = d.image_height, chunk = static_cast<int>(d.chunk);
+  const int prime = static_cast<int>(d.prime_frames);
+  const size_t frame_bytes = static_cast<size_t>(W) * H * 3;
+  if (d.presets.empty()) throw Error(d.dir + "/world.json: the benchmark needs prompt presets");
+  nlohmann::json out = {{"world", d.name}, {"frames", o.frames}, {"image", {W, H}}, {"chunk", chunk},
+                        {"steps", d.steps}, {"prime_frames", prime}};
+
+  // Theme centroids from the oracle (mean colour over a walk in each theme).
+  std::vector<MeanColour> centroids(oracle::kThemeCount);
+  {
+    OracleRun run(W, H);
+    const auto walk = scripted_actions(120, 7);
+    for (int t = 0; t < oracle::kThemeCount; ++t) {
+      run.game.reset(o.seed + 100, static_cast<oracle::Theme>(t));
+      MeanColour sum;
+      for (const FrameActions& a : walk) {
+        run.game.step(a, run.frame.data());
+        const MeanColour m = mean_colour({run.frame.data(), W, H});
+        sum.r += m.r / walk.size();
+        sum.g += m.g / walk.size();
+        sum.b += m.b / walk.size();
+      }
+      centroids[t] = sum;
+    }
+  }
+
+  // ---- short horizon: 16 frames from the oracle's start, same actions -------
+  {
+    WorldSource model(source_options(o, "", W, H));
+    OracleRun run(W, H);
+    const std::string prompt = d.presets.front();
+    run.start(o.seed, prompt, prime);
+    model.reset(o.seed, prompt);
+    // World texels seen while priming: the camera did not move, so the first view.
+    const int64_t seen_x = run.game.camera_x(), seen_y = run.game.camera_y();
+    const int scale = H / 64 > 0 ? H / 64 : 1;  // pixels per texel
+    const auto actions = scripted_actions(16, o.seed);
+    std::vector<double> psnrs;
+    std::vector<uint8_t> rgb;
+    for (int f = 0; f < 16; f += chunk) {
+      model.next_chunk({f, std::span<const FrameActions>(actions.data() + f, chunk)}, rgb);
+      for (int i = 0; i < chunk; ++i) {
+        run.game.step(actions[f + i], run.frame.data());
+        // Mask: pixels showing world content that was inside the priming view.
+        std::vector<uint8_t> mask(static_cast<size_t>(W) * H);
+        const int64_t cx = run.game.camera_x(), cy = run.game.camera_y();
+        for (int y = 0; y < H; ++y)
+          for (int x = 0; x < W; ++x) {
+            const int64_t wx = cx + x / scale - seen_x, wy = cy + y / scale - seen_y;
+            mask[static_cast<size_t>(y) * W + x] = wx >= 0 && wx < W / scale && wy >= 0 && wy < H / scale;
+          }
+        psnrs.push_back(psnr({rgb.data() + i * frame_bytes, W, H}, {run.frame.data(), W, H}, mask));
+      }
+    }
+    double sum = 0;
+    int n = 0;
+    for (double p : psnrs)
+      if (std::isfinite(p)) sum += p, ++n;
+    out["psnr16_db"] = n ? sum / n : std::numeric_limits<double>::quiet_NaN();
+    out["psnr16_mask"] = "pixels whose world position was inside the priming view";
+  }
+
+  // ---- long scripted play: speed, drift, actions, prompts ---------------------
+  {
+    WorldSource model(source_options(o, "", W, H));
+    OracleRun run(W, H);
+    std::string prompt = d.presets.front();
+    run.start(o.seed, prompt, prime);
+    model.reset(o.seed, prompt);
+    const auto actions = scripted_actions(o.frames, o.seed + 1);
+    std::vector<uint8_t> rgb, prev(frame_bytes);
+    bool have_prev = false;
+    std::vector<double> frame_ms;
+    double total_ms = 0;
+    std::vector<double> hist_window_dist;  // per 100-frame window
+    std::vector<double> model_hist_acc, oracle_hist_acc;
+    double min_contrast_ratio = std::numeric_limits<double>::infinity();
+    int motion_frames = 0, motion_ok = 0, switches = 0, switches_ok = 0;
+    int next_switch = o.switch_every, preset = 0, switch_chunk = -1, expect_theme = 0;
+    for (int f = 0; f + chunk <= o.frames; f += chunk) {
+      if (f >= next_switch) {
+        preset = (preset + 1) % static_cast<int>(d.presets.size());
+        prompt = d.presets[preset];
+        model.set_prompt(prompt);
+        run.game.set_theme(oracle::theme_from_prompt(prompt));
+        expect_theme = static_cast<int>(oracle::theme_from_prompt(prompt));
+        switch_chunk = f / chunk;
+        next_switch += o.switch_every;
+        ++switches;
+      }
+      const auto t0 = Clock::now();
+      const ChunkStats stats = model.next_chunk({f, std::span<const FrameActions>(actions.data() + f, chunk)}, rgb);
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      total_ms += ms;
+      for (int i = 0; i < chunk; ++i) frame_ms.push_back(ms / chunk);
+      (void)stats;
+
+      for (int i = 0; i < chunk; ++i) {
+        const FrameView mf{rgb.data() + i * frame_bytes, W, H};
+        run.game.step(actions[f + i], run.frame.data());
+        const FrameView of{run.frame.data(), W, H};
+        // Histograms accumulate per 100-frame window.
+        auto mh = colour_histogram(mf), oh = colour_histogram(of);
+        if (model_hist_acc.empty()) model_hist_acc.assign(mh.size(), 0), oracle_hist_acc.assign(oh.size(), 0);
+        for (size_t k = 0; k < mh.size(); ++k) model_hist_acc[k] += mh[k], oracle_hist_acc[k] += oh[k];
+        if ((f + i + 1) % 100 == 0) {
+          for (auto* h : {&model_hist_acc, &oracle_hist_acc})
+            for (double& v : *h) v /= 100.0;
+          hist_window_dist.push_back(histogram_distance(model_hist_acc, oracle_hist_acc));
+          std::fill(model_hist_acc.begin(), model_hist_acc.end(), 0.0);
+          std::fill(oracle_hist_acc.begin(), oracle_hist_acc.end(), 0.0);
+        }
+        const double oc = contrast(of);
+        if (oc > 1.0) min_contrast_ratio = std::min(min_contrast_ratio, contrast(mf) / oc);
+        // Motion: the content moves against the camera.
+        const oracle::Motion m = run.game.motion_for(actions[f + i]);
+        if (have_prev && (m.dx || m.dy)) {
+          const Shift s = phase_correlation({prev.data(), W, H}, mf);
+          ++motion_frames;
+          motion_ok += sign(s.dx) == -sign(m.dx) && sign(s.dy) == -sign(m.dy);
+        }
+        std::copy(mf.rgb, mf.rgb + frame_bytes, prev.begin());
+        have_prev = true;
+      }
+      // Prompt adherence: the second chunk after a switch shows the new theme.
+      if (switch_chunk >= 0 && f / chunk == switch_chunk + 1) {
+        MeanColour sum;
+        for (int i = 0; i < chunk; ++i) {
+          const MeanColour m = mean_colour({rgb.data() + i * frame_bytes, W, H});
+          sum.r += m.r / chunk, sum.g += m.g / chunk, sum.b += m.b / chunk;
+        }
+        switches_ok += nearest(sum, centroids) == expect_theme;
+        switch_chunk = -1;
+      }
+    }
+    out["fps"] = frame_ms.size() / (total_ms * 1e-3);
+    out["p50_ms"] = percentile(frame_ms, 0.5);
+    out["p99_ms"] = percentile(frame_ms, 0.99);
+    out["frame_ms_meaning"] = "model time per frame: (denoise + cache update + decode) of its chunk / chunk frames";
+    double worst = 0;
+    for (double v : hist_window_dist) worst = std::max(worst, v);
+    out["hist_drift_ratio"] = hist_window_dist.empty() || hist_window_dist.front() <= 0
+                                  ? std::numeric_limits<double>::quiet_NaN()
+                                  : worst / hist_window_dist.front();
+    out["hist_window_distance"] = hist_window_dist;
+    out["min_contrast_ratio"] = min_contrast_ratio;
+    out["action_adherence"] = motion_frames ? static_cast<double>(motion_ok) / motion_frames : 0.0;
+    out["prompt_adherence"] = switches ? static_cast<double>(switches_ok) / switches : 0.0;
+    out["prompt_switches"] = switches;
+  }
+
+  // ---- memory: walk out and back, per policy ------------------------------------
+  nlohmann::json memory = nlohmann::json::object();
+  for (const std::string& policy : o.policies) {
+    WorldSource model(source_options(o, policy, W, H));
+    model.reset(o.seed, d.presets.front());
+    const int steps = (o.memory_steps + chunk - 1) / chunk * chunk;
+    std::vector<FrameActions> walk(static_cast<size_t>(steps), FrameActions{kActRight});
+    walk.resize(static_cast<size_t>(2 * steps), FrameActions{kActLeft});
+    std::vector<uint8_t> rgb, leaving;
+    // The frame when leaving: a first idle chunk.
+    std::vector<FrameActions> idle(static_cast<size_t>(chunk));
+    model.next_chunk({0, idle}, rgb);
+    leaving.assign(rgb.end() - frame_bytes, rgb.end());
+    for (int f = 0; f < 2 * steps; f += chunk)
+      model.next_chunk({chunk + f, std::span<const FrameActions>(walk.data() + f, chunk)}, rgb);
+    memory[policy] = psnr({leaving.data(), W, H}, {rgb.data() + rgb.size() - frame_bytes, W, H});
+  }
+  out["memory_psnr_db"] = memory;
+  out["memory_walk_frames"] = o.memory_steps;
+  return out;
+}
+
+}  // namespace wl::app

@@ -1,0 +1,25 @@
+// `worldloop bench world`: plays a world package headless against the oracle
+// game it imitates and measures speed, short- and long-horizon fidelity,
+// action and prompt adherence, and memory under each cache policy (issue 5's
+// numbers). Nothing here asserts: it reports.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace wl::app {
+
+struct WorldBenchOptions {
+  std::string world_dir;
+  int frames = 2000;        // long scripted play
+  uint64_t seed = 1;
+  int switch_every = 300;   // frames between prompt switches in the long play
+  int memory_steps = 24;    // frames walked out (and back) in the memory test
+  std::vector<std::string> policies = {"full", "window", "sink", "observed", "future"};
+};
+
+nlohmann::json run_world_bench(const WorldBenchOptions& options);
+
+}  // namespace wl::app
