@@ -28,6 +28,12 @@ std::vector<std::pair<std::string, Shape>> checkpoint_layout(const RandomCheckpo
       {"text_embedding.2.weight", {D, D}},
       {"text_embedding.2.bias", {D}},
   };
+  if (s.action_dim > 0) {
+    out.push_back({"action_embedding.0.weight", {D, s.action_dim}});
+    out.push_back({"action_embedding.0.bias", {D}});
+    out.push_back({"action_embedding.2.weight", {D, D}});
+    out.push_back({"action_embedding.2.bias", {D}});
+  }
   for (int64_t b = 0; b < s.num_layers; ++b) {
     const std::string p = "blocks." + std::to_string(b) + ".";
     out.push_back({p + "modulation", {1, 6, D}});
@@ -121,6 +127,7 @@ void write_random_checkpoint(const std::string& path, const RandomCheckpointSpec
     j["qk_norm"] = true;
     j["cross_attn_norm"] = true;
     j["eps"] = s.eps;
+    if (s.action_dim > 0) j["action_dim"] = s.action_dim;
     metadata["config"] = j.dump();
   }
   write_safetensors(path, tensors, metadata);

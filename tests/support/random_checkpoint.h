@@ -27,6 +27,7 @@ struct RandomCheckpointSpec {
   double eps = 1e-6;
   int64_t local_attn_size = -1;
   int64_t sink_size = 0;
+  int64_t action_dim = 0;  // > 0: the embedded worlds' action embedding
   DType dtype = DType::F32;
   bool write_config = true;  // false: no metadata; heads must then be dim / 128
   // One full copy of the weights per prefix, each with its own random values

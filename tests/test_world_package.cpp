@@ -1,0 +1,103 @@
+// World packages: loading, playing through a WorldSource, and clear errors for
+// packages whose parts do not fit (on random packages; the trained world has
+// its own fixture test).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/world_source.h"
+#include "runtime/error.h"
+#include "runtime/model/world.h"
+#include "tests/support/golden.h"
+#include "tests/support/random_world.h"
+
+namespace wl {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(WorldPackage, LoadsAndEncodesPrompts) {
+  const std::string dir = test::temp_dir() + "/world";
+  testref::write_random_world(dir);
+  auto world = World::open(dir, DitOptions{ops::MatmulPrecision::F32});
+  EXPECT_EQ(world->description().name, "random-test-world");
+  EXPECT_EQ(world->dit().config().action_dim, 8);
+  ASSERT_NE(world->encoder(), nullptr);
+  const Tensor a = world->prompt_context("a snowy forest"), b = world->prompt_context("desert dunes");
+  EXPECT_EQ(a.dim(1), 16);
+  EXPECT_NE(a.to_floats(), b.to_floats());
+  // Encoder and decoder round the image size.
+  std::vector<uint8_t> img(3 * 64 * 64 * 3, 100);
+  Tensor z = world->encoder()->encode_rgb8(img.data(), 3, 64, 64);
+  EXPECT_EQ(z.shape(), (Shape{3, 4, 16, 16}));
+  std::vector<uint8_t> rgb;
+  world->decoder().decode_rgb8(z, rgb);
+  EXPECT_EQ(rgb.size(), img.size());
+}
+
+TEST(WorldPackage, WorldSourcePlaysWithActionsAndPromptSwitch) {
+  const std::string dir = test::temp_dir() + "/world";
+  testref::write_random_world(dir);
+  app::WorldSourceOptions o;
+  o.dir = dir;
+  o.dit.precision = ops::MatmulPrecision::F32;
+  int primed = 0;
+  o.primer = [&](uint64_t, const std::string&, int frames, std::vector<app::FrameActions>& actions) {
+    primed = frames;
+    actions.assign(static_cast<size_t>(frames), app::FrameActions{});
+    return std::vector<uint8_t>(static_cast<size_t>(frames) * 64 * 64 * 3, 90);
+  };
+  auto play = [&](uint32_t keys) {
+    app::WorldSource source(o);
+    source.reset(7, "a summer meadow");
+    std::vector<app::FrameActions> actions(3, app::FrameActions{keys});
+    std::vector<uint8_t> rgb, all;
+    for (int c = 0; c < 4; ++c) {
+      if (c == 2) source.set_prompt("a snowy forest");
+      const app::ChunkStats stats = source.next_chunk({c * 3, actions}, rgb);
+      EXPECT_EQ(rgb.size(), 3u * 64 * 64 * 3);
+      EXPECT_EQ(stats.cache.policy, "full");
+      EXPECT_GT(stats.cache.frames.size(), 0u);
+      all.insert(all.end(), rgb.begin(), rgb.end());
+    }
+    EXPECT_LE(source.store().bytes_used(), source.store().stats().bytes_budget);
+    return all;
+  };
+  const auto idle = play(0), right = play(app::kActRight);
+  EXPECT_EQ(primed, 3);
+  EXPECT_EQ(play(0), idle);   // deterministic for a seed
+  EXPECT_NE(idle, right);     // the action embedding reaches the frames
+}
+
+TEST(WorldPackage, BrokenPackagesNameTheFileAndProblem) {
+  EXPECT_NE(error_of([] { World::open("/nonexistent-world"); }).find("/nonexistent-world/world.json"),
+            std::string::npos);
+  const std::string dir = test::temp_dir() + "/world";
+  testref::RandomWorldSpec spec;
+  spec.decoder_channels_override = 3;
+  testref::write_random_world(dir, spec);
+  const std::string e = error_of([&] { World::open(dir); });
+  EXPECT_NE(e.find("world.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("latent channels"), std::string::npos) << e;
+
+  const std::string dir2 = test::temp_dir() + "/world";
+  testref::write_random_world(dir2);
+  std::ofstream(dir2 + "/world.json") << "{\"name\": 1}";
+  EXPECT_NE(error_of([&] { World::open(dir2); }).find("world.json"), std::string::npos);
+  fs::remove(dir2 + "/tokenizer.model");
+  std::ofstream(dir2 + "/world.json") << "{}";
+  EXPECT_FALSE(error_of([&] { World::open(dir2); }).empty());
+}
+
+}  // namespace
+}  // namespace wl
