@@ -135,9 +135,11 @@ TEST(Oracle, AnimatedMeadowRevisitIsOverNinetyPercentIdentical) {
 }
 
 // The frame after one step of `k` equals the frame before, shifted by (dx, dy) pixels.
-void expect_shift(int size, uint32_t k, int dx, int dy) {
+void expect_shift(int size, uint32_t k, int dx, int dy, int width = 0) {
   OracleOptions o;
-  o.width = o.height = size;
+  o.width = width ? width : size;
+  o.height = size;
+  const int W = o.width;
   o.animate = false;
   for (int t = 0; t < kThemeCount; ++t) {
     OracleGame g(o);
@@ -147,12 +149,12 @@ void expect_shift(int size, uint32_t k, int dx, int dy) {
     g.step(keys(k), after.data());
     size_t compared = 0, mismatched = 0;
     for (int y = 0; y < size; ++y) {
-      for (int x = 0; x < size; ++x) {
+      for (int x = 0; x < W; ++x) {
         const int sx = x + dx, sy = y + dy;  // where this pixel was before the move
-        if (sx < 0 || sy < 0 || sx >= size || sy >= size) continue;
+        if (sx < 0 || sy < 0 || sx >= W || sy >= size) continue;
         ++compared;
-        mismatched += std::memcmp(&after[(static_cast<size_t>(y) * size + x) * 3],
-                                  &before[(static_cast<size_t>(sy) * size + sx) * 3], 3) != 0;
+        mismatched += std::memcmp(&after[(static_cast<size_t>(y) * W + x) * 3],
+                                  &before[(static_cast<size_t>(sy) * W + sx) * 3], 3) != 0;
       }
     }
     EXPECT_GT(compared, 0u);
@@ -175,6 +177,8 @@ TEST(Oracle, KeysShiftTheViewByExactPixels) {
   expect_shift(64, kActLeft | kActRight, 0, 0);  // opposite keys cancel
   expect_shift(128, kActRight, 4, 0);            // 2 texels = 4 pixels at 128x128
   expect_shift(128, kActBack | kActLeft, -4, 4);
+  expect_shift(64, kActRight | kActForward, 2, -2, 112);  // wide frames see more world
+  expect_shift(128, kActLeft, -4, 0, 64);
 }
 
 TEST(Oracle, ThemeMeanColoursAreDistinct) {
