@@ -1,0 +1,219 @@
+"""Train the text encoder + causal Wan DiT (+ action embedding), resumable.
+
+Stage df: diffusion forcing (per-chunk / per-frame independent flow-matching noise levels,
+block-causal attention by chunks of 3, clean context chunks at t = 0 mixed in).
+Stage sf: self forcing: roll the model out with the engine's sampler (4 steps, shift 5,
+own clean frames as context, window cache) without grad, then train the denoising of the
+next chunk at the sampler's own noisy inputs with the oracle frames as targets.
+
+  /usr/bin/python3 tools/train/train_dit.py --data DATA --ae runs/ae/ae_final.pt --run runs/dit --stage df --minutes 40
+  /usr/bin/python3 tools/train/train_dit.py --data DATA --ae runs/ae/ae_final.pt --run runs/dit --stage sf --minutes 10
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import torch
+
+import common
+import data
+from autoencoder import Encoder
+from common import step_sigmas, warp
+from dit import WanDiT
+from sampler import denoise_chunk
+from text_encoder import TextEncoder, Tokenizer, train_tokenizer
+
+
+def prepare(a):
+    """Episodes -> latents (cached in the run folder), tokenizer, latent scale."""
+    os.makedirs(a.run, exist_ok=True)
+    eps = data.load_dir(a.data, a.limit)
+    tok_path = os.path.join(a.run, "tokenizer.model")
+    if not os.path.exists(tok_path):
+        texts = data.corpus(eps, a.extra_prompts)
+        train_tokenizer(texts, os.path.join(a.run, "tokenizer"), a.vocab)
+        with open(os.path.join(a.run, "corpus.txt"), "w") as f:
+            f.write("\n".join(texts) + "\n")
+    lat_path = os.path.join(a.run, "latents.pt")
+    if os.path.exists(lat_path):
+        lat = torch.load(lat_path)
+    else:
+        ae = torch.load(a.ae)
+        enc = Encoder(ae["ch"])
+        enc.load_state_dict(ae["enc"])
+        enc.eval()
+        lat = []
+        with torch.no_grad():
+            for e in eps:
+                x = torch.from_numpy(e["frames"].astype(np.float32)) * 2 - 1
+                lat.append(torch.cat([enc(x[i:i + 128]) for i in range(0, len(x), 128)]).half())
+        std = torch.cat([l.float().flatten() for l in lat]).std().item()
+        lat = dict(latents=lat, scale=1.0 / std)
+        torch.save(lat, lat_path)
+    for e, l in zip(eps, lat["latents"]):
+        e["lat"] = l.float() * lat["scale"]
+        del e["frames"]  # pixels are not needed here
+    nval = max(1, len(eps) // 20) if len(eps) > 4 else 0
+    return eps[:-nval] if nval else eps, eps[-nval:] if nval else eps, Tokenizer(tok_path, a.text_len), lat["scale"]
+
+
+def batch(rng, eps, B, K):
+    xs, acts, prompts, themes = [], [], [], []
+    for _ in range(B):
+        x, ac, pr, th = data.sample_clip(rng, eps, K, key="lat")
+        xs.append(x); acts.append(torch.from_numpy(ac)); prompts.append(pr[-1]); themes.append(int(th[-1]))
+    return torch.stack(xs), torch.stack(acts), prompts, torch.tensor(themes)
+
+
+def encode_text(te, tok, prompts):
+    ids, lens = tok.batch(prompts)
+    out = te(ids, lens)
+    return out, lens
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--ae", required=True)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--stage", choices=["df", "sf"], default="df")
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--max-steps", type=int, default=10 ** 9)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--frames", type=int, default=12)
+    ap.add_argument("--chunk", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--dim", type=int, default=192)
+    ap.add_argument("--heads", type=int, default=2)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--ffn", type=int, default=768)
+    ap.add_argument("--freq-dim", type=int, default=256)
+    ap.add_argument("--text-dim", type=int, default=64)
+    ap.add_argument("--text-len", type=int, default=16)
+    ap.add_argument("--vocab", type=int, default=256)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--extra-prompts", default=None)
+    ap.add_argument("--ckpt-minutes", type=float, default=4)
+    ap.add_argument("--budget", type=int, default=9, help="cache frames emulated in sf rollouts")
+    a = ap.parse_args(argv)
+
+    train, val, tok, scale = prepare(a)
+    print(f"DiT: {len(train)} train episodes, {len(val)} held out, vocab {tok.vocab}, latent scale {scale:.4f}",
+          flush=True)
+    ck = common.latest_ckpt(a.run)
+    cfg = ck["dit_config"] if ck else dict(text_len=a.text_len, dim=a.dim, ffn_dim=a.ffn, freq_dim=a.freq_dim,
+                                           text_dim=a.text_dim, num_heads=a.heads, num_layers=a.layers)
+    dit = WanDiT(**cfg)
+    te = TextEncoder(tok.vocab, dim=cfg["text_dim"], heads=2, layers=2, max_len=a.text_len, num_classes=8)
+    params = list(dit.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    step, stage_elapsed, stage = 0, 0.0, a.stage
+    ema = common.EMA(dit)
+    ema_te = common.EMA(te)
+    if ck:
+        dit.load_state_dict(ck["dit"]); te.load_state_dict(ck["te"]); opt.load_state_dict(ck["opt"])
+        ema.shadow, ema_te.shadow = ck["ema"], ck["ema_te"]
+        step = ck["step"]
+        stage_elapsed = ck["stage_elapsed"] if ck["stage"] == a.stage else 0.0
+        print(f"resumed at step {step} (stage {ck['stage']} -> {a.stage}, {stage_elapsed:.0f}s into it)", flush=True)
+    log = common.Log(os.path.join(a.run, "dit_log.jsonl"))
+    rng = np.random.default_rng(step * 7 + 3)
+    torch.manual_seed(step * 7 + 5)
+    sig = step_sigmas()
+    t0 = time.time() - stage_elapsed
+    last_ck = time.time()
+    budget = a.minutes * 60
+    K, C3 = a.frames, a.chunk
+    nch = K // C3
+    n_params = sum(p.numel() for p in dit.parameters())
+    print(f"DiT params {n_params / 1e6:.2f}M", flush=True)
+    acc = []
+
+    def save(done=False):
+        common.save_ckpt(a.run, dict(dit=dit.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
+                                     ema=ema.shadow, ema_te=ema_te.shadow, step=step, stage=a.stage,
+                                     stage_elapsed=time.time() - t0, dit_config=dit.config, scale=scale,
+                                     te_config=te.config, done=done))
+
+    while step < a.max_steps and time.time() - t0 < budget:
+        lr = a.lr * min(1.0, (step + 1) / 200)
+        if a.stage == "sf":
+            lr = a.lr * 0.5
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x0, acts, prompts, themes = batch(rng, train, a.batch, K)
+        B = x0.shape[0]
+        with common.autocast():
+            txt, lens = encode_text(te, tok, prompts)
+            txt = txt.float()
+            aux = te.aux(te.pooled(txt, lens)).float()
+            aux_loss = torch.nn.functional.cross_entropy(aux, themes)
+            if a.stage == "df":
+                u = torch.rand(B, nch)
+                s = warp(u).repeat_interleave(C3, 1)
+                per_frame = torch.rand(B) < 0.2
+                s[per_frame] = warp(torch.rand(int(per_frame.sum()), K))
+                clean = (torch.rand(B, nch) < 0.3).repeat_interleave(C3, 1)
+                clean[:, -C3:] = False  # the last chunk is always trained
+                s = torch.where(clean, torch.zeros_like(s), s)
+                sv = s[:, :, None, None, None]
+                noise = torch.randn_like(x0)
+                xt = (1 - sv) * x0 + sv * noise
+                v = dit(xt, s * 1000, acts, txt, chunk=C3).float()
+                w = (s > 0).float()
+                per = ((v - (noise - x0)) ** 2).mean((2, 3, 4))
+                loss = (per * w).sum() / w.sum()
+                extra = {}
+            else:
+                # prime with one oracle chunk, roll out 0..nch-2 chunks with the sampler, train the next
+                c = int(rng.integers(1, nch))
+                ctx_emb = dit.embed_context(txt)
+                with torch.no_grad():
+                    ctxd = ctx_emb.detach()
+                    frames = x0[:, :C3]
+                    for ci in range(1, c):
+                        lo = max(0, frames.shape[1] - a.budget)
+                        xn = torch.randn(B, C3, *x0.shape[2:])
+                        g, _ = denoise_chunk(dit, frames[:, lo:], lo, xn, acts[:, lo:(ci + 1) * C3], ctxd, sig, C3)
+                        frames = torch.cat([frames, g.float()], 1)
+                    k = int(rng.integers(0, len(sig)))
+                    lo = max(0, frames.shape[1] - a.budget)
+                    xn = torch.randn(B, C3, *x0.shape[2:])
+                    _, xk = denoise_chunk(dit, frames[:, lo:], lo, xn, acts[:, lo:(c + 1) * C3], ctxd, sig, C3,
+                                          stop_at=k)
+                ctx_x = frames[:, lo:]
+                Fc = ctx_x.shape[1]
+                seq = torch.cat([ctx_x, xk.float()], 1)
+                t = torch.cat([torch.zeros(B, Fc), torch.full((B, C3), sig[k] * 1000)], 1)
+                v = dit(seq, t, acts[:, lo:(c + 1) * C3], None, start_frame=lo, chunk=C3, ctx=ctx_emb)[:, Fc:]
+                x0p = xk.float() - sig[k] * v.float()
+                target = x0[:, c * C3:(c + 1) * C3]
+                loss = ((x0p - target) ** 2).mean()
+                extra = dict(sf_chunk=c, sf_step=k)
+        total = loss + 0.1 * aux_loss
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema.update(dit); ema_te.update(te)
+        step += 1
+        acc.append(loss.item())
+        if step % 10 == 0:
+            log(step=step, stage=a.stage, loss=float(np.mean(acc)), aux=aux_loss.item(), lr=lr, gnorm=float(gn),
+                **extra)
+            print(f"{a.stage} step {step} loss {np.mean(acc):.4f} aux {aux_loss.item():.3f} "
+                  f"{time.time() - t0:.0f}s", flush=True)
+            acc = []
+        if time.time() - last_ck > a.ckpt_minutes * 60:
+            save()
+            last_ck = time.time()
+    save(done=True)
+    print(f"stage {a.stage} finished at step {step}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
