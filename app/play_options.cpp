@@ -9,7 +9,7 @@ namespace wl::app {
 const char* play_usage() {
   return "usage: worldloop play [options]\n"
          "  --model PATH          world package to play (default: the shipped world;\n"
-         "                        'test-pattern' plays the built-in test pattern)\n"
+         "                        'oracle' plays the oracle game, 'test-pattern' a test pattern)\n"
          "  --prompt TEXT         initial prompt (default: the config's default_prompt)\n"
          "  --policy P            cache policy: full|window|sink|observed|future (default: the world's)\n"
          "  --budget-frames N     cache budget in latent frames (default: the world's)\n"

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "app/oracle_primer.h"
+#include "app/oracle_source.h"
 #include "app/test_pattern_source.h"
 #include "app/world_source.h"
 
@@ -11,6 +13,7 @@ namespace wl::app {
 
 std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options) {
   if (options.model == "test-pattern") return std::make_unique<TestPatternSource>();
+  if (options.model == "oracle") return std::make_unique<OracleSource>();
   if (options.backend == "cuda")
     throw std::runtime_error("--backend cuda: the CUDA backend is not built into this binary yet; use --backend cpu");
   WorldSourceOptions w;
@@ -22,6 +25,12 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options) {
   }
   w.policy = options.policy;
   w.budget_frames = options.budget_frames;
+  // The world starts from a few oracle frames of the chosen theme (when its package has an encoder).
+  const WorldDescription desc = WorldDescription::read(w.dir);
+  w.primer = [width = desc.image_width, height = desc.image_height](uint64_t seed, const std::string& prompt,
+                                                                     int frames, std::vector<FrameActions>& actions) {
+    return oracle_priming_frames(width, height, seed, prompt, frames, actions);
+  };
   return std::make_unique<WorldSource>(w);
 }
 

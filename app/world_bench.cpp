@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "app/image_metrics.h"
+#include "app/oracle_primer.h"
 #include "app/world_source.h"
 #include "runtime/error.h"
 #include "tools/oracle/oracle.h"
@@ -39,9 +40,7 @@ WorldSourceOptions source_options(const WorldBenchOptions& o, const std::string&
   s.dir = o.world_dir;
   s.policy = policy;
   s.primer = [w, h](uint64_t seed, const std::string& prompt, int frames, std::vector<FrameActions>& actions) {
-    OracleRun run(w, h);
-    actions.assign(static_cast<size_t>(frames), FrameActions{});
-    return run.start(seed, prompt, frames);
+    return oracle_priming_frames(w, h, seed, prompt, frames, actions);
   };
   return s;
 }

@@ -1,0 +1,17 @@
+#include "app/oracle_primer.h"
+
+#include "tools/oracle/oracle.h"
+
+namespace wl::app {
+
+std::vector<uint8_t> oracle_priming_frames(int width, int height, uint64_t seed, const std::string& prompt, int frames,
+                                           std::vector<FrameActions>& actions) {
+  oracle::OracleGame game(oracle::OracleOptions{width, height});
+  game.reset(seed, oracle::theme_from_prompt(prompt));
+  std::vector<uint8_t> out(game.frame_bytes() * static_cast<size_t>(frames));
+  actions.assign(static_cast<size_t>(frames), FrameActions{});
+  for (int i = 0; i < frames; ++i) game.step(actions[i], out.data() + game.frame_bytes() * i);
+  return out;
+}
+
+}  // namespace wl::app
