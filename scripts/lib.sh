@@ -13,7 +13,7 @@ WL_PACKAGES=(
   libsdl2-dev libvulkan-dev glslc libimgui-dev libglm-dev libstb-dev
   mesa-vulkan-drivers xvfb xauth
   libsentencepiece-dev
-  python3-torch python3-numpy libopenblas0-pthread
+  python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread
 )
 
 wl_sudo() {
