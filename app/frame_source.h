@@ -54,6 +54,11 @@ class FrameSource {
   virtual void reset(uint64_t seed, const std::string& prompt) = 0;
   // Makes the prompt in force from the next chunk on (called only between chunks).
   virtual void set_prompt(const std::string& prompt) = 0;
+  // Switches the cache policy and budget (latent frames; 0 keeps it) between
+  // chunks, keeping the world going. Returns an error message, empty on success.
+  virtual std::string set_cache(const std::string& policy, int64_t budget_frames) {
+    return "this source has no KV cache";
+  }
 
   // Makes request.actions.size() frames into `rgb` (resized to frames * format().bytes()).
   virtual ChunkStats next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) = 0;

@@ -24,6 +24,7 @@ struct InputEvent {
     Reset,        // new world from `seed` with the prompt in force
     TogglePause,
     Step,         // make one chunk while paused
+    Cache,        // switch the cache to policy `text` with budget `budget_frames` (0: keep)
   };
   Kind kind = Kind::Actions;
   Clock::time_point time{};
@@ -31,6 +32,7 @@ struct InputEvent {
   FrameActions actions;
   std::string text;
   uint64_t seed = 0;
+  int64_t budget_frames = 0;
 };
 
 class InputQueue {

@@ -132,6 +132,7 @@ int run_window(const PlayOptions& options, const PlayConfig& config) {
     session.inputs().push(std::move(e));
   };
   uint64_t current_seed = options.seed;
+  std::string last_notice;
 
   while (!quit) {
     SDL_Event ev;
@@ -192,6 +193,7 @@ int run_window(const PlayOptions& options, const PlayConfig& config) {
     const WorldLoopStatus status = session.loop().status();
     if (!status.error.empty() || status.finished) break;
     state.paused = status.paused;
+    if (!status.notice.empty() && status.notice != last_notice) state.status_line = last_notice = status.notice;
     current_seed = status.seed;
     state.seed = status.seed;
     state.pending_prompt = pending_prompt;
@@ -207,6 +209,12 @@ int run_window(const PlayOptions& options, const PlayConfig& config) {
     if (ui_actions.prompt) submit_prompt(*ui_actions.prompt);
     if (ui_actions.reset_seed) reset_world(*ui_actions.reset_seed);
     if (ui_actions.toggle_pause) session.inputs().push(command(InputEvent::Kind::TogglePause));
+    if (ui_actions.cache_policy) {
+      InputEvent e = command(InputEvent::Kind::Cache);
+      e.text = *ui_actions.cache_policy;
+      e.budget_frames = ui_actions.cache_budget_frames;
+      session.inputs().push(std::move(e));
+    }
     if (ui_actions.step) session.inputs().push(command(InputEvent::Kind::Step));
     if (ui_actions.toggle_record) toggle_record();
     if (ui_actions.screenshot) pending_screenshot = timestamped("worldloop-", ".png");

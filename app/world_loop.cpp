@@ -71,6 +71,13 @@ void WorldLoop::apply_command(const InputEvent& e) {
     case Kind::Step:
       ++step_budget_;
       break;
+    case Kind::Cache: {
+      const std::string err = source_.set_cache(e.text, e.budget_frames);
+      status_.notice = err.empty() ? "cache: " + e.text + (e.budget_frames > 0 ? ", " + std::to_string(e.budget_frames) +
+                                                                                   " frames" : std::string())
+                                   : "cache change refused: " + err;
+      break;
+    }
     case Kind::Actions:
       break;
   }

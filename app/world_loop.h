@@ -51,6 +51,7 @@ struct WorldLoopStatus {
   uint64_t seed = 0;
   std::string prompt;
   std::string error;  // what the source threw, if it did
+  std::string notice; // the outcome of the last command worth telling (e.g. a cache change)
 };
 
 class WorldLoop {

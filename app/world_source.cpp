@@ -78,6 +78,22 @@ void WorldSource::reset(uint64_t seed, const std::string& prompt) {
 
 void WorldSource::set_prompt(const std::string& prompt) { sampler_->set_prompt(world_->prompt_context(prompt)); }
 
+std::string WorldSource::set_cache(const std::string& policy, int64_t budget_frames) {
+  const WorldDescription& d = world_->description();
+  if (budget_frames > 0 && budget_frames < d.sink_frames + d.chunk)
+    return "a budget of " + std::to_string(budget_frames) + " frames cannot hold " + std::to_string(d.sink_frames) +
+           " sink frames and a chunk of " + std::to_string(d.chunk);
+  try {
+    if (!policy.empty()) store_->set_policy(cache::make_policy(policy));
+    if (budget_frames > 0) store_->set_budget(budget_frames * store_->config().tokens_per_frame());
+  } catch (const Error& e) {
+    return e.what();
+  }
+  if (!policy.empty()) options_.policy = policy;  // a reset keeps the choice
+  if (budget_frames > 0) options_.budget_frames = budget_frames;
+  return "";
+}
+
 ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) {
   const WorldDescription& d = world_->description();
   if (static_cast<int64_t>(request.actions.size()) != d.chunk)

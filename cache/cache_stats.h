@@ -47,6 +47,7 @@ struct TokenScoreGrid {
 struct CacheStats {
   std::string policy;             // "full", "window", "sink", "observed", "future", ...
   int64_t budget_tokens = 0;      // per block
+  int64_t tokens_per_frame = 0;   // tokens of one latent frame (budget in frames = budget_tokens / this)
   int64_t bytes_used = 0;         // keys + values over all blocks
   int64_t bytes_budget = 0;       // 0 when unknown
   double policy_ms = 0.0;         // time the policy itself took this chunk

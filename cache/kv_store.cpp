@@ -46,6 +46,7 @@ void KvStore::clear() {
   stats_ = CacheStats{};
   stats_.policy = policy_->name();
   stats_.budget_tokens = config_.budget_tokens;
+  stats_.tokens_per_frame = config_.tokens_per_frame();
   stats_.blocks = static_cast<int32_t>(config_.blocks);
   stats_.bytes_budget = static_cast<int64_t>(3 * n_bytes_per_token() * config_.budget_tokens * config_.blocks);
 }
@@ -294,6 +295,7 @@ void KvStore::refresh_stats() {
   CacheStats s;
   s.policy = policy_->name();
   s.budget_tokens = config_.budget_tokens;
+  s.tokens_per_frame = config_.tokens_per_frame();
   s.bytes_used = bytes_used();
   s.bytes_budget = 3 * n_bytes_per_token() * config_.budget_tokens * config_.blocks;
   s.policy_ms = policy_ms_;
@@ -344,6 +346,63 @@ void KvStore::refresh_stats() {
   for (auto& ev : evicted_) ev.clear();
   for (auto& mf : merged_frames_) mf.clear();
   policy_ms_ = 0;
+}
+
+void KvStore::set_policy(std::unique_ptr<CachePolicy> policy) {
+  if (!policy) throw Error("kv store: no cache policy");
+  policy_ = std::move(policy);
+  stats_.policy = policy_->name();
+}
+
+void KvStore::set_budget(int64_t budget) {
+  if (budget < config_.tokens_per_frame())
+    throw Error("kv store: a budget of " + std::to_string(budget) + " tokens holds less than one frame of " +
+                std::to_string(config_.tokens_per_frame()));
+  if (budget == config_.budget_tokens) return;
+  // Make room with the policy first: nothing of a current call is protected
+  // (between calls there is none), the sink is.
+  for (int64_t b = 0; b < config_.blocks; ++b) {
+    if (used_[b] <= budget) continue;
+    RoomRequest req{b, used_[b] - budget, newest_frame_ + 1, sink_end()};
+    policy_->make_room(*this, req);
+    if (used_[b] > budget)
+      throw Error("kv store: policy '" + policy_->name() + "' cannot fit block " + std::to_string(b) + " into " +
+                  std::to_string(budget) + " tokens (the sink alone needs more)");
+  }
+  // Compact the kept tokens into arrays of the new size.
+  const int64_t row = config_.row_floats(), old_budget = config_.budget_tokens;
+  const size_t n = static_cast<size_t>(config_.blocks * budget * row);
+  std::vector<float> k_raw(n, 0.0f), k_rot(n, 0.0f), v(n, 0.0f);
+  for (int64_t b = 0; b < config_.blocks; ++b) {
+    std::vector<TokenMeta> meta(static_cast<size_t>(budget));
+    std::vector<int32_t> new_slot(static_cast<size_t>(old_budget), -1);
+    int32_t next = 0;
+    for (int64_t s = 0; s < old_budget; ++s) {
+      if (!meta_[b][s].used()) continue;
+      new_slot[s] = next;
+      meta[next] = meta_[b][s];
+      const size_t from = static_cast<size_t>((b * old_budget + s) * row), to = static_cast<size_t>((b * budget + next) * row);
+      std::copy(k_raw_.begin() + from, k_raw_.begin() + from + row, k_raw.begin() + to);
+      std::copy(k_rot_.begin() + from, k_rot_.begin() + from + row, k_rot.begin() + to);
+      std::copy(v_.begin() + from, v_.begin() + from + row, v.begin() + to);
+      ++next;
+    }
+    for (auto& [frame, slots] : frame_slots_[b])
+      for (int32_t& s : slots)
+        if (s >= 0) s = new_slot[s];
+    meta_[b] = std::move(meta);
+    free_[b].clear();
+    for (int64_t s = budget - 1; s >= next; --s) free_[b].push_back(static_cast<int32_t>(s));
+    call_slots_[b].clear();
+    bias_[b].clear();
+  }
+  k_raw_ = std::move(k_raw);
+  k_rot_ = std::move(k_rot);
+  v_ = std::move(v);
+  config_.budget_tokens = budget;
+  policy_->reset();  // its per-slot history no longer matches the compacted slots
+  stats_.budget_tokens = budget;
+  stats_.bytes_budget = 3 * n_bytes_per_token() * budget * config_.blocks;
 }
 
 }  // namespace wl::cache

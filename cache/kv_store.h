@@ -110,6 +110,16 @@ class KvStore : public KvAccess {
   // Forgets every token and what the policy learned.
   void clear();
 
+  // ---- live changes (between calls) -------------------------------------------
+
+  // Hands the cached tokens to another policy (it starts with no history).
+  void set_policy(std::unique_ptr<CachePolicy> policy);
+  // Changes the per-block budget. Shrinking lets the policy make room first
+  // (sink frames stay); the kept tokens are compacted into the new slots and
+  // the policy's learned history is reset. Throws wl::Error when the sink
+  // alone does not fit.
+  void set_budget(int64_t budget_tokens);
+
  private:
   float* row_ptr(const std::vector<float>& store, int64_t block, int64_t slot) const {
     return const_cast<float*>(store.data()) + (block * config_.budget_tokens + slot) * config_.row_floats();

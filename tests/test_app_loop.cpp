@@ -45,8 +45,14 @@ class RecordingSource final : public FrameSource {
     prompt_ = prompt;
     pending_switch_ = true;
   }
+  std::string set_cache(const std::string& policy, int64_t budget_frames) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cache_changes.push_back({next_frame_, policy + "/" + std::to_string(budget_frames)});
+    return policy == "nope" ? "unknown cache policy 'nope'" : "";
+  }
   ChunkStats next_chunk(const ChunkRequest& req, std::vector<uint8_t>& rgb) override {
     std::lock_guard<std::mutex> lock(mu_);
+    next_frame_ = req.first_frame + static_cast<int64_t>(req.actions.size());
     if (pending_switch_) switches.push_back({req.first_frame, prompt_});
     pending_switch_ = false;
     rgb.assign(req.actions.size() * format().bytes(), 0);
@@ -61,6 +67,7 @@ class RecordingSource final : public FrameSource {
   std::mutex mu_;
   std::vector<FrameLog> frames;
   std::vector<PromptSwitch> switches;
+  std::vector<PromptSwitch> cache_changes;  // (first frame after the change, "policy/budget")
   std::vector<uint64_t> resets;
   std::vector<int> chunk_sizes;
 
@@ -68,6 +75,7 @@ class RecordingSource final : public FrameSource {
   int chunk_;
   std::string prompt_;
   bool pending_switch_ = false;
+  int64_t next_frame_ = 0;
 };
 
 InputEvent sample(int64_t frame, uint32_t keys) {
@@ -176,6 +184,38 @@ TEST(AppLoop, PromptStampedOnABoundaryAppliesToThatChunk) {
   loop.stop();
   ASSERT_EQ(source.switches.size(), 1u);
   EXPECT_EQ(source.switches[0].at_frame, 6);
+}
+
+// A cache change from the overlay reaches the source between chunks, and the
+// loop reports whether the source took it.
+TEST(AppLoop, CacheChangesApplyBetweenChunksWithANotice) {
+  RecordingSource source(3);
+  InputQueue inputs;
+  FrameMailbox mailbox(FrameMailbox::Mode::Lossless, 16);
+  WorldLoopOptions opt;
+  opt.pacing = WorldLoopOptions::Pacing::Lockstep;
+  opt.prompt = "a";
+  opt.max_frames = 12;
+  WorldLoop loop(source, inputs, mailbox, opt);
+  for (int64_t f = 0; f < 12; ++f) {
+    if (f == 4) {
+      InputEvent e;
+      e.kind = InputEvent::Kind::Cache;
+      e.time = Clock::now();
+      e.frame = f;
+      e.text = "future";
+      e.budget_frames = 9;
+      inputs.push(e);
+    }
+    inputs.push(sample(f, 0));
+  }
+  loop.start();
+  drain_frames(mailbox, 12);
+  loop.stop();
+  ASSERT_EQ(source.cache_changes.size(), 1u);
+  EXPECT_EQ(source.cache_changes[0].prompt, "future/9");
+  EXPECT_EQ(source.cache_changes[0].at_frame % 3, 0);  // between chunks
+  EXPECT_EQ(loop.status().notice, "cache: future, 9 frames");
 }
 
 TEST(AppLoop, ActionScriptKeysAndPromptsAreAppliedByFrame) {

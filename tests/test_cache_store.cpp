@@ -267,3 +267,55 @@ TEST(KvStore, BeginCallRejectsWhatTheCacheCannotExpress) {
 }
 
 }  // namespace
+
+namespace wl::cache {
+namespace {
+
+// Live changes: a smaller budget keeps the sink and the newest frames and the
+// attention over them is unchanged by the compaction; a new policy takes over.
+TEST(KvStoreLive, ShrinkAndGrowBudgetKeepTheRightTokens) {
+  KvStoreConfig c;
+  c.blocks = 2;
+  c.heads = 1;
+  c.head_dim = 4;
+  c.rows = 1;
+  c.cols = 2;
+  c.budget_tokens = 16;  // 8 frames
+  c.sink_frames = 1;
+  KvStore store(c, make_policy("full"));
+  std::vector<float> k(2 * 4), v(2 * 4);
+  for (int64_t f = 0; f < 8; ++f) {
+    store.begin_call(f, 1, true);
+    for (int64_t b = 0; b < 2; ++b) {
+      for (size_t i = 0; i < k.size(); ++i) k[i] = v[i] = static_cast<float>(100 * b + 10 * f + i);
+      store.write_call(b, k.data(), k.data(), v.data(), 2);
+    }
+    store.end_call();
+  }
+  // Attention of one query over the last three frames before and after.
+  auto attend = [&](int64_t b) {
+    Tensor q = Tensor::from_floats({0.1f, -0.2f, 0.3f, 0.05f}, {1, 1, 4});
+    Tensor out = Tensor::empty({1, 1, 4});
+    std::vector<ops::KVSegment> segs;
+    for (int64_t f = 5; f < 8; ++f) {
+      auto s = store.frame_segments(b, f, f + 1);
+      segs.insert(segs.end(), s.begin(), s.end());
+    }
+    ops::attention(q, segs, 0.5f, out);
+    return out.to_floats();
+  };
+  const auto before = attend(1);
+  store.set_budget(8);  // 4 frames: the sink and the newest three
+  EXPECT_EQ(store.frames(), (std::vector<int64_t>{0, 5, 6, 7}));
+  EXPECT_EQ(store.used_tokens(0), 8);
+  EXPECT_EQ(attend(1), before);
+  store.set_policy(make_policy("window"));
+  EXPECT_EQ(store.policy().name(), "window");
+  store.set_budget(12);
+  store.begin_call(8, 1, true);  // fits without evicting now
+  EXPECT_EQ(store.frames(), (std::vector<int64_t>{0, 5, 6, 7, 8}));
+  EXPECT_THROW(store.set_budget(1), Error);
+}
+
+}  // namespace
+}  // namespace wl::cache

@@ -79,6 +79,28 @@ TEST(WorldPackage, WorldSourcePlaysWithActionsAndPromptSwitch) {
   EXPECT_NE(idle, right);     // the action embedding reaches the frames
 }
 
+TEST(WorldPackage, CachePolicyAndBudgetChangeLive) {
+  const std::string dir = test::temp_dir() + "/world";
+  testref::write_random_world(dir);
+  app::WorldSourceOptions o;
+  o.dir = dir;
+  app::WorldSource source(o);
+  source.reset(3, "a swamp");
+  std::vector<app::FrameActions> actions(3);
+  std::vector<uint8_t> rgb;
+  for (int c = 0; c < 5; ++c) source.next_chunk({c * 3, actions}, rgb);
+  const int64_t tpf = source.store().config().tokens_per_frame();
+  EXPECT_EQ(source.store().config().budget_tokens, 12 * tpf);
+  EXPECT_EQ(source.set_cache("future", 6), "");
+  EXPECT_EQ(source.store().policy().name(), "future");
+  EXPECT_EQ(source.store().config().budget_tokens, 6 * tpf);
+  EXPECT_LE(source.store().used_tokens(0), 6 * tpf);
+  for (int c = 5; c < 8; ++c) source.next_chunk({c * 3, actions}, rgb);
+  EXPECT_EQ(source.store().stats().policy, "future");
+  EXPECT_NE(source.set_cache("full", 4).find("cannot hold"), std::string::npos);  // 3 sink + a chunk of 3
+  EXPECT_NE(source.set_cache("nope", 0).find("unknown cache policy"), std::string::npos);
+}
+
 TEST(WorldPackage, BrokenPackagesNameTheFileAndProblem) {
   EXPECT_NE(error_of([] { World::open("/nonexistent-world"); }).find("/nonexistent-world/world.json"),
             std::string::npos);

@@ -45,7 +45,7 @@ void legend_item(const char* name, ImU32 colour) {
 
 }  // namespace
 
-void Overlay::draw_cache(const OverlayState& s, OverlayView& view) {
+void Overlay::draw_cache(const OverlayState& s, OverlayView& view, OverlayActions& out) {
   const ImVec2 display = ImGui::GetIO().DisplaySize;
   ImGui::SetNextWindowPos(ImVec2(display.x - 352, 8), ImGuiCond_FirstUseEver);
   ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
@@ -61,6 +61,27 @@ void Overlay::draw_cache(const OverlayState& s, OverlayView& view) {
   ImGui::TextWrapped("policy: %s", c.policy.c_str());
   ImGui::PopTextWrapPos();
   ImGui::Text("budget %lld tokens/block   policy %.2f ms", static_cast<long long>(c.budget_tokens), c.policy_ms);
+
+  // Live policy and budget: applied by the model thread at the next chunk boundary.
+  static const char* kPolicies[] = {"full", "window", "sink", "observed", "future"};
+  if (c.tokens_per_frame > 0) {
+    if (policy_choice_ < 0) {
+      policy_choice_ = 0;
+      for (int i = 0; i < 5; ++i)
+        if (c.policy == kPolicies[i]) policy_choice_ = i;
+      budget_frames_input_ = static_cast<int>(c.budget_tokens / c.tokens_per_frame);
+    }
+    ImGui::SetNextItemWidth(width * 0.35f);
+    ImGui::Combo("##policy", &policy_choice_, kPolicies, 5);
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(width * 0.3f);
+    ImGui::InputInt("frames##budget", &budget_frames_input_);
+    ImGui::SameLine();
+    if (ImGui::Button("Apply")) {
+      out.cache_policy = kPolicies[policy_choice_];
+      out.cache_budget_frames = std::max(1, budget_frames_input_);
+    }
+  }
   const float mib = static_cast<float>(c.bytes_used) / (1024.0f * 1024.0f);
   if (c.bytes_budget > 0) {
     char overlay[64];

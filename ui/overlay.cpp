@@ -8,7 +8,7 @@ OverlayActions Overlay::draw(const OverlayState& state, OverlayView& view) {
   OverlayActions out;
   if (!view.visible) return out;
   draw_hud(state);
-  draw_cache(state, view);
+  draw_cache(state, view, out);
   draw_controls(state, view, out);
   return out;
 }

@@ -53,6 +53,8 @@ struct OverlayActions {
   bool step = false;
   bool toggle_record = false;
   bool screenshot = false;
+  std::optional<std::string> cache_policy;   // switch the cache policy ...
+  int64_t cache_budget_frames = 0;           // ... and budget (0: keep)
 };
 
 // View toggles the overlay owns.
@@ -70,12 +72,14 @@ class Overlay {
 
  private:
   void draw_hud(const OverlayState& s);
-  void draw_cache(const OverlayState& s, OverlayView& view);
+  void draw_cache(const OverlayState& s, OverlayView& view, OverlayActions& out);
   void draw_controls(const OverlayState& s, OverlayView& view, OverlayActions& out);
 
   char prompt_buf_[512] = {};
   bool prompt_buf_init_ = false;
   int seed_input_ = 0;
+  int policy_choice_ = -1;  // index into the policy names; -1: follow the world
+  int budget_frames_input_ = 0;
   std::vector<float> scratch_;
 };
 
