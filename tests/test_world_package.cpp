@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "app/world_source.h"
 #include "runtime/error.h"
@@ -77,6 +78,29 @@ TEST(WorldPackage, WorldSourcePlaysWithActionsAndPromptSwitch) {
   EXPECT_EQ(primed, 3);
   EXPECT_EQ(play(0), idle);   // deterministic for a seed
   EXPECT_NE(idle, right);     // the action embedding reaches the frames
+}
+
+// The app loads a world on the main thread and steps it on the model thread:
+// oneDNN primitives created on one thread must run on another (they once
+// overran a scratchpad sized for the creating thread).
+TEST(WorldPackage, RunsOnAnotherThreadThanItWasLoadedOn) {
+  const std::string dir = test::temp_dir() + "/world";
+  testref::write_random_world(dir);
+  app::WorldSourceOptions o;
+  o.dir = dir;
+  o.primer = [](uint64_t, const std::string&, int frames, std::vector<app::FrameActions>& actions) {
+    actions.assign(static_cast<size_t>(frames), app::FrameActions{});
+    return std::vector<uint8_t>(static_cast<size_t>(frames) * 64 * 64 * 3, 120);
+  };
+  app::WorldSource source(o);  // loads, primes and packs here
+  std::vector<uint8_t> rgb;
+  std::thread model([&] {
+    source.reset(2, "a snowy forest");
+    std::vector<app::FrameActions> actions(3, app::FrameActions{app::kActForward});
+    for (int c = 0; c < 3; ++c) source.next_chunk({c * 3, actions}, rgb);
+  });
+  model.join();
+  EXPECT_EQ(rgb.size(), 3u * 64 * 64 * 3);
 }
 
 TEST(WorldPackage, CachePolicyAndBudgetChangeLive) {

@@ -10,6 +10,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "runtime/cpu/ops_cpu.h"
+#include "runtime/cpu/scratchpad.h"
 #include "runtime/error.h"
 
 namespace wl::cpu {
@@ -31,8 +32,13 @@ struct ConvKey {
   bool operator<(const ConvKey& other) const { return tie() < other.tie(); }
 };
 
+struct CachedConv {
+  dnnl::convolution_forward primitive;
+  dnnl::memory::desc scratchpad;
+};
+
 std::mutex g_conv_mutex;
-std::map<ConvKey, dnnl::convolution_forward> g_convs;
+std::map<ConvKey, CachedConv> g_convs;
 
 }  // namespace
 
@@ -55,7 +61,7 @@ void conv2d(const Tensor& x, const ops::ConvWeight& w, Tensor& y) {
   const dnnl::memory::desc wei({o, c, kh, kw}, dt::f32, tag::oihw);
   const dnnl::memory::desc dst({n, o, ho, wo}, dt::f32, tag::nchw);
 
-  dnnl::convolution_forward prim;
+  CachedConv prim;
   {
     std::lock_guard<std::mutex> lock(g_conv_mutex);
     ConvKey key{n, c, h, wd, o, kh, kw, w.stride, w.padding, has_bias};
@@ -69,18 +75,20 @@ void conv2d(const Tensor& x, const ops::ConvWeight& w, Tensor& y) {
                            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                              dnnl::algorithm::convolution_direct, src, wei, dst,
                                                              strides, pad, pad);
-      it = g_convs.emplace(key, dnnl::convolution_forward(dnnl::convolution_forward::primitive_desc(desc, eng))).first;
+      const dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), eng);
+      it = g_convs.emplace(key, CachedConv{dnnl::convolution_forward(pd), pd.scratchpad_desc()}).first;
     }
     prim = it->second;
   }
   dnnl::memory src_m(src, eng, const_cast<void*>(x.raw()));
   dnnl::memory wei_m(wei, eng, const_cast<void*>(w.weight.raw()));
   dnnl::memory dst_m(dst, eng, y.raw());
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, wei_m}, {DNNL_ARG_DST, dst_m}};
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, wei_m}, {DNNL_ARG_DST, dst_m},
+                                              {DNNL_ARG_SCRATCHPAD, scratchpad_memory(prim.scratchpad, eng)}};
   if (has_bias)
     args.emplace(DNNL_ARG_BIAS, dnnl::memory({{o}, dt::f32, tag::x}, eng, const_cast<void*>(w.bias.raw())));
   dnnl::stream s(eng);
-  prim.execute(s, args);
+  prim.primitive.execute(s, args);
   s.wait();
 }
 

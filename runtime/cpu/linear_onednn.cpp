@@ -15,6 +15,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "runtime/cpu/ops_cpu.h"
+#include "runtime/cpu/scratchpad.h"
 #include "runtime/error.h"
 
 namespace wl::cpu {
@@ -44,15 +45,19 @@ dnnl::memory::desc plain_weight_desc(int64_t n, int64_t k, dt type) {
   return dnnl::memory::desc({k, n}, type, tag::ba);
 }
 
+// Primitives are created on one thread (loading) and run on another (the
+// model thread); oneDNN's library-owned scratchpad is per creating thread, so
+// every primitive here takes a scratchpad from its caller (cpu/scratchpad.h).
 dnnl::matmul::primitive_desc make_pd(int64_t m, int64_t n, int64_t k, dt type,
                                      const dnnl::memory::desc& wdesc, bool has_bias) {
   dnnl::memory::desc src({m, k}, type, tag::ab);
   dnnl::memory::desc dst({m, n}, dt::f32, tag::ab);
+  const dnnl::primitive_attr attr = user_scratchpad_attr();
   if (has_bias) {
     dnnl::memory::desc bias({1, n}, dt::f32, tag::ab);
-    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wdesc, bias, dst), cpu_engine());
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wdesc, bias, dst), attr, cpu_engine());
   }
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wdesc, dst), cpu_engine());
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wdesc, dst), attr, cpu_engine());
 }
 
 struct PrimitiveKey {
@@ -65,8 +70,13 @@ struct PrimitiveKey {
   }
 };
 
+struct CachedMatmul {
+  dnnl::matmul primitive;
+  dnnl::memory::desc scratchpad;
+};
+
 std::mutex g_cache_mutex;
-std::map<PrimitiveKey, dnnl::matmul> g_primitives;
+std::map<PrimitiveKey, CachedMatmul> g_primitives;
 
 }  // namespace
 
@@ -123,14 +133,15 @@ void linear(const Tensor& x, const ops::LinearWeight& w, Tensor& y) {
   const bool has_bias = w.bias.defined();
   const auto* packed = static_cast<const PackedWeight*>(w.packed.get());
 
-  dnnl::matmul prim;
+  CachedMatmul prim;
   {
     std::lock_guard<std::mutex> lock(g_cache_mutex);
     PrimitiveKey key{m, n, k, static_cast<int>(w.precision), has_bias, packed != nullptr};
     auto it = g_primitives.find(key);
     if (it == g_primitives.end()) {
       dnnl::memory::desc wdesc = packed ? packed->desc : plain_weight_desc(n, k, type);
-      it = g_primitives.emplace(key, dnnl::matmul(make_pd(m, n, k, type, wdesc, has_bias))).first;
+      auto pd = make_pd(m, n, k, type, wdesc, has_bias);
+      it = g_primitives.emplace(key, CachedMatmul{dnnl::matmul(pd), pd.scratchpad_desc()}).first;
     }
     prim = it->second;
   }
@@ -153,11 +164,12 @@ void linear(const Tensor& x, const ops::LinearWeight& w, Tensor& y) {
   dnnl::memory dst({{m, n}, dt::f32, tag::ab}, eng, y.raw());
   dnnl::memory wmem = packed ? packed->memory
                              : dnnl::memory(plain_weight_desc(n, k, type), eng, const_cast<void*>(w.weight.raw()));
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dst}};
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dst},
+                                              {DNNL_ARG_SCRATCHPAD, scratchpad_memory(prim.scratchpad, eng)}};
   if (has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory({{1, n}, dt::f32, tag::ab}, eng,
                                                          const_cast<void*>(w.bias.raw())));
   dnnl::stream s(eng);
-  prim.execute(s, args);
+  prim.primitive.execute(s, args);
   s.wait();
 }
 
