@@ -54,6 +54,8 @@ class FrameSource {
   virtual void reset(uint64_t seed, const std::string& prompt) = 0;
   // Makes the prompt in force from the next chunk on (called only between chunks).
   virtual void set_prompt(const std::string& prompt) = 0;
+  // Prompts this world was made for (the 1-9 presets); empty: use the config's.
+  virtual std::vector<std::string> presets() const { return {}; }
   // Switches the cache policy and budget (latent frames; 0 keeps it) between
   // chunks, keeping the world going. Returns an error message, empty on success.
   virtual std::string set_cache(const std::string& policy, int64_t budget_frames) {

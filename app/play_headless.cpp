@@ -8,7 +8,9 @@
 namespace wl::app {
 
 int run_headless(const PlayOptions& options, const PlayConfig& config) {
-  PlaySession session(make_frame_source(options), options, config, WorldLoopOptions::Pacing::Lockstep);
+  std::unique_ptr<FrameSource> source = make_frame_source(options);
+  const PlayConfig effective = with_source_presets(config, *source);
+  PlaySession session(std::move(source), options, effective, WorldLoopOptions::Pacing::Lockstep);
   // No keyboard: one empty sample per frame (the action script, if any, is
   // applied by the model thread exactly as in a window).
   const auto now = Clock::now();

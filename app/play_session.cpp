@@ -34,6 +34,16 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options) {
   return std::make_unique<WorldSource>(w);
 }
 
+PlayConfig with_source_presets(const PlayConfig& config, const FrameSource& source) {
+  PlayConfig out = config;
+  const std::vector<std::string> presets = source.presets();
+  if (!presets.empty()) {
+    out.presets = presets;
+    out.default_prompt = presets.front();
+  }
+  return out;
+}
+
 PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions& options, const PlayConfig& config,
                          WorldLoopOptions::Pacing pacing)
     : source_(std::move(source)),

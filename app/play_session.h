@@ -21,6 +21,9 @@ namespace wl::app {
 // The FrameSource for these options: the test pattern, or an error for --model
 // until the model's sampler is wired in.
 std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options);
+// The config with the source's own prompt presets (and its first one as the
+// default prompt) when the source has them.
+PlayConfig with_source_presets(const PlayConfig& config, const FrameSource& source);
 
 class PlaySession {
  public:

@@ -69,8 +69,9 @@ InputEvent command(InputEvent::Kind kind) {
 
 }  // namespace
 
-int run_window(const PlayOptions& options, const PlayConfig& config) {
+int run_window(const PlayOptions& options, const PlayConfig& user_config) {
   std::unique_ptr<FrameSource> source = make_frame_source(options);  // model errors before any window
+  const PlayConfig config = with_source_presets(user_config, *source);
   const KeyBindings bindings(config);
   SdlVideo video;
   SdlWindow win;

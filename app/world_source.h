@@ -39,6 +39,7 @@ class WorldSource final : public FrameSource {
   void reset(uint64_t seed, const std::string& prompt) override;
   void set_prompt(const std::string& prompt) override;
   std::string set_cache(const std::string& policy, int64_t budget_frames) override;
+  std::vector<std::string> presets() const override { return world_->description().presets; }
   ChunkStats next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) override;
 
   const World& world() const { return *world_; }
