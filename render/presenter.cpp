@@ -180,16 +180,18 @@ void Presenter::write_descriptors() {
 }
 
 void Presenter::ensure_textures(const DrawRequest& r) {
+  const int fw = r.external ? r.external->width : r.frame_width;
+  const int fh = r.external ? r.external->height : r.frame_height;
   const bool frame_changed =
-      r.frame_rgb && (!frame_image_ || frame_image_->width() != static_cast<uint32_t>(r.frame_width) ||
-                      frame_image_->height() != static_cast<uint32_t>(r.frame_height));
+      (r.frame_rgb || r.external) && (!frame_image_ || frame_image_->width() != static_cast<uint32_t>(fw) ||
+                                      frame_image_->height() != static_cast<uint32_t>(fh));
   const bool scores_changed =
       r.scores && (!score_image_ || score_image_->width() != static_cast<uint32_t>(r.score_cols) ||
                    score_image_->height() != static_cast<uint32_t>(r.score_rows));
   if (!frame_changed && !scores_changed) return;
   vkDeviceWaitIdle(ctx_->device);  // the old images may still be read by frames in flight
   if (frame_changed) {
-    frame_image_ = std::make_unique<SampledImage>(*ctx_, VK_FORMAT_R8G8B8A8_UNORM, r.frame_width, r.frame_height);
+    frame_image_ = std::make_unique<SampledImage>(*ctx_, VK_FORMAT_R8G8B8A8_UNORM, fw, fh);
     frame_valid_ = false;
   }
   if (scores_changed) {
@@ -200,8 +202,13 @@ void Presenter::ensure_textures(const DrawRequest& r) {
 }
 
 void Presenter::record_uploads(FrameSlot& slot, const DrawRequest& r) {
+  if (r.external) {  // the decoder wrote it on the GPU; the submit waits for its ready value
+    frame_image_->record_upload(slot.cmd, r.external->buffer, r.external->offset);
+    frame_valid_ = true;
+  }
+  const bool host_frame = r.frame_rgb && !r.external;
   const VkDeviceSize frame_bytes =
-      r.frame_rgb ? static_cast<VkDeviceSize>(r.frame_width) * r.frame_height * 4 : 0;
+      host_frame ? static_cast<VkDeviceSize>(r.frame_width) * r.frame_height * 4 : 0;
   const VkDeviceSize score_offset = align_up(frame_bytes, kScoreOffsetAlign);
   const VkDeviceSize score_bytes = r.scores ? static_cast<VkDeviceSize>(r.score_rows) * r.score_cols * 4 : 0;
   const VkDeviceSize need = score_offset + score_bytes;
@@ -209,7 +216,7 @@ void Presenter::record_uploads(FrameSlot& slot, const DrawRequest& r) {
   if (!slot.staging || slot.staging->size() < need)
     slot.staging = std::make_unique<MappedBuffer>(*ctx_, need, VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
   auto* base = static_cast<uint8_t*>(slot.staging->data());
-  if (r.frame_rgb) {
+  if (host_frame) {
     // The copy into the mapped buffer is the host side of the upload: RGB8 -> RGBA8.
     const size_t pixels = static_cast<size_t>(r.frame_width) * r.frame_height;
     const uint8_t* src = r.frame_rgb;
@@ -288,7 +295,10 @@ void Presenter::save_screenshot(const std::string& path) {
 
 DrawResult Presenter::draw(const DrawRequest& r) {
   VkExtent2D size;
-  if (!window_drawable(size)) return DrawResult::Skipped;  // minimised: nothing to render into
+  if (!window_drawable(size)) {  // minimised: nothing to render into
+    release_external(r);
+    return DrawResult::Skipped;
+  }
   if (resize_requested_ || size.width != swapchain_->extent.width || size.height != swapchain_->extent.height)
     rebuild_swapchain(size);
 
@@ -300,6 +310,7 @@ DrawResult Presenter::draw(const DrawRequest& r) {
                                        VK_NULL_HANDLE, &image_index);
   if (acq == VK_ERROR_OUT_OF_DATE_KHR) {
     rebuild_swapchain(size);
+    release_external(r);
     return DrawResult::Skipped;
   }
   if (acq == VK_SUBOPTIMAL_KHR) resize_requested_ = true;  // draw this one, rebuild before the next
@@ -368,6 +379,26 @@ DrawResult Presenter::draw(const DrawRequest& r) {
   si.pCommandBuffers = &slot.cmd;
   si.signalSemaphoreCount = 1;
   si.pSignalSemaphores = &target.render_complete;
+  // CUDA hand-off: also wait for the frame's ready value (timeline) before the
+  // copy, and signal its release value (binary semaphores ignore the values).
+  const VkSemaphore ext_waits[2] = {slot.image_available, r.external ? r.external->ready : VK_NULL_HANDLE};
+  const VkPipelineStageFlags ext_stages[2] = {wait_stage, VK_PIPELINE_STAGE_TRANSFER_BIT};
+  const uint64_t ext_wait_values[2] = {0, r.external ? r.external->ready_value : 0};
+  const VkSemaphore ext_signals[2] = {target.render_complete, r.external ? r.external->release : VK_NULL_HANDLE};
+  const uint64_t ext_signal_values[2] = {0, r.external ? r.external->release_value : 0};
+  VkTimelineSemaphoreSubmitInfo timeline{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+  if (r.external) {
+    timeline.waitSemaphoreValueCount = 2;
+    timeline.pWaitSemaphoreValues = ext_wait_values;
+    timeline.signalSemaphoreValueCount = 2;
+    timeline.pSignalSemaphoreValues = ext_signal_values;
+    si.pNext = &timeline;
+    si.waitSemaphoreCount = 2;
+    si.pWaitSemaphores = ext_waits;
+    si.pWaitDstStageMask = ext_stages;
+    si.signalSemaphoreCount = 2;
+    si.pSignalSemaphores = ext_signals;
+  }
   WL_VK_CHECK(vkQueueSubmit(ctx_->queue, 1, &si, slot.in_flight));
 
   VkPresentInfoKHR pi{VK_STRUCTURE_TYPE_PRESENT_INFO_KHR};
@@ -387,6 +418,20 @@ DrawResult Presenter::draw(const DrawRequest& r) {
   }
   ++frame_number_;
   return DrawResult::Presented;
+}
+
+void Presenter::release_external(const DrawRequest& r) {
+  if (!r.external) return;
+  // The decoder waits for this release value before rewriting the slot, so a
+  // skipped frame must still signal it: from the host, after every earlier
+  // submit (whose release values are lower) has completed.
+  for (auto& s : slots_) WL_VK_CHECK(vkWaitForFences(ctx_->device, 1, &s.in_flight, VK_TRUE, UINT64_MAX));
+  auto signal = reinterpret_cast<PFN_vkSignalSemaphoreKHR>(vkGetDeviceProcAddr(ctx_->device, "vkSignalSemaphoreKHR"));
+  if (!signal) throw std::runtime_error("vkSignalSemaphoreKHR unavailable: the device has no timeline semaphores");
+  VkSemaphoreSignalInfo info{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO};
+  info.semaphore = r.external->release;
+  info.value = r.external->release_value;
+  WL_VK_CHECK(signal(ctx_->device, &info));
 }
 
 void Presenter::run_one_time(const std::function<void(VkCommandBuffer)>& fn) {

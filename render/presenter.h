@@ -15,12 +15,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <SDL.h>
 #include <vulkan/vulkan.h>
 
 #include "render/blit_pipelines.h"
+#include "render/cuda_vk_interop.h"
 #include "render/gpu_resources.h"
 #include "render/swapchain.h"
 #include "render/vk_context.h"
@@ -40,6 +42,11 @@ struct DrawRequest {
   // New frame pixels, or null to keep showing the previous frame.
   const uint8_t* frame_rgb = nullptr;
   int frame_width = 0, frame_height = 0;
+  // CUDA hand-off (render/cuda_vk_interop.h, VkFrameExporter::take_pending):
+  // the new frame is copied from this device buffer (RGBA8) instead of
+  // frame_rgb, once the GPU has seen its ready timeline value; the submit
+  // signals its release value. Needs a device with timeline semaphores.
+  std::optional<ExternalFrame> external;
   // New token scores (row-major, any range; normalised here), or null.
   const float* scores = nullptr;
   int score_rows = 0, score_cols = 0;
@@ -99,6 +106,7 @@ class Presenter {
   void ensure_textures(const DrawRequest& r);
   void write_descriptors();
   void record_uploads(FrameSlot& slot, const DrawRequest& r);
+  void release_external(const DrawRequest& r);  // a skipped draw still releases its CUDA slot
   void record_screenshot_copy(VkCommandBuffer cmd, VkImage image);
   void save_screenshot(const std::string& path);
   Rect letterbox(VkExtent2D target) const;

@@ -1,0 +1,117 @@
+#include "render/cuda_vk_interop.h"
+
+#include <string>
+
+#include <unistd.h>
+
+#include "runtime/error.h"
+
+namespace wl::render {
+
+void close_ring_fds(SharedFrameRing& ring) {
+  for (auto& s : ring.slots)
+    if (s.memory_fd >= 0) ::close(s.memory_fd), s.memory_fd = -1;
+  if (ring.timeline_semaphore_fd >= 0) ::close(ring.timeline_semaphore_fd), ring.timeline_semaphore_fd = -1;
+  if (ring.release_semaphore_fd >= 0) ::close(ring.release_semaphore_fd), ring.release_semaphore_fd = -1;
+}
+
+VkFrameExporter::VkFrameExporter(const InteropDevice& dev) : dev_(dev) {}
+
+VkFrameExporter::~VkFrameExporter() = default;
+
+SharedFrameRing VkFrameExporter::create_exportable_frames(int count, int width, int height) {
+  if (!dev_.enabled.complete())
+    throw Error("CUDA-Vulkan frame hand-off unavailable: the Vulkan device lacks " + dev_.enabled.missing());
+  if (count < 1 || width < 1 || height < 1)
+    throw Error("exportable frame ring: bad size " + std::to_string(count) + " x " + std::to_string(width) + "x" +
+                std::to_string(height));
+  std::lock_guard lock(mu_);
+  const VkDeviceSize bytes = static_cast<VkDeviceSize>(width) * height * 4;
+  buffers_.clear();
+  ready_.reset();
+  release_.reset();
+  for (int i = 0; i < count; ++i) buffers_.push_back(std::make_unique<ExportableBuffer>(dev_, bytes));
+  ready_ = std::make_unique<TimelineSemaphore>(dev_, /*exportable=*/true);
+  release_ = std::make_unique<TimelineSemaphore>(dev_, /*exportable=*/true);
+  width_ = width;
+  height_ = height;
+  released_.assign(count, 0);
+  release_counter_ = 0;
+  pending_slot_ = taken_slot_ = written_slot_ = -1;
+  pending_ready_ = 0;
+
+  SharedFrameRing ring;
+  ring.width = width;
+  ring.height = height;
+  try {
+    for (const auto& b : buffers_) {
+      SharedFrameSlot s;
+      s.size = b->size();
+      s.offset = b->offset();
+      s.allocation_size = b->allocation_size();
+      s.dedicated = b->dedicated();
+      s.memory_fd = b->export_fd();
+      ring.slots.push_back(s);
+    }
+    ring.timeline_semaphore_fd = ready_->export_fd();
+    ring.release_semaphore_fd = release_->export_fd();
+  } catch (...) {
+    close_ring_fds(ring);
+    throw;
+  }
+  return ring;
+}
+
+void VkFrameExporter::present_slot(int slot, uint64_t ready_value) {
+  std::lock_guard lock(mu_);
+  if (slot < 0 || slot >= static_cast<int>(buffers_.size()))
+    throw Error("present_slot: slot " + std::to_string(slot) + " outside the ring of " +
+                std::to_string(buffers_.size()));
+  pending_slot_ = slot;
+  pending_ready_ = ready_value;
+}
+
+uint64_t VkFrameExporter::released_value(int slot) const {
+  std::lock_guard lock(mu_);
+  if (slot < 0 || slot >= static_cast<int>(released_.size())) return 0;
+  return released_[slot];
+}
+
+std::optional<ExternalFrame> VkFrameExporter::take_pending() {
+  std::lock_guard lock(mu_);
+  if (pending_slot_ < 0) return std::nullopt;
+  ExternalFrame f;
+  const auto& b = *buffers_[pending_slot_];
+  f.buffer = b.buffer();
+  f.offset = b.offset();
+  f.width = width_;
+  f.height = height_;
+  f.ready = ready_->handle();
+  f.ready_value = pending_ready_;
+  f.release = release_->handle();
+  f.release_value = ++release_counter_;
+  released_[pending_slot_] = f.release_value;
+  taken_slot_ = pending_slot_;
+  pending_slot_ = -1;
+  return f;
+}
+
+VkFrameExporter::WriteSlot VkFrameExporter::next_write_slot() {
+  std::lock_guard lock(mu_);
+  const int n = static_cast<int>(buffers_.size());
+  for (int k = 1; k <= n; ++k) {
+    const int s = (written_slot_ + k + n) % n;
+    if (s == pending_slot_ || s == taken_slot_) continue;
+    written_slot_ = s;
+    return {s, released_[s]};
+  }
+  return {};
+}
+
+const ExportableBuffer* VkFrameExporter::slot_buffer(int slot) const {
+  std::lock_guard lock(mu_);
+  if (slot < 0 || slot >= static_cast<int>(buffers_.size())) return nullptr;
+  return buffers_[slot].get();
+}
+
+}  // namespace wl::render
