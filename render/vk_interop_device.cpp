@@ -100,20 +100,24 @@ HeadlessVkDevice::HeadlessVkDevice() {
     vkGetPhysicalDeviceQueueFamilyProperties(pd, &qn, nullptr);
     std::vector<VkQueueFamilyProperties> families(qn);
     vkGetPhysicalDeviceQueueFamilyProperties(pd, &qn, families.data());
-    for (uint32_t q = 0; q < qn; ++q) {
-      if (!(families[q].queueFlags & VK_QUEUE_GRAPHICS_BIT)) continue;
-      if (device_rank(props.deviceType) < best_rank) {
-        best_rank = device_rank(props.deviceType);
-        dev_.physical_device = pd;
-        dev_.queue_family = q;
-        best_props = props;
-      }
-      break;
+    // A graphics queue where there is one; compute-only GPUs (data-centre
+    // parts) offer compute queues, which can copy as well.
+    int family = -1;
+    for (uint32_t q = 0; q < qn && family < 0; ++q)
+      if (families[q].queueFlags & VK_QUEUE_GRAPHICS_BIT) family = static_cast<int>(q);
+    for (uint32_t q = 0; q < qn && family < 0; ++q)
+      if (families[q].queueFlags & VK_QUEUE_COMPUTE_BIT) family = static_cast<int>(q);
+    if (family < 0) continue;
+    if (device_rank(props.deviceType) < best_rank) {
+      best_rank = device_rank(props.deviceType);
+      dev_.physical_device = pd;
+      dev_.queue_family = static_cast<uint32_t>(family);
+      best_props = props;
     }
   }
   if (!dev_.physical_device) {
     vkDestroyInstance(instance_, nullptr);
-    throw Error("no Vulkan device with a graphics queue found");
+    throw Error("no Vulkan device with a graphics or compute queue found");
   }
   name_ = best_props.deviceName;
   dev_.enabled = query_interop_support(dev_.physical_device);

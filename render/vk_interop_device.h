@@ -42,8 +42,8 @@ struct InteropDevice {
 
 class HeadlessVkDevice {
  public:
-  // Picks the first device with a graphics queue (discrete first, CPU last);
-  // throws wl::Error when there is no Vulkan device at all.
+  // Picks a device with a graphics (else compute) queue, discrete first, CPU
+  // last; throws wl::Error when there is no Vulkan device at all.
   HeadlessVkDevice();
   ~HeadlessVkDevice();
   HeadlessVkDevice(const HeadlessVkDevice&) = delete;
