@@ -35,10 +35,7 @@ SharedFrameRing VkFrameExporter::create_exportable_frames(int count, int width, 
   release_ = std::make_unique<TimelineSemaphore>(dev_, /*exportable=*/true);
   width_ = width;
   height_ = height;
-  released_.assign(count, 0);
-  release_counter_ = 0;
-  pending_slot_ = taken_slot_ = written_slot_ = -1;
-  pending_ready_ = 0;
+  book_.reset(count);
 
   SharedFrameRing ring;
   ring.width = width;
@@ -64,48 +61,34 @@ SharedFrameRing VkFrameExporter::create_exportable_frames(int count, int width, 
 
 void VkFrameExporter::present_slot(int slot, uint64_t ready_value) {
   std::lock_guard lock(mu_);
-  if (slot < 0 || slot >= static_cast<int>(buffers_.size()))
-    throw Error("present_slot: slot " + std::to_string(slot) + " outside the ring of " +
-                std::to_string(buffers_.size()));
-  pending_slot_ = slot;
-  pending_ready_ = ready_value;
+  book_.present(slot, ready_value);
 }
 
 uint64_t VkFrameExporter::released_value(int slot) const {
   std::lock_guard lock(mu_);
-  if (slot < 0 || slot >= static_cast<int>(released_.size())) return 0;
-  return released_[slot];
+  return book_.released(slot);
 }
 
 std::optional<ExternalFrame> VkFrameExporter::take_pending() {
   std::lock_guard lock(mu_);
-  if (pending_slot_ < 0) return std::nullopt;
+  const auto t = book_.take();
+  if (!t) return std::nullopt;
   ExternalFrame f;
-  const auto& b = *buffers_[pending_slot_];
+  const auto& b = *buffers_[t->slot];
   f.buffer = b.buffer();
   f.offset = b.offset();
   f.width = width_;
   f.height = height_;
   f.ready = ready_->handle();
-  f.ready_value = pending_ready_;
+  f.ready_value = t->ready_value;
   f.release = release_->handle();
-  f.release_value = ++release_counter_;
-  released_[pending_slot_] = f.release_value;
-  taken_slot_ = pending_slot_;
-  pending_slot_ = -1;
+  f.release_value = t->release_value;
   return f;
 }
 
 VkFrameExporter::WriteSlot VkFrameExporter::next_write_slot() {
   std::lock_guard lock(mu_);
-  const int n = static_cast<int>(buffers_.size());
-  for (int k = 1; k <= n; ++k) {
-    const int s = (written_slot_ + k + n) % n;
-    if (s == pending_slot_ || s == taken_slot_) continue;
-    written_slot_ = s;
-    return {s, released_[s]};
-  }
-  return {};
+  return book_.next_write();
 }
 
 const ExportableBuffer* VkFrameExporter::slot_buffer(int slot) const {

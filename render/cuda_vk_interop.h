@@ -37,6 +37,7 @@
 
 #include <vulkan/vulkan.h>
 
+#include "render/frame_ring_book.h"
 #include "render/vk_exportable.h"
 #include "render/vk_interop_device.h"
 
@@ -102,11 +103,8 @@ class VkFrameExporter final : public CudaVkInterop {
 
   // Decoder thread: a slot that is neither pending nor the one last taken by
   // the presenter (needs count >= 3), and the release value to wait for
-  // before writing it. -1 when every slot is busy (count < 3).
-  struct WriteSlot {
-    int slot = -1;
-    uint64_t wait_release = 0;
-  };
+  // before writing it; slot -1 when every slot is busy.
+  using WriteSlot = FrameRingBook::WriteSlot;
   WriteSlot next_write_slot();
 
   const TimelineSemaphore* ready_timeline() const { return ready_.get(); }
@@ -119,12 +117,7 @@ class VkFrameExporter final : public CudaVkInterop {
   int width_ = 0, height_ = 0;
   std::vector<std::unique_ptr<ExportableBuffer>> buffers_;
   std::unique_ptr<TimelineSemaphore> ready_, release_;
-  std::vector<uint64_t> released_;  // per slot
-  uint64_t release_counter_ = 0;
-  int pending_slot_ = -1;
-  uint64_t pending_ready_ = 0;
-  int taken_slot_ = -1;    // last slot handed to the presenter
-  int written_slot_ = -1;  // last slot handed to the decoder
+  FrameRingBook book_;
 };
 
 }  // namespace wl::render

@@ -24,6 +24,7 @@
 
 #if defined(WORLDLOOP_HAS_VULKAN)
 #include "render/cuda_vk_interop.h"
+#include "render/frame_ring_book.h"
 #include "render/vk_check.h"
 #include "render/vk_exportable.h"
 #include "render/vk_interop_device.h"
@@ -318,6 +319,47 @@ TEST(VkInterop, RingBookkeepingKeepsPresentedSlotsAwayFromTheDecoder) {
   w = exporter.next_write_slot();
   EXPECT_EQ(w.slot, 0);
   EXPECT_EQ(w.wait_release, 1u);
+}
+
+TEST(VkInterop, RingBookNeverHandsTheDecoderAPendingOrShownSlot) {
+  wl::render::FrameRingBook book;
+  book.reset(3);
+  EXPECT_FALSE(book.take().has_value());
+  auto w = book.next_write();
+  ASSERT_EQ(w.slot, 0);
+  EXPECT_EQ(w.wait_release, 0u);
+  book.present(0, 1);
+  auto t = book.take();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->slot, 0);
+  EXPECT_EQ(t->ready_value, 1u);
+  EXPECT_EQ(t->release_value, 1u);
+  EXPECT_FALSE(book.take().has_value());  // nothing new
+
+  EXPECT_EQ(book.next_write().slot, 1);  // 0 is shown
+  book.present(1, 2);
+  EXPECT_EQ(book.next_write().slot, 2);  // 1 pending, 0 shown
+  book.present(2, 3);                    // supersedes 1 before a draw
+  t = book.take();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->slot, 2);
+  EXPECT_EQ(t->ready_value, 3u);
+  EXPECT_EQ(t->release_value, 2u);
+  EXPECT_EQ(book.released(1), 0u);  // never read
+  w = book.next_write();             // 2 shown: 0 (released at 1) is next
+  EXPECT_EQ(w.slot, 0);
+  EXPECT_EQ(w.wait_release, 1u);
+  book.present(0, 4);
+  w = book.next_write();  // 0 pending, 2 shown
+  EXPECT_EQ(w.slot, 1);
+  EXPECT_THROW(book.present(3, 5), wl::Error);
+
+  wl::render::FrameRingBook two;  // two slots: one shown + one pending leaves none
+  two.reset(2);
+  two.present(two.next_write().slot, 1);
+  two.take();
+  two.present(two.next_write().slot, 2);
+  EXPECT_EQ(two.next_write().slot, -1);
 }
 
 TEST(VkInterop, CopyWaitsForTheReadyTimelineAndSignalsRelease) {
