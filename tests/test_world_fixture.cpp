@@ -61,7 +61,8 @@ TEST(WorldFixture, RuntimeMatchesThePytorchReference) {
       TextEncoder te(WeightMap::open((root / d.files.at("text_encoder")).string()));
       const auto prompts = nlohmann::json::parse(c.metadata().at("prompts")).get<std::vector<std::string>>();
       for (size_t i = 0; i < prompts.size(); ++i) {
-        const std::vector<int> ids = tok.encode(prompts[i]);
+        std::vector<int> ids = tok.encode(prompts[i]);
+        if (static_cast<int64_t>(ids.size()) > te.max_len()) ids.resize(te.max_len());  // the encoder's reach
         const std::vector<float> want_ids = c.get_f32("ids." + std::to_string(i)).to_floats();
         ASSERT_EQ(ids.size(), want_ids.size()) << prompts[i];
         for (size_t j = 0; j < ids.size(); ++j) EXPECT_EQ(ids[j], static_cast<int>(want_ids[j])) << prompts[i];
