@@ -147,14 +147,14 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     run.start(o.seed, prompt, prime);
     model.reset(o.seed, prompt);
     const auto actions = scripted_actions(o.frames, o.seed + 1);
-    std::vector<uint8_t> rgb, prev(frame_bytes);
+    std::vector<uint8_t> rgb, prev(frame_bytes), oracle_prev(frame_bytes);
     bool have_prev = false;
     std::vector<double> frame_ms;
     double total_ms = 0;
     std::vector<double> hist_window_dist;  // per 100-frame window
     std::vector<double> model_hist_acc, oracle_hist_acc;
     double min_contrast_ratio = std::numeric_limits<double>::infinity();
-    int motion_frames = 0, motion_ok = 0, switches = 0, switches_ok = 0;
+    int motion_frames = 0, motion_ok = 0, oracle_motion_ok = 0, switches = 0, switches_ok = 0;
     int next_switch = o.switch_every, preset = 0, switch_chunk = -1, expect_theme = 0;
     for (int f = 0; f + chunk <= o.frames; f += chunk) {
       if (f >= next_switch) {
@@ -197,8 +197,12 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
           const Shift s = phase_correlation({prev.data(), W, H}, mf);
           ++motion_frames;
           motion_ok += sign(s.dx) == -sign(m.dx) && sign(s.dy) == -sign(m.dy);
+          // The same measurement on the oracle's own frames: the metric's ceiling.
+          const Shift so = phase_correlation({oracle_prev.data(), W, H}, of);
+          oracle_motion_ok += sign(so.dx) == -sign(m.dx) && sign(so.dy) == -sign(m.dy);
         }
         std::copy(mf.rgb, mf.rgb + frame_bytes, prev.begin());
+        std::copy(of.rgb, of.rgb + frame_bytes, oracle_prev.begin());
         have_prev = true;
       }
       // Prompt adherence: the second chunk after a switch shows the new theme.
@@ -224,6 +228,7 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     out["hist_window_distance"] = hist_window_dist;
     out["min_contrast_ratio"] = min_contrast_ratio;
     out["action_adherence"] = motion_frames ? static_cast<double>(motion_ok) / motion_frames : 0.0;
+    out["oracle_action_adherence"] = motion_frames ? static_cast<double>(oracle_motion_ok) / motion_frames : 0.0;
     out["prompt_adherence"] = switches ? static_cast<double>(switches_ok) / switches : 0.0;
     out["prompt_switches"] = switches;
   }
