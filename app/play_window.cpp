@@ -89,7 +89,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
   ui::OverlayState state;
   state.device_name = presenter.context().device_name;
   state.presets = config.presets;
-  state.source_name = options.model.empty() ? "test pattern" : options.model;
+  state.source_name = options.model.empty() ? "default world" : options.model;
   state.chunk_frames = session.source().chunk_frames();
   state.prompt = session.initial_prompt();
   state.seed = options.seed;
