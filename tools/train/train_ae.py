@@ -43,6 +43,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--limit", type=int, default=None, help="episodes to load")
     ap.add_argument("--ckpt-minutes", type=float, default=3)
+    ap.add_argument("--decoder-only", default=None, metavar="AE_FINAL",
+                    help="fine-tune only the decoder of this trained AE (encoder frozen: latents stay valid)")
     a = ap.parse_args(argv)
 
     eps = data.load_dir(a.data, a.limit)
@@ -51,7 +53,12 @@ def main(argv=None):
     print(f"AE: {len(train)} train frames, {len(val)} held-out frames", flush=True)
     enc, dec = Encoder(a.ch), Decoder(a.ch)
     enc, dec = enc.to(memory_format=torch.channels_last), dec.to(memory_format=torch.channels_last)
-    params = list(enc.parameters()) + list(dec.parameters())
+    if a.decoder_only:
+        init = torch.load(a.decoder_only)
+        enc.load_state_dict(init["enc"]); dec.load_state_dict(init["dec"])
+        for p in enc.parameters():
+            p.requires_grad_(False)
+    params = [p for p in list(enc.parameters()) + list(dec.parameters()) if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0)
     step = 0
     elapsed = 0.0
@@ -74,7 +81,11 @@ def main(argv=None):
         x = torch.from_numpy(train[rng.integers(0, len(train), a.batch)].astype(np.float32)) * 2 - 1
         x = x.contiguous(memory_format=torch.channels_last)
         with common.autocast():
-            z = enc(x)
+            if a.decoder_only:
+                with torch.no_grad():
+                    z = enc(x)
+            else:
+                z = enc(x)
             zn = z + 0.03 * z.detach().float().std() * torch.randn_like(z)
             y = dec(zn).float()
         l1 = (y - x).abs().mean()
