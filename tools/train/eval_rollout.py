@@ -47,16 +47,19 @@ def main():
     for i, f in enumerate(files):
         e = data.load_episode(f)
         s = a.start
-        n = P + a.frames
+        ch = wj["sampler"]["chunk"]
+        ng = -(-a.frames // ch) * ch  # whole chunks
+        n = P + ng
         gt = torch.from_numpy(e["frames"][s:s + n].astype(np.float32))
         acts = torch.from_numpy(e["actions"][s:s + n])[None]
         prompt = e["prompts"][s + n - 1]
         z = w["enc"](gt[:P] * 2 - 1) * wj["latent_scale"]
         ctx = w["dit"].embed_context(text_context(w, prompt))
-        lat = generate(w["dit"], ctx, z[None], acts, a.frames, budget=wj["cache"]["budget_frames"],
+        lat = generate(w["dit"], ctx, z[None], acts, ng, budget=wj["cache"]["budget_frames"],
                        steps=wj["sampler"]["steps"], shift=wj["sampler"]["shift"], chunk=wj["sampler"]["chunk"],
                        seed=i)
-        img = to_pixels(w["dec"](lat[0, P:] / wj["latent_scale"]))
+        img = to_pixels(w["dec"](lat[0, P:P + a.frames] / wj["latent_scale"]))
+        gt = gt[:P + a.frames]
         rec = to_pixels(w["dec"](w["enc"](gt[P:] * 2 - 1)))
         per_frame.append([psnr(img[k].numpy(), gt[P + k].numpy()) for k in range(a.frames)])
         recon.append(psnr(rec.numpy(), gt[P:].numpy()))

@@ -30,7 +30,15 @@ def save(path, tensors, metadata=None):
     blobs = []
     off = 0
     for name in tensors:
-        a = _to_numpy(tensors[name])
+        t = tensors[name]
+        if getattr(t, "dtype", None) is not None and str(t.dtype) == "torch.bfloat16":
+            import torch
+            b = t.detach().cpu().contiguous().view(torch.int16).numpy().astype("<i2").tobytes()
+            header[name] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+            blobs.append(b)
+            off += len(b)
+            continue
+        a = _to_numpy(t)
         a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<")))
         dt = _NAME.get(np.dtype(a.dtype).newbyteorder("<").str) or _NAME[a.dtype.str]
         b = a.tobytes()
