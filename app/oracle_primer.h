@@ -7,8 +7,14 @@
 #include <vector>
 
 #include "app/actions.h"
+#include "tools/oracle/oracle.h"
 
 namespace wl::app {
+
+// Resets `game` to `seed` and the prompt's theme and renders `frames` idle
+// frames, leaving it where the primed model continues.
+std::vector<uint8_t> prime_oracle(oracle::OracleGame& game, uint64_t seed, const std::string& prompt, int frames,
+                                  std::vector<FrameActions>& actions);
 
 // `frames` RGB8 frames of `width` x `height` ([n][H][W][3]); `actions` gets
 // the keys that led to each (none).

@@ -24,14 +24,10 @@ struct OracleRun {
   std::vector<uint8_t> frame;
 
   OracleRun(int w, int h) : game(oracle::OracleOptions{w, h}), frame(game.frame_bytes()) {}
-  std::vector<uint8_t> start(uint64_t seed, const std::string& prompt, int prime) {
-    game.reset(seed, oracle::theme_from_prompt(prompt));
-    std::vector<uint8_t> out;
-    for (int i = 0; i < prime; ++i) {
-      game.step(FrameActions{}, frame.data());
-      out.insert(out.end(), frame.begin(), frame.end());
-    }
-    return out;
+  // The same priming the model gets, so both continue from one state.
+  void start(uint64_t seed, const std::string& prompt, int prime) {
+    std::vector<FrameActions> actions;
+    prime_oracle(game, seed, prompt, prime, actions);
   }
 };
 
