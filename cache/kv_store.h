@@ -31,6 +31,7 @@ struct KvStoreConfig {
   int64_t budget_tokens = 0;         // per block, the current call's tokens included
   int64_t sink_frames = 0;           // the first frames ever cached stay
   int64_t max_attention_tokens = 0;  // attention reads at most this many newest tokens (0: all)
+  Backend backend = Backend::CPU;    // where keys and values live (CUDA: device memory, never copied to the host)
   int64_t tokens_per_frame() const { return rows * cols; }
   int64_t row_floats() const { return heads * head_dim; }
 };

@@ -4,11 +4,18 @@
 // wl::cpu (runtime/cpu/) or, once built, wl::cuda (runtime/cuda/).
 #include "runtime/ops.h"
 
+#include <cstring>
 #include <initializer_list>
 #include <string>
 
 #include "runtime/cpu/ops_cpu.h"
 #include "runtime/error.h"
+#ifdef WORLDLOOP_HAS_CUDA
+#include "runtime/cuda/ops_cuda.h"
+#define WL_ON_CUDA(op, call) cuda::call
+#else
+#define WL_ON_CUDA(op, call) no_cuda(op)
+#endif
 
 namespace wl::ops {
 
@@ -87,7 +94,80 @@ void check_mod(const char* op, const Tensor& x, const Tensor& mod, std::initiali
                  S(mod) + " has");
 }
 
+void need_backend(const char* op, Backend b) {
+  if (!backend_available(b)) fail(op, backend_unavailable_reason(b));
+}
+
 }  // namespace
+
+// ---- memory ---------------------------------------------------------------------
+
+bool backend_available(Backend b) {
+  if (b == Backend::CPU) return true;
+#ifdef WORLDLOOP_HAS_CUDA
+  return cuda::device_available();
+#else
+  return false;
+#endif
+}
+
+std::string backend_unavailable_reason(Backend b) {
+  if (b == Backend::CPU) return {};
+#ifdef WORLDLOOP_HAS_CUDA
+  std::string why;
+  return cuda::device_available(&why) ? std::string() : why;
+#else
+  return "CUDA backend not built (configure with -DWORLDLOOP_CUDA=ON)";
+#endif
+}
+
+Tensor empty(const Shape& shape, Backend on, DType dtype) {
+  const char* op = "empty";
+  for (int64_t d : shape)
+    if (d < 0) fail(op, "negative dimension in " + shape_str(shape));
+  switch (on) {
+    case Backend::CPU: return Tensor::empty(shape, dtype);
+    case Backend::CUDA: need_backend(op, on); return WL_ON_CUDA(op, empty(shape, dtype));
+  }
+  fail(op, "unknown backend");
+}
+
+Tensor zeros(const Shape& shape, Backend on, DType dtype) {
+  const char* op = "zeros";
+  for (int64_t d : shape)
+    if (d < 0) fail(op, "negative dimension in " + shape_str(shape));
+  switch (on) {
+    case Backend::CPU: return Tensor::zeros(shape, dtype);
+    case Backend::CUDA: need_backend(op, on); return WL_ON_CUDA(op, zeros(shape, dtype));
+  }
+  fail(op, "unknown backend");
+}
+
+void copy(const Tensor& src, Tensor& dst) {
+  const char* op = "copy";
+  need_defined(op, "src", src);
+  need_defined(op, "dst", dst);
+  need_same(op, "src", src, "dst", dst);
+  if (src.dtype() != dst.dtype())
+    fail(op, std::string("src has dtype ") + dtype_name(src.dtype()) + ", dst " + dtype_name(dst.dtype()));
+  if (src.backend() == Backend::CPU && dst.backend() == Backend::CPU) {
+    if (src.nbytes() && src.raw() != dst.raw()) std::memcpy(dst.raw(), src.raw(), src.nbytes());
+    return;
+  }
+  WL_ON_CUDA(op, copy(src, dst));
+}
+
+Tensor to_backend(const Tensor& src, Backend on) {
+  need_defined("to_backend", "src", src);
+  if (src.backend() == on) return src;
+  Tensor dst = empty(src.shape(), on, src.dtype());
+  copy(src, dst);
+  return dst;
+}
+
+void synchronize(Backend b) {
+  if (b == Backend::CUDA) WL_ON_CUDA("synchronize", synchronize());
+}
 
 // ---- matrix products ---------------------------------------------------------
 
@@ -101,7 +181,7 @@ const char* precision_name(MatmulPrecision p) {
   return "?";
 }
 
-LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision) {
+LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision, Backend on) {
   const char* op = "prepare_linear";
   need_defined(op, "weight", weight);
   need_rank(op, "weight", weight, 2);
@@ -111,11 +191,12 @@ LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrec
   }
   if (precision != MatmulPrecision::F32 && precision != MatmulPrecision::BF16)
     fail(op, "unknown precision");
-  switch (backend_of(op, {&weight, &bias})) {
+  if (backend_of(op, {&weight, &bias}) != Backend::CPU) fail(op, "checkpoint weights must be given on the CPU");
+  switch (on) {
     case Backend::CPU: return cpu::prepare_linear(weight, bias, precision);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: need_backend(op, on); return WL_ON_CUDA(op, prepare_linear(weight, bias, precision));
   }
-  no_cuda(op);
+  fail(op, "unknown backend");
 }
 
 void linear(const Tensor& x, const LinearWeight& w, Tensor& y) {
@@ -141,7 +222,7 @@ void linear(const Tensor& x, const LinearWeight& w, Tensor& y) {
   }
   switch (backend_of(op, {&x, &y, &w.weight, &w.bias})) {
     case Backend::CPU: return cpu::linear(x, w, y);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, linear(x, w, y));
   }
 }
 
@@ -156,7 +237,7 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float
   need_vec_or_none(op, "bias", bias, D);
   switch (backend_of(op, {&x, &y, &weight, &bias})) {
     case Backend::CPU: return cpu::layer_norm(x, weight, bias, eps, y);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, layer_norm(x, weight, bias, eps, y));
   }
 }
 
@@ -170,7 +251,7 @@ void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int 
   check_mod(op, x, mod, {shift_row, scale_row}, tokens_per_frame);
   switch (backend_of(op, {&x, &y, &mod})) {
     case Backend::CPU: return cpu::layer_norm_modulate(x, mod, shift_row, scale_row, tokens_per_frame, eps, y);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, layer_norm_modulate(x, mod, shift_row, scale_row, tokens_per_frame, eps, y));
   }
 }
 
@@ -182,7 +263,7 @@ void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y) {
   need_vec_or_none(op, "weight", weight, D);
   switch (backend_of(op, {&x, &y, &weight})) {
     case Backend::CPU: return cpu::rms_norm(x, weight, eps, y);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, rms_norm(x, weight, eps, y));
   }
 }
 
@@ -195,7 +276,7 @@ void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int6
   check_mod(op, x, mod, {gate_row}, tokens_per_frame);
   switch (backend_of(op, {&x, &y, &mod})) {
     case Backend::CPU: return cpu::gated_add(x, y, mod, gate_row, tokens_per_frame);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, gated_add(x, y, mod, gate_row, tokens_per_frame));
   }
 }
 
@@ -206,7 +287,27 @@ void add(Tensor& x, const Tensor& y) {
   need_same(op, "x", x, "y", y);
   switch (backend_of(op, {&x, &y})) {
     case Backend::CPU: return cpu::add(x, y);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, add(x, y));
+  }
+}
+
+void add_modulation(const Tensor& base, const Tensor& e, Tensor& out) {
+  const char* op = "add_modulation";
+  need_f32(op, "base", base);
+  need_rank(op, "base", base, 2);
+  need_f32(op, "e", e);
+  need_f32(op, "out", out);
+  need_rank(op, "out", out, 3);
+  const int64_t R = base.dim(0), D = base.dim(1);
+  if (e.rank() != 2 && e.rank() != 3) fail(op, "e " + S(e) + " must be [F, R, D] or [F, D]");
+  const int64_t F = e.dim(0);
+  if (e.rank() == 3 && (e.dim(1) != R || e.dim(2) != D)) fail(op, "e " + S(e) + " does not match base " + S(base));
+  if (e.rank() == 2 && e.dim(1) != D) fail(op, "e " + S(e) + " does not match base " + S(base) + " in width");
+  if (out.shape() != Shape{F, R, D}) fail(op, "out " + S(out) + " must be [" + std::to_string(F) + ", " +
+                                                   std::to_string(R) + ", " + std::to_string(D) + "]");
+  switch (backend_of(op, {&base, &e, &out})) {
+    case Backend::CPU: return cpu::add_modulation(base, e, out);
+    case Backend::CUDA: return WL_ON_CUDA(op, add_modulation(base, e, out));
   }
 }
 
@@ -217,7 +318,7 @@ void gelu_tanh(Tensor& x) {
   need_f32(op, "x", x);
   switch (backend_of(op, {&x})) {
     case Backend::CPU: return cpu::gelu_tanh(x);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, gelu_tanh(x));
   }
 }
 
@@ -226,7 +327,7 @@ void silu(Tensor& x) {
   need_f32(op, "x", x);
   switch (backend_of(op, {&x})) {
     case Backend::CPU: return cpu::silu(x);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, silu(x));
   }
 }
 
@@ -246,7 +347,35 @@ void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t co
   if (x.dim(2) % 2 != 0) fail(op, "x " + S(x) + " head width must be even");
   switch (backend_of(op, {&x})) {
     case Backend::CPU: return cpu::rope_3d(x, frame0, frames, rows, cols);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, rope_3d(x, frame0, frames, rows, cols));
+  }
+}
+
+void rms_norm_rope_3d(const Tensor& x, const Tensor& weight, float eps, int64_t frame0, int64_t frames,
+                      int64_t rows, int64_t cols, Tensor& normed, Tensor& rotated) {
+  const char* op = "rms_norm_rope_3d";
+  need_f32(op, "x", x);
+  need_rank(op, "x", x, 3);
+  need_f32(op, "normed", normed);
+  need_f32(op, "rotated", rotated);
+  need_same(op, "x", x, "normed", normed);
+  need_same(op, "x", x, "rotated", rotated);
+  need_vec_or_none(op, "weight", weight, x.dim(1) * x.dim(2));
+  if (frame0 < 0) fail(op, "frame0 " + std::to_string(frame0) + " must be >= 0");
+  if (frames < 0 || rows < 0 || cols < 0 || x.dim(0) != frames * rows * cols)
+    fail(op, "x " + S(x) + " does not hold a grid of " + std::to_string(frames) + " x " + std::to_string(rows) +
+                 " x " + std::to_string(cols) + " tokens");
+  if (x.dim(2) % 2 != 0) fail(op, "x " + S(x) + " head width must be even");
+  switch (backend_of(op, {&x, &weight, &normed, &rotated})) {
+    case Backend::CPU: {
+      const Shape flat{x.dim(0), x.dim(1) * x.dim(2)};
+      Tensor n2 = normed.reshape(flat);
+      cpu::rms_norm(x.reshape(flat), weight, eps, n2);
+      if (rotated.raw() != normed.raw()) std::memcpy(rotated.raw(), normed.raw(), normed.nbytes());
+      return cpu::rope_3d(rotated, frame0, frames, rows, cols);
+    }
+    case Backend::CUDA:
+      return WL_ON_CUDA(op, rms_norm_rope_3d(x, weight, eps, frame0, frames, rows, cols, normed, rotated));
   }
 }
 
@@ -269,7 +398,7 @@ void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, T
   if (total == 0 && q.dim(0) > 0) fail(op, "q " + S(q) + " attends to no keys");
   switch (backend_of(op, {&q, &out})) {
     case Backend::CPU: return cpu::attention(q, kv, scale, out);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, attention(q, kv, scale, out));
   }
 }
 
@@ -289,7 +418,7 @@ void patchify(const Tensor& x, int ph, int pw, Tensor& patches) {
   if (patches.shape() != want) fail(op, "patches " + S(patches) + " must be " + shape_str(want) + " for x " + S(x));
   switch (backend_of(op, {&x, &patches})) {
     case Backend::CPU: return cpu::patchify(x, ph, pw, patches);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, patchify(x, ph, pw, patches));
   }
 }
 
@@ -311,24 +440,25 @@ void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int 
   if (out.shape() != want_o) fail(op, "out " + S(out) + " must be " + shape_str(want_o) + " for tokens " + S(tokens));
   switch (backend_of(op, {&tokens, &out})) {
     case Backend::CPU: return cpu::unpatchify(tokens, frames, h, w, ph, pw, channels, out);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, unpatchify(tokens, frames, h, w, ph, pw, channels, out));
   }
 }
 
 // ---- convolutions -----------------------------------------------------------
 
-ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding) {
+ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding, Backend on) {
   const char* op = "prepare_conv2d";
   need_defined(op, "weight", weight);
   need_rank(op, "weight", weight, 4);
   if (bias.defined() && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))
     fail(op, "bias " + S(bias) + " does not match weight " + S(weight));
   if (stride < 1 || padding < 0) fail(op, "stride must be >= 1 and padding >= 0");
-  switch (backend_of(op, {&weight, &bias})) {
+  if (backend_of(op, {&weight, &bias}) != Backend::CPU) fail(op, "checkpoint weights must be given on the CPU");
+  switch (on) {
     case Backend::CPU: return cpu::prepare_conv2d(weight, bias, stride, padding);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: need_backend(op, on); return WL_ON_CUDA(op, prepare_conv2d(weight, bias, stride, padding));
   }
-  no_cuda(op);
+  fail(op, "unknown backend");
 }
 
 void conv2d(const Tensor& x, const ConvWeight& w, Tensor& y) {
@@ -347,7 +477,7 @@ void conv2d(const Tensor& x, const ConvWeight& w, Tensor& y) {
                  ", " + std::to_string(ho) + ", " + std::to_string(wo) + "]");
   switch (backend_of(op, {&x, &y})) {
     case Backend::CPU: return cpu::conv2d(x, w, y);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, conv2d(x, w, y));
   }
 }
 
@@ -360,7 +490,7 @@ void upsample_nearest_2x(const Tensor& x, Tensor& y) {
     fail(op, "y " + S(y) + " is not x " + S(x) + " doubled in height and width");
   switch (backend_of(op, {&x, &y})) {
     case Backend::CPU: return cpu::upsample_nearest_2x(x, y);
-    case Backend::CUDA: no_cuda(op);
+    case Backend::CUDA: return WL_ON_CUDA(op, upsample_nearest_2x(x, y));
   }
 }
 

@@ -8,11 +8,32 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "runtime/tensor.h"
 
 namespace wl::ops {
+
+// ---- memory: where tensors live ----------------------------------------------
+
+// True when ops can run on `b`: always for the CPU; for CUDA when the backend
+// was built and a device is present (asked once; the first "no" logs one line
+// with the reason, so callers can fall back to the CPU).
+bool backend_available(Backend b);
+// A short reason when backend_available(b) is false ("CUDA backend not built",
+// "no CUDA device: ..."), empty otherwise.
+std::string backend_unavailable_reason(Backend b);
+// Uninitialised / zeroed storage on a backend (CUDA: device memory).
+Tensor empty(const Shape& shape, Backend on, DType dtype = DType::F32);
+Tensor zeros(const Shape& shape, Backend on, DType dtype = DType::F32);
+// dst <- src, same shape and dtype, any pair of backends. Returns when the
+// data can be read on dst's side (host reads are safe after a copy to CPU).
+void copy(const Tensor& src, Tensor& dst);
+// src itself when it already lives on `on`, else a copy there.
+Tensor to_backend(const Tensor& src, Backend on);
+// Waits for every op queued on the backend (a no-op on the CPU).
+void synchronize(Backend b);
 
 // ---- matrix products --------------------------------------------------------
 
@@ -34,8 +55,10 @@ struct LinearWeight {
   int64_t out_features() const { return weight.dim(0); }
   int64_t in_features() const { return weight.dim(1); }
 };
-// Converts a checkpoint weight (F32/BF16/F16) and bias to `precision`.
-LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision);
+// Converts a checkpoint weight (F32/BF16/F16, on the CPU) and bias to
+// `precision`, stored on backend `on` (CUDA: uploaded once, here).
+LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision,
+                            Backend on = Backend::CPU);
 
 // y[M, N] = x[M, K] W^T + b. y must be allocated [M, N].
 void linear(const Tensor& x, const LinearWeight& w, Tensor& y);
@@ -60,6 +83,11 @@ void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int6
 // x += y, same shape.
 void add(Tensor& x, const Tensor& y);
 
+// out[f, r] = base[r] + e[f, r] for e [F, R, D], or base[r] + e[f] for e [F, D];
+// base [R, D], out [F, R, D]. (A block's modulation plus the frame's time
+// embedding.)
+void add_modulation(const Tensor& base, const Tensor& e, Tensor& out);
+
 // ---- activations (in place) -------------------------------------------------
 
 void gelu_tanh(Tensor& x);  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
@@ -75,10 +103,19 @@ void silu(Tensor& x);       // x / (1 + exp(-x))
 // angle(pos, i) = pos / 10000^(2i / (2n)). Angles and rotation in float64.
 void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols);
 
+// Fused q/k preparation: normed = RMSNorm(x) * weight over the whole row
+// (H*d, as Wan's norm_q / norm_k), rotated = rope_3d(normed). x, normed,
+// rotated: [T, H, d]; weight [H*d]. The same numbers as rms_norm followed by
+// rope_3d on a copy.
+void rms_norm_rope_3d(const Tensor& x, const Tensor& weight, float eps, int64_t frame0, int64_t frames,
+                      int64_t rows, int64_t cols, Tensor& normed, Tensor& rotated);
+
 // ---- attention --------------------------------------------------------------
 
 // A run of keys and values in memory, [len, H, d] each (row stride H*d), with
 // an optional additive logit bias per key (e.g. a merged token's log count).
+// The pointers live on the backend of the attention's q (device pointers for
+// CUDA).
 struct KVSegment {
   const float* k = nullptr;
   const float* v = nullptr;
@@ -103,7 +140,8 @@ struct ConvWeight {
   int64_t out_channels() const { return weight.dim(0); }
   int64_t in_channels() const { return weight.dim(1); }
 };
-ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding);
+ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding,
+                          Backend on = Backend::CPU);
 
 // y [N, O, Ho, Wo] = conv2d(x [N, I, H, W]) with Ho = (H + 2p - kh) / s + 1.
 // y must be allocated.

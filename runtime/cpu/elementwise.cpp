@@ -87,4 +87,18 @@ void silu(Tensor& x) {
   }
 }
 
+void add_modulation(const Tensor& base, const Tensor& e, Tensor& out) {
+  const int64_t F = out.dim(0), R = out.dim(1), D = out.dim(2);
+  const bool per_row = e.rank() == 3;
+  const float* bp = base.f32();
+  const float* ep = e.f32();
+  float* op = out.f32();
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t r = 0; r < R; ++r) {
+      const float* er = ep + (per_row ? (f * R + r) * D : f * D);
+      float* o = op + (f * R + r) * D;
+      for (int64_t j = 0; j < D; ++j) o[j] = bp[r * D + j] + er[j];
+    }
+}
+
 }  // namespace wl::cpu

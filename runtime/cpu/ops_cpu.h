@@ -34,6 +34,7 @@ void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int 
 void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y);
 void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int64_t tokens_per_frame);
 void add(Tensor& x, const Tensor& y);
+void add_modulation(const Tensor& base, const Tensor& e, Tensor& out);
 
 // ---- activations (elementwise.cpp) --------------------------------------------
 void gelu_tanh(Tensor& x);

@@ -69,6 +69,18 @@ def batch(rng, eps, B, K):
     return torch.stack(xs), torch.stack(acts), prompts, torch.tensor(themes)
 
 
+def motion_weights(x, before, alpha):
+    """Per latent pixel loss weights 1 + alpha * |x_f - x_(f-1)| (channel mean), normalised to mean 1.
+    x [B, F, C, H, W]; `before` [B, C, H, W] is the frame preceding x[:, 0] (None: x[:, 0] gets weight 1).
+    Copying the previous frame is the cheapest wrong answer for a moving camera; this makes the
+    pixels the motion changes count more than the static ones."""
+    if alpha <= 0:
+        return 1.0
+    prev = torch.cat([x[:, :1] if before is None else before[:, None], x[:, :-1]], 1)
+    w = 1 + alpha * (x - prev).abs().mean(2, keepdim=True)
+    return w / w.mean((2, 3, 4), keepdim=True)
+
+
 def encode_text(te, tok, prompts):
     ids, lens = tok.batch(prompts)
     out = te(ids, lens)
@@ -99,6 +111,8 @@ def main(argv=None):
     ap.add_argument("--extra-prompts", default=None)
     ap.add_argument("--ckpt-minutes", type=float, default=4)
     ap.add_argument("--budget", type=int, default=9, help="cache frames emulated in sf rollouts")
+    ap.add_argument("--motion-weight", type=float, default=0.0,
+                    help="extra loss weight on latent pixels that change from the previous frame (action emphasis)")
     a = ap.parse_args(argv)
 
     train, val, tok, scale = prepare(a)
@@ -165,7 +179,7 @@ def main(argv=None):
                 xt = (1 - sv) * x0 + sv * noise
                 v = dit(xt, s * 1000, acts, txt, chunk=C3).float()
                 w = (s > 0).float()
-                per = ((v - (noise - x0)) ** 2).mean((2, 3, 4))
+                per = ((v - (noise - x0)) ** 2 * motion_weights(x0, None, a.motion_weight)).mean((2, 3, 4))
                 loss = (per * w).sum() / w.sum()
                 extra = {}
             else:
@@ -192,7 +206,7 @@ def main(argv=None):
                 v = dit(seq, t, acts[:, lo:(c + 1) * C3], None, start_frame=lo, chunk=C3, ctx=ctx_emb)[:, Fc:]
                 x0p = xk.float() - sig[k] * v.float()
                 target = x0[:, c * C3:(c + 1) * C3]
-                loss = ((x0p - target) ** 2).mean()
+                loss = ((x0p - target) ** 2 * motion_weights(target, x0[:, c * C3 - 1], a.motion_weight)).mean()
                 extra = dict(sf_chunk=c, sf_step=k)
         total = loss + 0.1 * aux_loss
         opt.zero_grad(set_to_none=True)

@@ -1,0 +1,28 @@
+// Error checks for CUDA runtime, cuBLASLt and cuDNN calls: a failed call
+// throws wl::Error naming the call, the file:line and the library's message.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "runtime/error.h"
+
+namespace wl::cuda::detail {
+
+[[noreturn]] inline void throw_cuda(const char* what, const char* msg, const char* file, int line) {
+  throw Error(std::string("CUDA: ") + what + " failed: " + msg + " (" + file + ":" + std::to_string(line) + ")");
+}
+
+}  // namespace wl::cuda::detail
+
+#define WL_CUDA_CHECK(call)                                                                          \
+  do {                                                                                               \
+    const cudaError_t wl_err_ = (call);                                                              \
+    if (wl_err_ != cudaSuccess) {                                                                    \
+      cudaGetLastError();                                                                            \
+      ::wl::cuda::detail::throw_cuda(#call, cudaGetErrorString(wl_err_), __FILE__, __LINE__);        \
+    }                                                                                                \
+  } while (0)
+
+// After a kernel launch: launch errors (bad configuration) surface here.
+#define WL_CUDA_CHECK_LAUNCH() WL_CUDA_CHECK(cudaGetLastError())

@@ -1,0 +1,97 @@
+// CUDA backend of the op set (runtime/ops.h): the same functions as wl::cpu
+// (runtime/cpu/ops_cpu.h) in namespace wl::cuda. runtime/ops.cpp checks the
+// arguments and dispatches here, so these functions may assume shapes agree,
+// activations are F32 and contiguous, and every tensor (and KVSegment pointer)
+// is device memory. Every op is queued on stream() and returns without
+// waiting; copies to the host wait.
+//
+//   memory.cu            device query, stream, allocation, copies
+//   linear_cublaslt.cu   prepare_linear, linear (cuBLASLt: bf16 or f32, f32 accumulate)
+//   norms.cu             layer_norm, layer_norm_modulate, rms_norm, rms_norm_rope_3d
+//   elementwise.cu       gated_add, add, add_modulation, gelu_tanh, silu
+//   rope.cu              rope_3d
+//   attention.cu         attention: cuDNN SDPA where it takes the shape,
+//                        attention_flash.cu otherwise (attention_cudnn.cu)
+//   layout.cu            patchify, unpatchify, upsample_nearest_2x
+//   conv_cudnn.cu        prepare_conv2d, conv2d
+//
+// Built only with WORLDLOOP_CUDA (guard includes with WORLDLOOP_HAS_CUDA).
+// Plain types only: no CUDA header is needed to include this one.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/ops.h"
+#include "runtime/tensor.h"
+
+struct CUstream_st;  // cudaStream_t is CUstream_st*
+
+namespace wl::cuda {
+
+using ops::ConvWeight;
+using ops::KVSegment;
+using ops::LinearWeight;
+using ops::MatmulPrecision;
+
+// ---- device and memory (memory.cu) -------------------------------------------
+
+// True when a device is usable (asked once, then cached); otherwise `reason`
+// (if given) says why ("no CUDA device: ...").
+bool device_available(std::string* reason = nullptr);
+// The stream every op of this process runs on (created on first use).
+CUstream_st* stream();
+// Device storage, freed when the last Tensor sharing it goes.
+Tensor empty(const Shape& shape, DType dtype);
+Tensor zeros(const Shape& shape, DType dtype);
+// dst <- src for any pair of backends with at least one CUDA side; waits when
+// dst is on the CPU.
+void copy(const Tensor& src, Tensor& dst);
+void synchronize();
+// Device memory: free and total bytes of the current device.
+void memory_info(size_t& free_bytes, size_t& total_bytes);
+
+// ---- matrix products (linear_cublaslt.cu) -------------------------------------
+
+// weight (CPU, F32/BF16/F16) [N, K] and bias (CPU) [N] -> device copies in
+// `precision` (bias F32).
+LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision);
+// y[M, N] = x[M, K] W^T + b. BF16: x is rounded to bf16 on the device,
+// products accumulate in f32; F32: f32 throughout (no TF32).
+void linear(const Tensor& x, const LinearWeight& w, Tensor& y);
+
+// ---- normalisation and modulation (norms.cu, elementwise.cu) ------------------
+
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& y);
+void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int scale_row,
+                         int64_t tokens_per_frame, float eps, Tensor& y);
+void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y);
+void rms_norm_rope_3d(const Tensor& x, const Tensor& weight, float eps, int64_t frame0, int64_t frames,
+                      int64_t rows, int64_t cols, Tensor& normed, Tensor& rotated);
+void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int64_t tokens_per_frame);
+void add(Tensor& x, const Tensor& y);
+void add_modulation(const Tensor& base, const Tensor& e, Tensor& out);
+
+// ---- activations (elementwise.cu) -----------------------------------------------
+
+void gelu_tanh(Tensor& x);
+void silu(Tensor& x);
+
+// ---- positions (rope.cu) ----------------------------------------------------------
+
+void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols);
+
+// ---- attention (attention.cu, attention_cudnn.cu, attention_flash.cu) -------------
+
+void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
+
+// ---- convolutions and layout (conv_cudnn.cu, layout.cu) ---------------------------
+
+ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding);
+void conv2d(const Tensor& x, const ConvWeight& w, Tensor& y);
+void upsample_nearest_2x(const Tensor& x, Tensor& y);
+void patchify(const Tensor& x, int ph, int pw, Tensor& patches);
+void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
+                int64_t channels, Tensor& out);
+
+}  // namespace wl::cuda
