@@ -381,7 +381,8 @@ void rms_norm_rope_3d(const Tensor& x, const Tensor& weight, float eps, int64_t 
 
 // ---- attention ----------------------------------------------------------------
 
-void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out) {
+void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out,
+               MatmulPrecision precision) {
   const char* op = "attention";
   need_f32(op, "q", q);
   need_rank(op, "q", q, 3);
@@ -398,7 +399,7 @@ void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, T
   if (total == 0 && q.dim(0) > 0) fail(op, "q " + S(q) + " attends to no keys");
   switch (backend_of(op, {&q, &out})) {
     case Backend::CPU: return cpu::attention(q, kv, scale, out);
-    case Backend::CUDA: return WL_ON_CUDA(op, attention(q, kv, scale, out));
+    case Backend::CUDA: return WL_ON_CUDA(op, attention(q, kv, scale, out, precision));
   }
 }
 

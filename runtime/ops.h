@@ -124,8 +124,11 @@ struct KVSegment {
 };
 
 // out[Lq, H, d] = softmax(q k^T * scale + bias) v per head, over the keys of
-// all segments in order (no mask). q: [Lq, H, d].
-void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
+// all segments in order (no mask). q: [Lq, H, d]. `precision` BF16 lets a
+// backend compute the products in bf16 (f32 softmax and accumulation; the
+// CPU always uses f32); F32 is exact.
+void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out,
+               MatmulPrecision precision = MatmulPrecision::F32);
 
 // ---- convolutions (the world's image encoder and decoder) --------------------
 

@@ -83,7 +83,8 @@ void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t co
 
 // ---- attention (attention.cu, attention_cudnn.cu, attention_flash.cu) -------------
 
-void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
+void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out,
+               MatmulPrecision precision);
 
 // ---- convolutions and layout (conv_cudnn.cu, layout.cu) ---------------------------
 

@@ -4,7 +4,7 @@
 
 namespace wl::cuda {
 
-void attention(const Tensor&, const std::vector<KVSegment>&, float, Tensor&) {
+void attention(const Tensor&, const std::vector<KVSegment>&, float, Tensor&, MatmulPrecision) {
   throw Error("cuda::attention: not written yet");
 }
 
