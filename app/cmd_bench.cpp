@@ -14,12 +14,25 @@
 namespace wl::app {
 
 int cmd_bench(int argc, char** argv) {
-  Args args(argc, argv, {"model", "frames", "threads", "seed", "memory-steps"}, {"json", "help"});
-  if (args.has("help") || args.positional().empty() || args.positional().front() != "world") {
+  Args args(argc, argv, {"model", "frames", "threads", "seed", "memory-steps", "out"}, {"json", "help"});
+  const std::string what = args.positional().empty() ? "" : args.positional().front();
+  if (args.has("help") || (what != "world" && what != "strip")) {
     std::fputs("usage: worldloop bench world [--json] [--model DIR] [--frames N] [--threads N] [--seed S]\n"
-               "                             [--memory-steps K]\n",
+               "                             [--memory-steps K]\n"
+               "       worldloop bench strip --out PNG [--model DIR] [--seed S]\n"
+               "         (oracle row over model row, same start and keys, prompt switched half way)\n",
                args.has("help") ? stdout : stderr);
     return args.has("help") ? 0 : 2;
+  }
+  if (what == "strip") {
+    WorldStripOptions so;
+    so.world_dir = args.get("model", default_world_dir());
+    so.path = args.get("out", "");
+    so.seed = static_cast<uint64_t>(args.get_int("seed", 1));
+    if (so.path.empty()) throw Error("bench strip: --out PNG is required");
+    write_world_strip(so);
+    std::printf("{\"strip\": \"%s\"}\n", so.path.c_str());
+    return 0;
   }
   WorldBenchOptions o;
   o.world_dir = args.get("model", default_world_dir());

@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 
+#include "app/frame_writer.h"
 #include "app/image_metrics.h"
 #include "app/oracle_primer.h"
 #include "app/world_source.h"
@@ -249,6 +250,59 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
   out["memory_psnr_db"] = memory;
   out["memory_walk_frames"] = o.memory_steps;
   return out;
+}
+
+void write_world_strip(const WorldStripOptions& o) {
+  const WorldDescription d = WorldDescription::read(o.world_dir);
+  if (d.presets.size() < 2) throw Error(d.dir + "/world.json: the strip needs two prompt presets");
+  const int W = d.image_width, H = d.image_height, chunk = static_cast<int>(d.chunk);
+  const size_t frame_bytes = static_cast<size_t>(W) * H * 3;
+  const int frames = (o.frames + chunk - 1) / chunk * chunk;
+  const int switch_at = frames / 2 / chunk * chunk;
+  const int cols = (frames + o.step - 1) / o.step, z = std::max(1, o.zoom), gap = 2;
+  const int cw = W * z, ch = H * z;
+  const int img_w = cols * cw + (cols + 1) * gap, img_h = 2 * ch + 3 * gap;
+  std::vector<uint8_t> img(static_cast<size_t>(img_w) * img_h * 3, 255);
+  auto paste = [&](const uint8_t* rgb, int col, int row) {
+    const int x0 = gap + col * (cw + gap), y0 = gap + row * (ch + gap);
+    for (int y = 0; y < ch; ++y)
+      for (int x = 0; x < cw; ++x)
+        for (int c = 0; c < 3; ++c)
+          img[(static_cast<size_t>(y0 + y) * img_w + x0 + x) * 3 + c] =
+              rgb[(static_cast<size_t>(y / z) * W + x / z) * 3 + c];
+  };
+
+  WorldSource model(source_options({o.world_dir}, "", W, H));
+  OracleRun run(W, H);
+  std::string prompt = d.presets[0];
+  run.start(o.seed, prompt, static_cast<int>(d.prime_frames));
+  model.reset(o.seed, prompt);
+  // Walk right, then down-right: both axes of motion show.
+  std::vector<FrameActions> actions(static_cast<size_t>(frames), FrameActions{kActRight});
+  for (int f = frames / 3; f < frames; ++f) actions[f] = FrameActions{kActRight | kActBack};
+  std::vector<uint8_t> rgb;
+  for (int f = 0; f < frames; f += chunk) {
+    if (f == switch_at) {
+      prompt = d.presets[1];
+      model.set_prompt(prompt);
+      run.game.set_theme(oracle::theme_from_prompt(prompt));
+    }
+    model.next_chunk({f, std::span<const FrameActions>(actions.data() + f, chunk)}, rgb);
+    for (int i = 0; i < chunk; ++i) {
+      run.game.step(actions[f + i], run.frame.data());
+      if ((f + i) % o.step) continue;
+      paste(run.frame.data(), (f + i) / o.step, 0);
+      paste(rgb.data() + i * frame_bytes, (f + i) / o.step, 1);
+    }
+  }
+  // A red bar between the columns where the prompt switches.
+  const int xs = gap + ((switch_at + o.step - 1) / o.step) * (cw + gap) - gap;
+  for (int y = 0; y < img_h; ++y)
+    for (int x = xs; x < xs + gap; ++x) {
+      uint8_t* p = &img[(static_cast<size_t>(y) * img_w + x) * 3];
+      p[0] = 220, p[1] = 30, p[2] = 30;
+    }
+  write_png(o.path, img.data(), img_w, img_h);
 }
 
 }  // namespace wl::app

@@ -22,4 +22,18 @@ struct WorldBenchOptions {
 
 nlohmann::json run_world_bench(const WorldBenchOptions& options);
 
+// A picture for people: the oracle (top row) and the model (bottom row) from
+// the same primed start under the same keys, every `step`-th of `frames`
+// frames, with the prompt switched from the first preset to the second half
+// way. Written as PNG at `path`, frames scaled up by `zoom`.
+struct WorldStripOptions {
+  std::string world_dir;
+  std::string path;
+  uint64_t seed = 1;
+  int frames = 36;
+  int step = 3;
+  int zoom = 2;
+};
+void write_world_strip(const WorldStripOptions& options);
+
 }  // namespace wl::app
