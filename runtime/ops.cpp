@@ -55,7 +55,12 @@ void need_vec_or_none(const char* op, const char* name, const Tensor& t, int64_t
     fail(op, std::string(name) + " " + S(t) + " does not match width " + std::to_string(D));
 }
 
-// The common backend of the defined tensors; mixed backends are an error.
+void need_backend(const char* op, Backend b) {
+  if (!backend_available(b)) fail(op, backend_unavailable_reason(b));
+}
+
+// The common backend of the defined tensors; mixed backends are an error, and
+// so is a backend that cannot run (CUDA tensors without a usable device).
 Backend backend_of(const char* op, std::initializer_list<const Tensor*> ts) {
   bool have = false;
   Backend b = Backend::CPU;
@@ -68,6 +73,7 @@ Backend backend_of(const char* op, std::initializer_list<const Tensor*> ts) {
       fail(op, "tensors are on different backends");
     }
   }
+  need_backend(op, b);
   return b;
 }
 
@@ -92,10 +98,6 @@ void check_mod(const char* op, const Tensor& x, const Tensor& mod, std::initiali
   if (T > 0 && (T - 1) / tokens_per_frame >= mod.dim(0))
     fail(op, "x " + S(x) + " with " + std::to_string(tokens_per_frame) + " tokens per frame needs more frames than mod " +
                  S(mod) + " has");
-}
-
-void need_backend(const char* op, Backend b) {
-  if (!backend_available(b)) fail(op, backend_unavailable_reason(b));
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Error checks for CUDA runtime, cuBLASLt and cuDNN calls: a failed call
 // throws wl::Error naming the call, the file:line and the library's message.
 #pragma once
+#include <cublasLt.h>
 #include <cuda_runtime.h>
+#include <cudnn_graph.h>
 
 #include <string>
 
@@ -26,3 +28,22 @@ namespace wl::cuda::detail {
 
 // After a kernel launch: launch errors (bad configuration) surface here.
 #define WL_CUDA_CHECK_LAUNCH() WL_CUDA_CHECK(cudaGetLastError())
+
+// cuBLASLt calls (cublasStatus_t).
+#define WL_CUBLAS_CHECK(call)                                                                        \
+  do {                                                                                               \
+    const cublasStatus_t wl_st_ = (call);                                                            \
+    if (wl_st_ != CUBLAS_STATUS_SUCCESS)                                                             \
+      ::wl::cuda::detail::throw_cuda(#call,                                                          \
+                                     (std::string(cublasLtGetStatusName(wl_st_)) + ": " +            \
+                                      cublasLtGetStatusString(wl_st_)).c_str(),                      \
+                                     __FILE__, __LINE__);                                            \
+  } while (0)
+
+// cuDNN calls (cudnnStatus_t).
+#define WL_CUDNN_CHECK(call)                                                                         \
+  do {                                                                                               \
+    const cudnnStatus_t wl_st_ = (call);                                                             \
+    if (wl_st_ != CUDNN_STATUS_SUCCESS)                                                              \
+      ::wl::cuda::detail::throw_cuda(#call, cudnnGetErrorString(wl_st_), __FILE__, __LINE__);        \
+  } while (0)
