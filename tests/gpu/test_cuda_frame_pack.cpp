@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "runtime/cuda/frame_pack.h"
 #include "runtime/cuda/ops_cuda.h"
 #include "runtime/error.h"
@@ -117,7 +119,9 @@ std::string write_random_decoder(const std::string& path, int64_t latent, int64_
 
 TEST(CudaImageDecoder, MatchesTheCpuDecoder) {
   WL_REQUIRE_CUDA();
-  const std::string path = (std::filesystem::temp_directory_path() / "wl_gpu_decoder.safetensors").string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("wl_gpu_decoder_" + std::to_string(::getpid()) + ".safetensors"))
+          .string();
   const WeightMap w = WeightMap::open(write_random_decoder(path, 4, 12, 2));
   const ImageDecoder cpu(w), gpu(w, Backend::CUDA);
   EXPECT_EQ(gpu.backend(), Backend::CUDA);
