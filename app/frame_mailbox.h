@@ -27,8 +27,9 @@ struct Frame {
   int64_t world_frame = 0;  // frame index since the last reset
   int64_t chunk = 0;        // session chunk number
   FrameFormat format;
-  std::shared_ptr<const std::vector<uint8_t>> rgb;  // the chunk's pixels
+  std::shared_ptr<const std::vector<uint8_t>> rgb;  // the chunk's pixels (null on the device path unless recording)
   size_t offset = 0;                                // this frame's first byte in *rgb
+  DeviceFrameRef device;                            // the frame in GPU memory (device path), or null
   std::shared_ptr<const ChunkStats> stats;          // shared by the chunk's frames
   std::shared_ptr<const std::string> prompt;        // the prompt in force
   FrameActions actions;                             // what it was made with

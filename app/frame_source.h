@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "app/actions.h"
+#include "app/device_frames.h"
 #include "cache/cache_stats.h"
 
 namespace wl::app {
@@ -38,6 +40,7 @@ struct FrameFormat {
 struct ChunkRequest {
   int64_t first_frame = 0;               // index of the chunk's first frame since the last reset
   std::span<const FrameActions> actions;  // one per frame; size() == frames to make
+  bool need_rgb = false;                  // device path: also fill `rgb` (a recording is running)
 };
 
 class FrameSource {
@@ -62,8 +65,22 @@ class FrameSource {
     return "this source has no KV cache";
   }
 
-  // Makes request.actions.size() frames into `rgb` (resized to frames * format().bytes()).
+  // Makes request.actions.size() frames into `rgb` (resized to frames * format().bytes()),
+  // or, on the device path, into the sink (rgb then only when request.need_rgb).
   virtual ChunkStats next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) = 0;
+
+  // ---- the device path of the frame hand-off (app/device_frames.h) ----
+  // True when the source makes its frames on a CUDA device and can write
+  // them into a DeviceFrameSink (a world decoding on CUDA).
+  virtual bool decodes_on_device() const { return false; }
+  // From the next chunk on, frames go to `sink` (null: back to `rgb`).
+  // Only for a source that decodes_on_device(); called between chunks.
+  virtual void set_device_sink(DeviceFrameSink* sink) {
+    if (sink) throw std::logic_error("this frame source makes its frames on the CPU: it has no device path");
+  }
+  // The sink's handles for the last next_chunk's frames, one per frame
+  // (empty on the host path); the source keeps none of them.
+  virtual std::vector<DeviceFrameRef> take_device_frames() { return {}; }
 };
 
 }  // namespace wl::app

@@ -2,13 +2,19 @@
 
 #include <cstdio>
 
+#include "app/frame_path.h"
 #include "app/play_session.h"
 #include "app/progress_bar.h"
 
 namespace wl::app {
 
 int run_headless(const PlayOptions& options, const PlayConfig& config) {
-  std::unique_ptr<FrameSource> source = make_frame_source(options);
+  const Backend backend = play_backend(options);
+  std::unique_ptr<FrameSource> source = make_frame_source(options, backend);
+  FramePathInputs path;  // no window: the host path, said once
+  path.backend = backend;
+  path.source_on_device = source->decodes_on_device();
+  std::fprintf(stderr, "worldloop play: %s\n", describe(choose_frame_path(path)).c_str());
   const PlayConfig effective = with_source_presets(config, *source);
   PlaySession session(std::move(source), options, effective, WorldLoopOptions::Pacing::Lockstep);
   // No keyboard: one empty sample per frame (the action script, if any, is

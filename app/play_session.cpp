@@ -1,22 +1,31 @@
 #include "app/play_session.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <stdexcept>
 
+#include "app/frame_path.h"
 #include "app/oracle_primer.h"
 #include "app/oracle_source.h"
 #include "app/test_pattern_source.h"
 #include "app/world_source.h"
+#include "runtime/ops.h"
 
 namespace wl::app {
 
-std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options) {
+Backend play_backend(const PlayOptions& options) {
+  if (options.backend == "cpu") return Backend::CPU;  // without asking for a device
+  return choose_backend(options.backend, ops::backend_available(Backend::CUDA),
+                        ops::backend_unavailable_reason(Backend::CUDA));
+}
+
+size_t mailbox_capacity(int chunk_frames) { return static_cast<size_t>(std::max(2, chunk_frames) * 3); }
+
+std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backend backend) {
   if (options.model == "test-pattern") return std::make_unique<TestPatternSource>();
   if (options.model == "oracle") return std::make_unique<OracleSource>();
-  if (options.backend == "cuda")
-    throw std::runtime_error("--backend cuda: the CUDA backend is not built into this binary yet; use --backend cpu");
   WorldSourceOptions w;
+  w.dit.backend = backend;
   w.dir = options.model.empty() ? default_world_dir() : options.model;
   if (options.model.empty() && !std::filesystem::exists(std::filesystem::path(w.dir) / "world.json")) {
     std::fprintf(stderr, "worldloop play: no default world in %s yet; playing the built-in test pattern\n",
@@ -51,7 +60,7 @@ PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions&
       prompt_(options.prompt.value_or(config.default_prompt)),
       mailbox_(pacing == WorldLoopOptions::Pacing::Lockstep ? FrameMailbox::Mode::Lossless
                                                             : FrameMailbox::Mode::Newest,
-               static_cast<size_t>(std::max(2, source_->chunk_frames()) * 3)) {
+               mailbox_capacity(source_->chunk_frames())) {
   WorldLoopOptions lo;
   lo.pacing = pacing;
   lo.seed = options.seed;
@@ -65,8 +74,13 @@ PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions&
       std::lock_guard<std::mutex> lock(rec_mu_);
       rec = recorder_;
     }
-    if (rec)
-      for (const Frame& f : frames) rec->push(f);
+    if (!rec) return;
+    for (const Frame& f : frames) {
+      if (!f.rgb) continue;  // device path, chunk made before the recording asked for bytes
+      Frame bytes_only = f;
+      bytes_only.device.reset();  // a queued recording must not hold the presenter's ring slots
+      rec->push(bytes_only);
+    }
   });
   if (!options.record.empty()) start_recording(options.record);
 }
@@ -84,8 +98,11 @@ std::string PlaySession::finish() {
 
 void PlaySession::start_recording(const std::string& path) {
   auto rec = std::make_shared<Recorder>(open_frame_writer(path, source_->nominal_fps()));
-  std::lock_guard<std::mutex> lock(rec_mu_);
-  recorder_ = std::move(rec);
+  {
+    std::lock_guard<std::mutex> lock(rec_mu_);
+    recorder_ = std::move(rec);
+  }
+  loop_->set_need_rgb(true);  // the device path then makes bytes as well
 }
 
 std::string PlaySession::stop_recording() {
@@ -95,6 +112,7 @@ std::string PlaySession::stop_recording() {
     rec.swap(recorder_);
   }
   if (!rec) return {};
+  loop_->set_need_rgb(false);
   std::string err = rec->finish();
   std::lock_guard<std::mutex> lock(rec_mu_);
   record_error_ = err;

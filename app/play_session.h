@@ -18,9 +18,14 @@
 
 namespace wl::app {
 
-// The FrameSource for these options: the test pattern, or an error for --model
-// until the model's sampler is wired in.
-std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options);
+// The FrameSource for these options: a world package computing on `backend`
+// (choose_backend, app/frame_path.h; the DiT and the image decoder), the
+// oracle game or the test pattern.
+std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backend backend);
+// The Backend for options.backend on this machine (throws for cuda without a device).
+Backend play_backend(const PlayOptions& options);
+// Frames the session's mailbox holds at most for a source of `chunk_frames`.
+size_t mailbox_capacity(int chunk_frames);
 // The config with the source's own prompt presets (and its first one as the
 // default prompt) when the source has them.
 PlayConfig with_source_presets(const PlayConfig& config, const FrameSource& source);

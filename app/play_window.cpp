@@ -1,5 +1,6 @@
 #include "app/play_window.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,8 @@
 
 #include <SDL.h>
 
+#include "app/cuda_frame_hand_off.h"
+#include "app/frame_path.h"
 #include "app/keyboard_sdl.h"
 #include "app/play_session.h"
 #include "render/presenter.h"
@@ -60,6 +63,37 @@ struct SdlWindow {
   ~SdlWindow() { SDL_DestroyWindow(window); }
 };
 
+// The device path of the frame hand-off when everything allows it
+// (app/frame_path.h): the source then writes into the returned hand-off.
+// Null: the host path. Logs which path is active and why.
+std::unique_ptr<CudaFrameHandOff> start_device_path(render::Presenter& presenter, FrameSource& source,
+                                                    Backend backend) {
+  FramePathInputs in;
+  in.window = true;
+  in.backend = backend;
+  in.source_on_device = source.decodes_on_device();
+  in.hand_off_built = cuda_frame_hand_off_built();
+  if (in.backend == Backend::CUDA && in.source_on_device && in.hand_off_built)
+    in.presenter_cannot = cuda_frame_hand_off_unavailable(presenter);
+  FramePathChoice choice = choose_frame_path(in);
+  std::unique_ptr<CudaFrameHandOff> hand_off;
+  if (choice.path == FramePath::Device) {
+    try {
+      // Enough slots for a full mailbox, the chunk being written and the frames on screen.
+      const int k = std::max(1, source.chunk_frames());
+      const int slots = static_cast<int>(mailbox_capacity(k)) + k + 3;
+      const FrameFormat f = source.format();
+      hand_off = make_cuda_frame_hand_off(presenter, f.width, f.height, slots);
+      source.set_device_sink(hand_off.get());
+    } catch (const std::exception& e) {
+      hand_off.reset();
+      choice = {FramePath::Host, std::string("the device path failed to start: ") + e.what()};
+    }
+  }
+  std::fprintf(stderr, "worldloop play: %s\n", describe(choice).c_str());
+  return hand_off;
+}
+
 InputEvent command(InputEvent::Kind kind) {
   InputEvent e;
   e.kind = kind;
@@ -70,7 +104,8 @@ InputEvent command(InputEvent::Kind kind) {
 }  // namespace
 
 int run_window(const PlayOptions& options, const PlayConfig& user_config) {
-  std::unique_ptr<FrameSource> source = make_frame_source(options);  // model errors before any window
+  const Backend backend = play_backend(options);
+  std::unique_ptr<FrameSource> source = make_frame_source(options, backend);  // model errors before any window
   const PlayConfig config = with_source_presets(user_config, *source);
   const KeyBindings bindings(config);
   SdlVideo video;
@@ -80,7 +115,12 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
 #ifndef NDEBUG
   po.validation = true;
 #endif
+  // The hand-off's Vulkan extensions only where device frames could follow.
+  po.cuda_interop = backend == Backend::CUDA && source->decodes_on_device() && cuda_frame_hand_off_built();
   render::Presenter presenter(win.window, po);
+  // Declared after the presenter and before the session: the session's frames
+  // hold ring slots, so they go first, then the hand-off, then the presenter.
+  const std::unique_ptr<CudaFrameHandOff> hand_off = start_device_path(presenter, *source, backend);
   ui::ImGuiLayer imgui(win.window, presenter);
   ui::Overlay overlay;
   ui::OverlayView view;
@@ -223,9 +263,13 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     render::DrawRequest req;
     const bool upload = shown && last_world == now;  // a new frame arrived this iteration
     if (upload) {
-      req.frame_rgb = shown->pixels();
-      req.frame_width = shown->format.width;
-      req.frame_height = shown->format.height;
+      if (shown->device && hand_off) {
+        req.external = hand_off->show(*shown->device);  // copied on the GPU once CUDA has written it
+      } else {
+        req.frame_rgb = shown->pixels();
+        req.frame_width = shown->format.width;
+        req.frame_height = shown->format.height;
+      }
       if (!state.cache.token_scores.empty() && !state.cache.token_scores.back().empty()) {
         const cache::TokenScoreGrid& g = state.cache.token_scores.back();
         req.scores = g.scores.data();

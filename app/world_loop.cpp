@@ -209,18 +209,23 @@ void WorldLoop::run_chunks() {
 
     // Make the chunk.
     auto rgb = std::make_shared<std::vector<uint8_t>>();
-    ChunkRequest req{world_frame_, actions};
+    ChunkRequest req{world_frame_, actions, need_rgb_.load()};
     auto stats = std::make_shared<const ChunkStats>(source_.next_chunk(req, *rgb));
+    const std::vector<DeviceFrameRef> device = source_.take_device_frames();
     const Clock::time_point produced = Clock::now();
     const size_t frame_bytes = fmt.bytes();
-    if (rgb->size() < frame_bytes * static_cast<size_t>(k))
+    if (!device.empty() && device.size() < static_cast<size_t>(k))
+      throw std::runtime_error("frame source returned fewer device frames than a chunk needs");
+    const bool have_rgb = device.empty() || !rgb->empty();  // the device path may leave rgb empty
+    if (have_rgb && rgb->size() < frame_bytes * static_cast<size_t>(k))
       throw std::runtime_error("frame source returned fewer bytes than a chunk needs");
 
     int publish = k;
     if (opt_.max_frames >= 0) publish = static_cast<int>(std::min<int64_t>(k, opt_.max_frames - seq_));
     std::vector<Frame> frames;
     frames.reserve(static_cast<size_t>(publish));
-    std::shared_ptr<const std::vector<uint8_t>> pixels = std::move(rgb);
+    std::shared_ptr<const std::vector<uint8_t>> pixels;
+    if (have_rgb) pixels = std::move(rgb);
     for (int j = 0; j < publish; ++j) {
       Frame f;
       f.seq = seq_ + j;
@@ -229,6 +234,7 @@ void WorldLoop::run_chunks() {
       f.format = fmt;
       f.rgb = pixels;
       f.offset = frame_bytes * static_cast<size_t>(j);
+      if (!device.empty()) f.device = device[static_cast<size_t>(j)];
       f.stats = stats;
       f.prompt = prompt_;
       f.actions = actions[static_cast<size_t>(j)];

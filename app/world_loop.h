@@ -16,6 +16,10 @@
 // Pacing::Lockstep  Deterministic: chunk [s, s+K) waits until the samples
 //                   stamped s..s+K-1 are queued and each frame gets its own.
 //                   Used by --headless and the tests.
+//
+// Frames carry RGB bytes, or on the device path (app/device_frames.h) the
+// handles of their slots in GPU memory, plus the bytes while set_need_rgb(true)
+// (recording).
 #pragma once
 
 #include <atomic>
@@ -66,6 +70,8 @@ class WorldLoop {
   WorldLoop& operator=(const WorldLoop&) = delete;
 
   void set_chunk_hook(ChunkHook hook);  // before start()
+  // Device path: also make RGB bytes from the next chunk on (any thread).
+  void set_need_rgb(bool on) { need_rgb_ = on; }
   void start();
   // Stops the thread and joins it; closes the input queue and the mailbox.
   void stop();
@@ -88,6 +94,7 @@ class WorldLoop {
   ChunkHook hook_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> need_rgb_{false};
 
   // Model-thread state.
   int64_t seq_ = 0;

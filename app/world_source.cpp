@@ -1,6 +1,7 @@
 #include "app/world_source.h"
 
 #include <chrono>
+#include <utility>
 
 #include "runtime/error.h"
 
@@ -101,9 +102,20 @@ ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint
                 std::to_string(d.chunk));
   Tensor z = sampler_->next_chunk(action_tensor(request.actions.data(), request.actions.size()));
   const auto t0 = Clock::now();
-  if (d.latent_scale != 1.0f)
+  if (d.latent_scale != 1.0f) {
+    z = ops::to_backend(z, Backend::CPU);  // the latents are small; the decoder uploads them
     for (int64_t i = 0; i < z.numel(); ++i) z.f32()[i] /= d.latent_scale;
-  world_->decoder().decode_rgb8(z, rgb);
+  }
+  const ImageDecoder& decoder = world_->decoder();
+  if (sink_) {
+    const Tensor img = decoder.decode(z);  // [F, 3, H, W] on the device
+    ops::synchronize(decoder.backend());   // decode_ms: the decoder's time, not its queueing
+    device_frames_ = sink_->write(img);
+    if (request.need_rgb) unit_rgb_to_rgb8(ops::to_backend(img, Backend::CPU), rgb);
+    else rgb.clear();
+  } else {
+    decoder.decode_rgb8(z, rgb);
+  }
   ChunkStats stats;
   stats.stages.denoise_ms = sampler_->last_timing().denoise_ms;
   stats.stages.cache_update_ms = sampler_->last_timing().cache_update_ms;
@@ -111,5 +123,18 @@ ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint
   stats.cache = store_->stats();
   return stats;
 }
+
+void WorldSource::set_device_sink(DeviceFrameSink* sink) {
+  const WorldDescription& d = world_->description();
+  if (sink && !decodes_on_device()) throw Error("world source: the decoder runs on the CPU; it has no device path");
+  if (sink && (sink->width() != d.image_width || sink->height() != d.image_height))
+    throw Error("world source: a device frame sink of " + std::to_string(sink->width()) + "x" +
+                std::to_string(sink->height()) + " for frames of " + std::to_string(d.image_width) + "x" +
+                std::to_string(d.image_height));
+  sink_ = sink;
+  device_frames_.clear();
+}
+
+std::vector<DeviceFrameRef> WorldSource::take_device_frames() { return std::exchange(device_frames_, {}); }
 
 }  // namespace wl::app

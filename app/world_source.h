@@ -2,7 +2,9 @@
 // chunk by chunk with the keys held in each frame, the decoder turns latents
 // into frames, and a prompt change switches at the next chunk boundary with a
 // KV re-cache. Starting a world primes the cache with a few frames from a
-// primer (the oracle game) when the package has an encoder.
+// primer (the oracle game) when the package has an encoder. A world that
+// decodes on CUDA (dit.backend) can write its frames into a DeviceFrameSink
+// instead of returning RGB bytes (the device path, app/device_frames.h).
 #pragma once
 #include <functional>
 #include <memory>
@@ -21,7 +23,7 @@ struct WorldSourceOptions {
   std::string dir;               // world package folder
   std::string policy;            // empty: the package's
   int64_t budget_frames = 0;     // 0: the package's
-  DitOptions dit;                // products (bf16 where the processor has it)
+  DitOptions dit;                // products (bf16 where the processor has it); backend: also the decoder's
   // RGB8 frames [n][H][W][3] of the world at `seed` for `prompt`, with the
   // actions that led to them; used to prime the cache. Null: no priming.
   std::function<std::vector<uint8_t>(uint64_t seed, const std::string& prompt, int frames,
@@ -41,6 +43,9 @@ class WorldSource final : public FrameSource {
   std::string set_cache(const std::string& policy, int64_t budget_frames) override;
   std::vector<std::string> presets() const override { return world_->description().presets; }
   ChunkStats next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) override;
+  bool decodes_on_device() const override { return world_->decoder().backend() == Backend::CUDA; }
+  void set_device_sink(DeviceFrameSink* sink) override;
+  std::vector<DeviceFrameRef> take_device_frames() override;
 
   const World& world() const { return *world_; }
   const cache::KvStore& store() const { return *store_; }
@@ -55,6 +60,8 @@ class WorldSource final : public FrameSource {
   std::unique_ptr<SeededNoise> noise_;
   std::unique_ptr<Sampler> sampler_;
   std::vector<uint32_t> action_bits_;  // per entry of the action vector, the app's key bit
+  DeviceFrameSink* sink_ = nullptr;    // device path: where frames go
+  std::vector<DeviceFrameRef> device_frames_;  // the last chunk's, until taken
 };
 
 }  // namespace wl::app

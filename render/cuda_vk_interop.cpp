@@ -91,6 +91,18 @@ VkFrameExporter::WriteSlot VkFrameExporter::next_write_slot() {
   return book_.next_write();
 }
 
+VkFrameExporter::WriteSlot VkFrameExporter::acquire_write_slot() {
+  std::lock_guard lock(mu_);
+  const WriteSlot w = book_.next_write();
+  if (w.slot >= 0) book_.hold(w.slot);
+  return w;
+}
+
+void VkFrameExporter::release_write_slot(int slot) {
+  std::lock_guard lock(mu_);
+  book_.release(slot);
+}
+
 const ExportableBuffer* VkFrameExporter::slot_buffer(int slot) const {
   std::lock_guard lock(mu_);
   if (slot < 0 || slot >= static_cast<int>(buffers_.size())) return nullptr;

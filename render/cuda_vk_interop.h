@@ -13,6 +13,9 @@
 //     `released_value(i)` (the presenter finished reading slot i), writes slot
 //     i, cudaSignalExternalSemaphoresAsync on the ready timeline with value
 //     `ready = ++counter`, and publishes (slot i, ready) in the mailbox.
+//     (The app, app/cuda_frame_hand_off.h, writes a chunk's frames into
+//     acquire_write_slot() slots under one ready value and releases each slot
+//     when its frame leaves the mailbox and the screen.)
 //  4. Presenter: present_slot(i, ready); its next submit (DrawRequest::external,
 //     from take_pending()) waits on the ready timeline for `ready` before the
 //     copy into its image and signals the release timeline when done. Neither
@@ -106,6 +109,11 @@ class VkFrameExporter final : public CudaVkInterop {
   // before writing it; slot -1 when every slot is busy.
   using WriteSlot = FrameRingBook::WriteSlot;
   WriteSlot next_write_slot();
+  // Decoder thread: as next_write_slot(), and the slot stays the decoder's
+  // (skipped by later calls) until release_write_slot(slot): for frames that
+  // wait in a queue before present_slot, or are dropped without it.
+  WriteSlot acquire_write_slot();
+  void release_write_slot(int slot);
 
   const TimelineSemaphore* ready_timeline() const { return ready_.get(); }
   const TimelineSemaphore* release_timeline() const { return release_.get(); }

@@ -8,6 +8,7 @@ namespace wl::render {
 
 void FrameRingBook::reset(int count) {
   released_.assign(count > 0 ? count : 0, 0);
+  held_.assign(released_.size(), false);
   release_counter_ = 0;
   pending_slot_ = taken_slot_ = written_slot_ = -1;
   pending_ready_ = 0;
@@ -33,11 +34,23 @@ FrameRingBook::WriteSlot FrameRingBook::next_write() {
   const int n = count();
   for (int k = 1; k <= n; ++k) {
     const int s = (written_slot_ + k + n) % n;
-    if (s == pending_slot_ || s == taken_slot_) continue;
+    if (s == pending_slot_ || s == taken_slot_ || held_[s]) continue;
     written_slot_ = s;
     return {s, released_[s]};
   }
   return {};
+}
+
+void FrameRingBook::hold(int slot) {
+  if (slot < 0 || slot >= count())
+    throw Error("hold: slot " + std::to_string(slot) + " outside the ring of " + std::to_string(count()));
+  held_[slot] = true;
+}
+
+void FrameRingBook::release(int slot) {
+  if (slot < 0 || slot >= count())
+    throw Error("release: slot " + std::to_string(slot) + " outside the ring of " + std::to_string(count()));
+  held_[slot] = false;
 }
 
 uint64_t FrameRingBook::released(int slot) const {

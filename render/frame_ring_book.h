@@ -29,12 +29,18 @@ class FrameRingBook {
   void present(int slot, uint64_t ready_value);  // throws wl::Error for a bad slot
   // Presenter: the newest presented slot since the last take (older ones are skipped).
   std::optional<Taken> take();
-  // Decoder: a slot neither pending nor last taken.
+  // Decoder: a slot neither pending, last taken nor held.
   WriteSlot next_write();
+  // A written slot whose frame is still on its way to the presenter (queued
+  // for its display time): next_write skips it until release(slot). Throw
+  // wl::Error for a bad slot.
+  void hold(int slot);
+  void release(int slot);
   uint64_t released(int slot) const;  // 0 for a slot never read or out of range
 
  private:
   std::vector<uint64_t> released_;
+  std::vector<bool> held_;
   uint64_t release_counter_ = 0;
   int pending_slot_ = -1;
   uint64_t pending_ready_ = 0;

@@ -32,7 +32,8 @@ VkSampler make_sampler(VkDevice device, VkFilter filter) {
 }  // namespace
 
 Presenter::Presenter(SDL_Window* window, PresenterOptions options) : window_(window), options_(options) {
-  ctx_ = std::make_unique<VkContext>(window, VkContextOptions{options.validation});
+  ctx_ = std::make_unique<VkContext>(window, VkContextOptions{options.validation, options.cuda_interop});
+  if (ctx_->interop.enabled.complete()) exporter_ = std::make_unique<VkFrameExporter>(ctx_->interop);
   surface_format_ = Swapchain::choose_format(*ctx_);
 
   VkAttachmentDescription color{};
@@ -111,6 +112,7 @@ Presenter::Presenter(SDL_Window* window, PresenterOptions options) : window_(win
 Presenter::~Presenter() {
   if (!ctx_) return;
   vkDeviceWaitIdle(ctx_->device);
+  exporter_.reset();
   readback_.reset();
   frame_image_.reset();
   score_image_.reset();

@@ -9,6 +9,11 @@
 // slot's staging buffer and copied to the sampled frame image; the render pass
 // clears, blits the frame into its letterboxed rectangle, optionally blends
 // the token-score heatmap over it, then lets the overlay record its draws.
+//
+// Asked for it (PresenterOptions::cuda_interop) on a device that has the
+// extensions, the presenter also offers an exportable frame ring
+// (frame_exporter(), render/cuda_vk_interop.h): a CUDA decoder writes frames
+// there and a draw copies them on the GPU (DrawRequest::external).
 #pragma once
 
 #include <array>
@@ -32,6 +37,7 @@ namespace wl::render {
 struct PresenterOptions {
   bool vsync = true;
   bool validation = false;
+  bool cuda_interop = false;  // create the device with the CUDA frame hand-off's extensions where it has them
 };
 
 struct Rect {
@@ -83,6 +89,11 @@ class Presenter {
   const char* present_mode_name() const;
   const std::string& screenshot_error() const { return screenshot_error_; }
 
+  // The exportable frame ring of the CUDA hand-off, or null when the device
+  // was created without its extensions; then frame_export_unavailable() says why.
+  VkFrameExporter* frame_exporter() { return exporter_.get(); }
+  const std::string& frame_export_unavailable() const { return ctx_->interop_unavailable; }
+
   // For the overlay's Vulkan backend.
   const VkContext& context() const { return *ctx_; }
   VkRenderPass render_pass() const { return render_pass_; }
@@ -132,6 +143,7 @@ class Presenter {
 
   std::unique_ptr<MappedBuffer> readback_;
   std::string screenshot_error_;
+  std::unique_ptr<VkFrameExporter> exporter_;
   std::function<void(uint32_t)> on_rebuilt_;
 };
 

@@ -1,7 +1,9 @@
 #include "render/vk_context.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <vector>
 
@@ -128,19 +130,50 @@ VkContext::VkContext(SDL_Window* window, VkContextOptions options) {
     throw std::runtime_error("no Vulkan device found (install mesa-vulkan-drivers for a CPU implementation)");
   device_name = properties.deviceName;
 
+  // The frame hand-off's extensions: all of them or none (a Vulkan 1.1
+  // device is needed to ask for its features and its UUID).
+  InteropSupport interop_support;
+  interop_unavailable = "not requested";
+  if (options.cuda_interop) {
+    if (properties.apiVersion < VK_API_VERSION_1_1) {
+      interop_unavailable = device_name + " is a Vulkan 1.0 device";
+    } else {
+      VkPhysicalDeviceIDProperties id{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
+      VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+      p2.pNext = &id;
+      vkGetPhysicalDeviceProperties2(physical_device, &p2);
+      std::copy(std::begin(id.deviceUUID), std::end(id.deviceUUID), device_uuid.begin());
+      const InteropSupport supported = query_interop_support(physical_device);
+      if (supported.complete()) {
+        interop_support = supported;
+        interop_unavailable.clear();
+      } else {
+        interop_unavailable = device_name + " lacks " + supported.missing();
+      }
+    }
+    if (!interop_unavailable.empty())
+      std::fprintf(stderr, "worldloop: Vulkan: CUDA frame hand-off extensions left off: %s\n",
+                   interop_unavailable.c_str());
+  }
+
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
   qci.queueFamilyIndex = queue_family;
   qci.queueCount = 1;
   qci.pQueuePriorities = &priority;
-  const char* device_exts[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
+  std::vector<const char*> device_exts = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
+  for (const char* e : interop_support.device_extensions()) device_exts.push_back(e);
+  VkPhysicalDeviceTimelineSemaphoreFeatures timeline{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES};
+  timeline.timelineSemaphore = VK_TRUE;
   VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  if (interop_support.timeline_semaphore) dci.pNext = &timeline;
   dci.queueCreateInfoCount = 1;
   dci.pQueueCreateInfos = &qci;
-  dci.enabledExtensionCount = 1;
-  dci.ppEnabledExtensionNames = device_exts;
+  dci.enabledExtensionCount = static_cast<uint32_t>(device_exts.size());
+  dci.ppEnabledExtensionNames = device_exts.data();
   WL_VK_CHECK(vkCreateDevice(physical_device, &dci, nullptr, &device));
   vkGetDeviceQueue(device, queue_family, 0, &queue);
+  interop = InteropDevice{physical_device, device, queue, queue_family, interop_support};
 }
 
 VkContext::~VkContext() {

@@ -362,6 +362,38 @@ TEST(VkInterop, RingBookNeverHandsTheDecoderAPendingOrShownSlot) {
   EXPECT_EQ(two.next_write().slot, -1);
 }
 
+TEST(VkInterop, RingBookSkipsHeldSlotsUntilReleased) {
+  // The app's frames wait in a queue before present(): their slots are held.
+  wl::render::FrameRingBook book;
+  book.reset(4);
+  for (int s = 0; s < 3; ++s) {
+    const auto w = book.next_write();
+    ASSERT_EQ(w.slot, s);
+    book.hold(w.slot);
+  }
+  EXPECT_EQ(book.next_write().slot, 3);
+  book.hold(3);
+  EXPECT_EQ(book.next_write().slot, -1);  // all four queued
+  book.present(1, 2);                      // frame 1 shown (frame 0 dropped by the queue)
+  auto t = book.take();
+  ASSERT_TRUE(t.has_value());
+  book.release(0);
+  book.release(1);
+  auto w = book.next_write();  // 1 is on screen, 2 and 3 still queued: only 0
+  EXPECT_EQ(w.slot, 0);
+  EXPECT_EQ(w.wait_release, 0u);  // never read
+  book.hold(0);
+  EXPECT_EQ(book.next_write().slot, -1);
+  book.present(2, 3);
+  t = book.take();
+  book.release(2);
+  w = book.next_write();  // 2 on screen now: 1 is free again, after its read
+  EXPECT_EQ(w.slot, 1);
+  EXPECT_EQ(w.wait_release, 1u);
+  EXPECT_THROW(book.hold(4), wl::Error);
+  EXPECT_THROW(book.release(-1), wl::Error);
+}
+
 TEST(VkInterop, CopyWaitsForTheReadyTimelineAndSignalsRelease) {
   // The presenter's side of a frame: its copy out of the exportable buffer
   // waits on the GPU for the ready value (here signalled from the host, where

@@ -41,6 +41,17 @@ void require_device() {
   if (q.count == 0) throw Error("no CUDA device: " + q.reason);
 }
 
+std::array<uint8_t, 16> current_device_uuid() {
+  require_device();
+  int device = 0;
+  WL_CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp prop{};
+  WL_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  std::array<uint8_t, 16> uuid{};
+  for (size_t i = 0; i < uuid.size(); ++i) uuid[i] = static_cast<uint8_t>(prop.uuid.bytes[i]);
+  return uuid;
+}
+
 ImportedBuffer::ImportedBuffer(const ExternalBufferDesc& desc) : size_(desc.size) {
   FdGuard guard(desc.fd);
   require_device();

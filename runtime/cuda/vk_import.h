@@ -9,6 +9,7 @@
 // usable device, wl::Error("no CUDA device: <reason>") before any import.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -21,6 +22,10 @@ namespace wl::cuda {
 
 // Throws wl::Error("no CUDA device: <reason>") when query_devices() finds none.
 void require_device();
+
+// The UUID of the device the ops run on (the current one), to find the same
+// GPU among the Vulkan devices (VkPhysicalDeviceIDProperties::deviceUUID).
+std::array<uint8_t, 16> current_device_uuid();
 
 struct ExternalBufferDesc {
   int fd = -1;                   // OPAQUE_FD of the VkDeviceMemory

@@ -16,6 +16,7 @@ namespace wl {
 
 struct DitOptions {
   ops::MatmulPrecision precision = ops::best_matmul_precision();
+  Backend backend = Backend::CPU;
 };
 
 class CausalDit {

@@ -1,20 +1,18 @@
 #include "runtime/model/image_codec.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "runtime/error.h"
+#include "runtime/unit_rgb8.h"
 
 namespace wl {
 namespace {
 
 // A 3x3 convolution `name` with bias, its weight checked to be [O, I, 3, 3].
-ops::ConvWeight load_conv(const WeightMap& w, const std::string& name, int stride) {
+ops::ConvWeight load_conv(const WeightMap& w, const std::string& name, int stride, Backend on = Backend::CPU) {
   const Tensor weight = w.get(name + ".weight");
   if (weight.rank() != 4 || weight.dim(2) != 3 || weight.dim(3) != 3)
     throw Error(w.path() + ": tensor '" + name + ".weight' has shape " + shape_str(weight.shape()) +
                 ", expected [out, in, 3, 3]");
-  return ops::prepare_conv2d(weight, w.get(name + ".bias", {weight.dim(0)}), stride, 1);
+  return ops::prepare_conv2d(weight, w.get(name + ".bias", {weight.dim(0)}), stride, 1, on);
 }
 
 int count_blocks(const WeightMap& w, const char* first_conv) {
@@ -32,7 +30,7 @@ void check_chain(const WeightMap& w, const ops::ConvWeight& a, const ops::ConvWe
 Tensor conv(const Tensor& x, const ops::ConvWeight& w) {
   const int64_t ho = (x.dim(2) + 2 * w.padding - 3) / w.stride + 1;
   const int64_t wo = (x.dim(3) + 2 * w.padding - 3) / w.stride + 1;
-  Tensor y = Tensor::empty({x.dim(0), w.out_channels(), ho, wo});  // [F, O, Ho, Wo]
+  Tensor y = ops::empty({x.dim(0), w.out_channels(), ho, wo}, x.backend());  // [F, O, Ho, Wo]
   ops::conv2d(x, w, y);
   return y;
 }
@@ -45,19 +43,30 @@ Tensor conv_silu(const Tensor& x, const ops::ConvWeight& w) {
 
 }  // namespace
 
-ImageDecoder::ImageDecoder(const WeightMap& w) {
-  conv_in_ = load_conv(w, "conv_in", 1);
+void unit_rgb_to_rgb8(const Tensor& img, std::vector<uint8_t>& rgb) {
+  if (img.rank() != 4 || img.dim(1) != 3 || img.dtype() != DType::F32 || img.backend() != Backend::CPU)
+    throw Error("unit_rgb_to_rgb8: image " + shape_str(img.shape()) + " must be [F, 3, H, W] F32 on the CPU");
+  const int64_t frames = img.dim(0), height = img.dim(2), width = img.dim(3), plane = height * width;
+  rgb.resize(static_cast<size_t>(frames * plane * 3));
+  const float* p = img.f32();
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < plane; ++i) rgb[(f * plane + i) * 3 + c] = unit_to_u8(p[(f * 3 + c) * plane + i]);
+}
+
+ImageDecoder::ImageDecoder(const WeightMap& w, Backend on) : backend_(on) {
+  conv_in_ = load_conv(w, "conv_in", 1, on);
   const int n = count_blocks(w, "conv1");
   ops::ConvWeight prev = conv_in_;
   for (int i = 0; i < n; ++i) {
     const std::string pre = "blocks." + std::to_string(i) + ".";
-    Block b{load_conv(w, pre + "conv1", 1), load_conv(w, pre + "conv2", 1)};
+    Block b{load_conv(w, pre + "conv1", 1, on), load_conv(w, pre + "conv2", 1, on)};
     check_chain(w, prev, b.conv1, pre + "conv1");
     check_chain(w, b.conv1, b.conv2, pre + "conv2");
     prev = b.conv2;
     blocks_.push_back(b);
   }
-  conv_out_ = load_conv(w, "conv_out", 1);
+  conv_out_ = load_conv(w, "conv_out", 1, on);
   check_chain(w, prev, conv_out_, "conv_out");
   if (conv_out_.out_channels() != 3)
     throw Error(w.path() + ": tensor 'conv_out.weight' gives " + std::to_string(conv_out_.out_channels()) +
@@ -68,9 +77,11 @@ Tensor ImageDecoder::decode(const Tensor& z) const {
   if (z.rank() != 4 || z.dim(1) != latent_channels())
     throw Error("decoder: latents have shape " + shape_str(z.shape()) + ", expected [F, " +
                 std::to_string(latent_channels()) + ", h, w]");
-  Tensor x = conv_silu(z.to(DType::F32), conv_in_);                      // [F, ch, h, w]
+  // Checkpoint dtypes are widened on the CPU; the ops check that device latents are F32.
+  const Tensor z32 = ops::to_backend(z.backend() == Backend::CPU ? z.to(DType::F32) : z, backend_);
+  Tensor x = conv_silu(z32, conv_in_);                                   // [F, ch, h, w]
   for (const Block& b : blocks_) {
-    Tensor up = Tensor::empty({x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3)});  // [F, ch, 2h, 2w]
+    Tensor up = ops::empty({x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3)}, backend_);  // [F, ch, 2h, 2w]
     ops::upsample_nearest_2x(x, up);
     x = conv_silu(conv_silu(up, b.conv1), b.conv2);                      // [F, ch, 2h, 2w]
   }
@@ -78,16 +89,7 @@ Tensor ImageDecoder::decode(const Tensor& z) const {
 }
 
 void ImageDecoder::decode_rgb8(const Tensor& z, std::vector<uint8_t>& rgb) const {
-  const Tensor img = decode(z);  // [F, 3, H, W]
-  const int64_t frames = img.dim(0), height = img.dim(2), width = img.dim(3), plane = height * width;
-  rgb.resize(static_cast<size_t>(frames * plane * 3));
-  const float* p = img.f32();
-  for (int64_t f = 0; f < frames; ++f)
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t i = 0; i < plane; ++i) {
-        const float v = std::round((p[(f * 3 + c) * plane + i] + 1.0f) * 127.5f);
-        rgb[(f * plane + i) * 3 + c] = static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));
-      }
+  unit_rgb_to_rgb8(ops::to_backend(decode(z), Backend::CPU), rgb);  // [F, 3, H, W] -> [F][H][W][3]
 }
 
 ImageEncoder::ImageEncoder(const WeightMap& w) {

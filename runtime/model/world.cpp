@@ -70,7 +70,7 @@ std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& opt
   w->dit_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("dit"))));
   w->dit_ = std::make_unique<CausalDit>(*w->dit_weights_, options);
   w->decoder_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("decoder"))));
-  w->decoder_ = std::make_unique<ImageDecoder>(*w->decoder_weights_);
+  w->decoder_ = std::make_unique<ImageDecoder>(*w->decoder_weights_, options.backend);
   if (d.files.count("encoder")) {
     w->encoder_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("encoder"))));
     w->encoder_ = std::make_unique<ImageEncoder>(*w->encoder_weights_);

@@ -39,7 +39,8 @@ struct WorldDescription {
 
 class World {
  public:
-  // Loads the package in `dir`. The DiT's products use `options`.
+  // Loads the package in `dir`. The DiT's products use `options`; the image
+  // decoder runs on options.backend (the encoder, which primes, on the CPU).
   static std::unique_ptr<World> open(const std::string& dir, const DitOptions& options = {});
 
   const WorldDescription& description() const { return desc_; }
