@@ -401,8 +401,8 @@ TEST(CudaKvStore, RollingWindowMatchesTheCpuStore) {
           const int64_t n = cs[i].len * row;
           const Tensor want_k = Tensor::from_floats(std::vector<float>(cs[i].k, cs[i].k + n), {n});
           const Tensor got_k = Tensor::from_floats(download(gs[i].k, n), {n});
-          // The sink's keys are rotated on each side; everything else is copied.
-          EXPECT_LE(gpu_test::normalised_error(got_k, want_k), 1e-6) << "keys of segment " << i;
+          // The sink's keys are rotated on each side (f32 tolerance); everything else is copied.
+          EXPECT_LE(gpu_test::normalised_error(got_k, want_k), 1e-5) << "keys of segment " << i;
           const std::vector<float> got_v = download(gs[i].v, n);
           for (int64_t e = 0; e < n; ++e) ASSERT_EQ(got_v[e], cs[i].v[e]) << "values of segment " << i;
         }
