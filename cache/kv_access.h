@@ -6,6 +6,10 @@
 //                      frame, attention over all cached frames up to the call's end
 //   RollingWindowKv    Rolling Forcing: the window's first chunk is cached, the
 //                      sink re-positioned next to the window (DESIGN 2.4)
+//
+// Every pointer in and out lives where the cache keeps its keys and values
+// (KvStoreConfig::backend): host memory for a CPU cache, device memory for a
+// CUDA one.
 #pragma once
 #include <cstdint>
 #include <vector>

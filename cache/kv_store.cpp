@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <string>
 
 #include "runtime/error.h"
@@ -19,10 +18,7 @@ KvStore::KvStore(const KvStoreConfig& config, std::unique_ptr<CachePolicy> polic
     throw Error("kv store: a budget of " + std::to_string(config.budget_tokens) + " tokens holds less than one frame of " +
                 std::to_string(config.tokens_per_frame()));
   if (config.sink_frames < 0) throw Error("kv store: negative sink frames");
-  const size_t n = static_cast<size_t>(config.blocks * config.budget_tokens * config.row_floats());
-  k_raw_.assign(n, 0.0f);
-  k_rot_.assign(n, 0.0f);
-  v_.assign(n, 0.0f);
+  rows_ = make_kv_rows(config);
   clear();
 }
 
@@ -35,6 +31,7 @@ void KvStore::clear() {
   used_.assign(B, 0);
   bias_.assign(B, {});
   call_slots_.assign(B, {});
+  rows_->set_call_slots(call_slots_);
   frame_slots_.assign(B, {});
   evicted_.assign(B, {});
   merged_frames_.assign(B, {});
@@ -109,6 +106,7 @@ void KvStore::begin_call(int64_t start, int64_t frames, bool cache_update) {
     call_slots_[b].clear();
     for (int64_t f = start; f < start + frames; ++f) assign_frame(b, f);
   }
+  rows_->set_call_slots(call_slots_);
   policy_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   newest_frame_ = std::max(newest_frame_, start + frames - 1);
 }
@@ -133,15 +131,8 @@ void KvStore::assign_frame(int64_t b, int64_t frame) {
 }
 
 void KvStore::write_call(int64_t b, const float* k_raw, const float* k_rot, const float* v, int64_t tokens) {
-  const int64_t row = config_.row_floats();
-  const size_t bytes = static_cast<size_t>(row) * sizeof(float);
-  const std::vector<int32_t>& slots = call_slots_[b];
-  const size_t n = std::min(slots.size(), static_cast<size_t>(tokens));
-  for (size_t i = 0; i < n; ++i) {
-    std::memcpy(row_ptr(k_raw_, b, slots[i]), k_raw + i * row, bytes);
-    std::memcpy(row_ptr(k_rot_, b, slots[i]), k_rot + i * row, bytes);
-    std::memcpy(row_ptr(v_, b, slots[i]), v + i * row, bytes);
-  }
+  const size_t n = std::min(call_slots_[b].size(), static_cast<size_t>(tokens));
+  rows_->write(b, k_raw, k_rot, v, static_cast<int64_t>(n));
 }
 
 std::vector<ops::KVSegment> KvStore::segments(int64_t b) const {
@@ -157,8 +148,7 @@ const std::vector<int32_t>* KvStore::frame_slots(int64_t b, int64_t frame) const
   return it == frame_slots_[b].end() ? nullptr : &it->second;
 }
 
-std::vector<ops::KVSegment> KvStore::visible_segments(int64_t b, int64_t first, int64_t end,
-                                                      int64_t max_tokens) const {
+std::vector<int32_t> KvStore::visible_slots(int64_t b, int64_t first, int64_t end, int64_t max_tokens) const {
   const std::vector<TokenMeta>& meta = meta_[b];
   const int64_t n = config_.budget_tokens;
   auto visible = [&](int64_t s) { return meta[s].used() && meta[s].frame >= first && meta[s].frame < end; };
@@ -193,34 +183,83 @@ std::vector<ops::KVSegment> KvStore::visible_segments(int64_t b, int64_t first, 
     if (meta[s].frame < cutoff_frame) return false;
     return meta[s].row * config_.cols + meta[s].col >= cutoff_tokens;
   };
+  std::vector<int32_t> out;
+  for (int64_t s = 0; s < n; ++s)
+    if (visible(s) && in_window(s)) out.push_back(static_cast<int32_t>(s));
+  return out;
+}
 
-  std::vector<ops::KVSegment> out;
+std::vector<ops::KVSegment> KvStore::visible_segments(int64_t b, int64_t first, int64_t end,
+                                                      int64_t max_tokens) const {
+  const std::vector<int32_t> slots = visible_slots(b, first, end, max_tokens);
   const int64_t row = config_.row_floats();
-  const float* k = row_ptr(k_rot_, b, 0);
-  const float* v = row_ptr(v_, b, 0);
-  int64_t s = 0;
-  while (s < n) {
-    if (!(visible(s) && in_window(s))) {
-      ++s;
-      continue;
-    }
-    int64_t e = s;
-    while (e < n && visible(e) && in_window(e)) ++e;
+  const float* k = rows_->rows(RowKind::KRot, b);
+  const float* v = rows_->rows(RowKind::V, b);
+  // Merged tokens carry their log count as an additive logit bias.
+  const float* bias = this->bias(b);
+  // One segment per run of consecutive slots.
+  std::vector<ops::KVSegment> out;
+  for (size_t i = 0; i < slots.size();) {
+    size_t e = i + 1;
+    while (e < slots.size() && slots[e] == slots[e - 1] + 1) ++e;
     ops::KVSegment seg;
-    seg.k = k + s * row;
-    seg.v = v + s * row;
-    seg.len = e - s;
+    seg.k = k + slots[i] * row;
+    seg.v = v + slots[i] * row;
+    seg.bias = bias ? bias + slots[i] : nullptr;
+    seg.len = static_cast<int64_t>(e - i);
     out.push_back(seg);
-    s = e;
-  }
-  if (any_merged_) {
-    // Merged tokens carry their log count as an additive logit bias.
-    std::vector<float>& bias = bias_[b];
-    bias.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) bias[i] = meta[i].log_count;
-    for (ops::KVSegment& seg : out) seg.bias = bias.data() + (seg.k - k) / row;
+    i = e;
   }
   return out;
+}
+
+const float* KvStore::bias(int64_t b) const {
+  if (!any_merged_) return nullptr;
+  const std::vector<TokenMeta>& meta = meta_[b];
+  std::vector<float>& bias = bias_[b];
+  bias.resize(meta.size());
+  for (size_t i = 0; i < meta.size(); ++i) bias[i] = meta[i].log_count;
+  return rows_->bias(b, bias);
+}
+
+std::vector<float> KvStore::attention_mass(int64_t b, const float* q_rot, int64_t tokens, int64_t queries) const {
+  const std::vector<int32_t> slots = visible_slots(b, 0, call_start_ + call_frames_, config_.max_attention_tokens);
+  if (slots.empty()) return {};
+  const float scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+  const std::vector<float> received = rows_->attention_mass(b, slots, bias(b), q_rot, tokens, queries, scale);
+  std::vector<float> out(static_cast<size_t>(config_.budget_tokens), 0.0f);
+  for (size_t j = 0; j < slots.size(); ++j) out[slots[j]] = received[j];
+  return out;
+}
+
+void KvStore::query_sums(const float* q, int64_t tokens, std::vector<double>& sum, std::vector<double>& sum_sq) const {
+  rows_->query_sums(q, tokens, sum, sum_sq);
+}
+
+ExpectedAttention KvStore::expected_attention(int64_t b, const ExpectedQuery& q, bool weight_by_value_norm,
+                                              const std::vector<SlotPair>& pairs, float pair_cost_limit) const {
+  ExpectedAttention out;
+  const std::vector<TokenMeta>& meta = meta_[b];
+  out.index.assign(meta.size(), -1);
+  std::vector<float> log_count;
+  for (size_t s = 0; s < meta.size(); ++s)
+    if (meta[s].used()) {
+      out.index[s] = static_cast<int32_t>(out.slots.size());
+      out.slots.push_back(static_cast<int64_t>(s));
+      log_count.push_back(meta[s].log_count);
+    }
+  std::vector<SlotPair> at;  // positions in out.slots
+  at.reserve(pairs.size());
+  for (const SlotPair& p : pairs) {
+    if (out.index[p.a] < 0 || out.index[p.b] < 0) throw Error("kv store: a pair names a free slot");
+    at.push_back({out.index[p.a], out.index[p.b]});
+  }
+  rows_->expected_attention(b, out.slots, log_count, q, weight_by_value_norm, at, pair_cost_limit, out);
+  return out;
+}
+
+void KvStore::gather_rows(int64_t b, RowKind kind, const std::vector<int32_t>& slots, float* out) const {
+  rows_->gather(b, kind, slots, out);
 }
 
 void KvStore::observe(int64_t block, const float* q_raw, const float* q_rot, int64_t tokens) {
@@ -257,12 +296,7 @@ void KvStore::merge(int64_t b, int64_t into, int64_t from, float w_into, float w
   if (!a.used() || !c.used() || into == from) return;
   const float total = w_into + w_from;
   const float wa = total > 0 ? w_into / total : 0.5f, wc = 1.0f - wa;
-  const int64_t row = config_.row_floats();
-  for (auto* store : {&k_raw_, &k_rot_, &v_}) {
-    float* pa = row_ptr(*store, b, into);
-    const float* pc = row_ptr(*store, b, from);
-    for (int64_t i = 0; i < row; ++i) pa[i] = wa * pa[i] + wc * pc[i];
-  }
+  rows_->merge(b, into, from, wa, wc);
   // log(n_a + n_c) from the two log counts.
   const float hi = std::max(a.log_count, c.log_count), lo = std::min(a.log_count, c.log_count);
   const float log_count = hi + std::log1p(std::exp(lo - hi));
@@ -370,21 +404,18 @@ void KvStore::set_budget(int64_t budget) {
                   std::to_string(budget) + " tokens (the sink alone needs more)");
   }
   // Compact the kept tokens into arrays of the new size.
-  const int64_t row = config_.row_floats(), old_budget = config_.budget_tokens;
-  const size_t n = static_cast<size_t>(config_.blocks * budget * row);
-  std::vector<float> k_raw(n, 0.0f), k_rot(n, 0.0f), v(n, 0.0f);
+  const int64_t old_budget = config_.budget_tokens;
+  std::vector<std::vector<int32_t>> keep(static_cast<size_t>(config_.blocks));  // [blocks][budget] old slot or -1
   for (int64_t b = 0; b < config_.blocks; ++b) {
     std::vector<TokenMeta> meta(static_cast<size_t>(budget));
     std::vector<int32_t> new_slot(static_cast<size_t>(old_budget), -1);
+    keep[b].assign(static_cast<size_t>(budget), -1);
     int32_t next = 0;
     for (int64_t s = 0; s < old_budget; ++s) {
       if (!meta_[b][s].used()) continue;
       new_slot[s] = next;
       meta[next] = meta_[b][s];
-      const size_t from = static_cast<size_t>((b * old_budget + s) * row), to = static_cast<size_t>((b * budget + next) * row);
-      std::copy(k_raw_.begin() + from, k_raw_.begin() + from + row, k_raw.begin() + to);
-      std::copy(k_rot_.begin() + from, k_rot_.begin() + from + row, k_rot.begin() + to);
-      std::copy(v_.begin() + from, v_.begin() + from + row, v.begin() + to);
+      keep[b][next] = static_cast<int32_t>(s);
       ++next;
     }
     for (auto& [frame, slots] : frame_slots_[b])
@@ -396,9 +427,8 @@ void KvStore::set_budget(int64_t budget) {
     call_slots_[b].clear();
     bias_[b].clear();
   }
-  k_raw_ = std::move(k_raw);
-  k_rot_ = std::move(k_rot);
-  v_ = std::move(v);
+  rows_->compact(budget, keep);
+  rows_->set_call_slots(call_slots_);
   config_.budget_tokens = budget;
   policy_->reset();  // its per-slot history no longer matches the compacted slots
   stats_.budget_tokens = budget;

@@ -9,6 +9,11 @@
 // would be exceeded the policy makes room first (sink frames and the call's
 // own frames are protected). Attention then reads every token of the block
 // from frames below s+f, oldest frames trimmed to max_attention_tokens.
+//
+// Keys and values live on config.backend (KvRows, cache/kv_rows.h): with
+// CUDA every pointer in and out (write_call, observe, segments, the row
+// accessors) is device memory and keys never cross to the host; the
+// bookkeeping stays on the host either way.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -17,8 +22,9 @@
 #include <vector>
 
 #include "cache/cache_policy.h"
-#include "cache/kv_access.h"
 #include "cache/cache_stats.h"
+#include "cache/kv_access.h"
+#include "cache/kv_rows.h"
 #include "runtime/ops.h"
 
 namespace wl::cache {
@@ -59,8 +65,9 @@ class KvStore : public KvAccess {
   void check_layout(int64_t blocks, int64_t heads, int64_t head_dim, int64_t rows, int64_t cols) const override;
   void begin_call(int64_t start_frame, int64_t frames, bool cache_update) override;
   // Scatters the call's keys and values ([T, heads, head_dim], tokens ordered
-  // frame, row, column) into their slots in one block. With fewer tokens than
-  // the call has, only the first ones are stored (the others stay as they were).
+  // frame, row, column; memory of the store's backend) into their slots in one
+  // block. With fewer tokens than the call has, only the first ones are stored
+  // (the others stay as they were).
   void write_call(int64_t block, const float* k_raw, const float* k_rot, const float* v, int64_t tokens) override;
   // What one block's attention reads for the current call: every cached token
   // of a frame below the call's end, the call's own included (from the slots).
@@ -82,9 +89,11 @@ class KvStore : public KvAccess {
 
   int64_t slots() const { return config_.budget_tokens; }
   const std::vector<TokenMeta>& meta(int64_t block) const { return meta_[block]; }
-  const float* k_raw(int64_t block, int64_t slot) const { return row_ptr(k_raw_, block, slot); }
-  const float* k_rot(int64_t block, int64_t slot) const { return row_ptr(k_rot_, block, slot); }
-  const float* v(int64_t block, int64_t slot) const { return row_ptr(v_, block, slot); }
+  // One slot's row (heads * head_dim floats) in the backend's memory: read
+  // them on the host only for a CPU store; policies use the computations below.
+  const float* k_raw(int64_t block, int64_t slot) const { return row_ptr(RowKind::KRaw, block, slot); }
+  const float* k_rot(int64_t block, int64_t slot) const { return row_ptr(RowKind::KRot, block, slot); }
+  const float* v(int64_t block, int64_t slot) const { return row_ptr(RowKind::V, block, slot); }
   int64_t used_tokens(int64_t block) const { return used_[block]; }
   // Cached frames (any block holds a token of them), oldest first.
   std::vector<int64_t> frames() const;
@@ -101,6 +110,27 @@ class KvStore : public KvAccess {
   // (raw and rotated) and values become the weighted mean, counts add up (in
   // log space) so the merged token keeps both tokens' attention mass.
   void merge(int64_t block, int64_t into, int64_t from, float w_into, float w_from);
+
+  // ---- computations over the cached rows (on the store's backend) ------------
+
+  // `queries` queries of this call, evenly spaced over q [tokens, heads,
+  // head_dim] (backend memory; query i is token ((2i+1) tokens) / (2 queries)),
+  // attend per head to exactly what segments(block) returns, log-count bias
+  // included: softmax(q . k_rot / sqrt(head_dim) + bias). Returns [slots]: the
+  // mass each slot receives summed over those queries and the heads (0 where
+  // not attended); empty when the call attends to nothing.
+  std::vector<float> attention_mass(int64_t block, const float* q_rot, int64_t tokens, int64_t queries) const;
+  // Per float of a row, the sums over tokens of q and q^2 (q [tokens, heads,
+  // head_dim], backend memory).
+  void query_sums(const float* q, int64_t tokens, std::vector<double>& sum, std::vector<double>& sum_sq) const;
+  // What an expected query makes of every used slot of a block (see
+  // KvRows::expected_attention; the log counts are the slots' own). `pairs`
+  // are slots; pair costs and cosines come back in their order.
+  ExpectedAttention expected_attention(int64_t block, const ExpectedQuery& q, bool weight_by_value_norm,
+                                       const std::vector<SlotPair>& pairs = {}, float pair_cost_limit = 0) const;
+  // Rows of one kind of the given slots of a block into out [slots.size(),
+  // heads, head_dim] (backend memory).
+  void gather_rows(int64_t block, RowKind kind, const std::vector<int32_t>& slots, float* out) const;
 
   // ---- statistics -------------------------------------------------------------
 
@@ -122,17 +152,21 @@ class KvStore : public KvAccess {
   void set_budget(int64_t budget_tokens);
 
  private:
-  float* row_ptr(const std::vector<float>& store, int64_t block, int64_t slot) const {
-    return const_cast<float*>(store.data()) + (block * config_.budget_tokens + slot) * config_.row_floats();
+  const float* row_ptr(RowKind kind, int64_t block, int64_t slot) const {
+    return rows_->rows(kind, block) + slot * config_.row_floats();
   }
   void assign_frame(int64_t block, int64_t frame);
+  // Used slots of frames in [first, end), ascending, the oldest trimmed to max_tokens (0: all).
+  std::vector<int32_t> visible_slots(int64_t block, int64_t first, int64_t end, int64_t max_tokens) const;
   std::vector<ops::KVSegment> visible_segments(int64_t block, int64_t first, int64_t end, int64_t max_tokens) const;
+  // The block's per-slot logit bias in backend memory, or null before any merge.
+  const float* bias(int64_t block) const;
   int64_t n_bytes_per_token() const { return config_.row_floats() * static_cast<int64_t>(sizeof(float)); }
   void refresh_stats();
 
   KvStoreConfig config_;
   std::unique_ptr<CachePolicy> policy_;
-  std::vector<float> k_raw_, k_rot_, v_;          // [blocks, slots, heads, head_dim]
+  std::unique_ptr<KvRows> rows_;                  // keys and values [blocks, slots, heads, head_dim]
   std::vector<std::vector<TokenMeta>> meta_;      // [blocks][slots]
   std::vector<std::vector<int32_t>> free_;        // free slots per block
   std::vector<int64_t> used_;                     // used slots per block
@@ -149,7 +183,7 @@ class KvStore : public KvAccess {
   std::vector<std::vector<int64_t>> merged_frames_;                // [blocks] frames with a merge this chunk
   double policy_ms_ = 0;
   CacheStats stats_;
-  mutable std::vector<std::vector<float>> bias_;  // [blocks][slots] logit bias handed to attention
+  mutable std::vector<std::vector<float>> bias_;  // [blocks][slots] logit bias handed to attention (host side)
 };
 
 }  // namespace wl::cache

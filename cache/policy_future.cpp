@@ -47,9 +47,13 @@
 // for the scores, O(tokens * heads * head_dim) for the merge candidates; no
 // token-pair term. Before any clean pass has been observed there are no
 // statistics and the policy evicts the oldest unprotected tokens.
+//
+// The statistics, the proxy and every decision are computed here on the
+// host; what reads keys, values or queries (query sums, steps 3 and the
+// pairs' logit gaps and value cosines) runs on the store's backend
+// (KvStore::query_sums, KvStore::expected_attention).
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <vector>
 
 #include "cache/kv_store.h"
@@ -58,32 +62,11 @@
 namespace wl::cache {
 namespace {
 
-using policy_util::dot;
-
 // Running statistics of one block's pre-RoPE queries.
 struct QueryStats {
   int64_t calls = 0;
   std::vector<double> mean;  // [H * d]
   std::vector<double> sq;    // [H * d] mean of squares
-};
-
-// The future-query proxy of one block, 1/sqrt(d) folded in.
-struct Proxy {
-  int64_t heads = 0, d = 0;
-  int64_t dt = 0;           // leading floats of a head that rotate with the frame
-  int64_t offsets = 0;      // horizon offsets
-  std::vector<float> time;  // [offsets][H][dt] time part rotated to newest + D
-  std::vector<float> space; // [H][d - dt] height and width part averaged over the grid
-  std::vector<float> var;   // [H][d] pair variance / (2d) per float; empty: no variance term
-};
-
-// Per used slot of a block: the proxy's view of it.
-struct BlockScores {
-  std::vector<int64_t> slots;     // [n] the used slots
-  std::vector<int32_t> index;     // [slots] position in `slots`, -1 for a free slot
-  std::vector<float> attention;   // [n] proxy attention share (mean over heads and offsets)
-  std::vector<float> score;       // [n] attention, weighted by |v| when asked
-  std::vector<float> logit;       // [H][n] expected logit, mean over offsets, no bias or variance
 };
 
 // Grid-averaged rotation of one RoPE part: mean over pos in [0, count) of
@@ -102,12 +85,11 @@ void mean_rotation(int64_t count, int64_t n, std::vector<double>& c, std::vector
   }
 }
 
-Proxy make_proxy(const QueryStats& st, const KvStoreConfig& cfg, int64_t newest_frame, const PolicyOptions& opt) {
-  Proxy p;
+// The future-query proxy of one block, 1/sqrt(d) folded in.
+ExpectedQuery make_proxy(const QueryStats& st, const KvStoreConfig& cfg, int64_t newest_frame, const PolicyOptions& opt) {
+  ExpectedQuery p;
   const int64_t H = cfg.heads, d = cfg.head_dim, c = d / 2;
   const int64_t ch = c / 3, cw = c / 3, ct = c - 2 * (c / 3);
-  p.heads = H;
-  p.d = d;
   p.dt = 2 * ct;
   std::vector<int64_t> horizon = opt.horizon;
   if (horizon.empty()) horizon = {1};
@@ -160,78 +142,6 @@ Proxy make_proxy(const QueryStats& st, const KvStoreConfig& cfg, int64_t newest_
   return p;
 }
 
-// The proxy's attention shares and expected logits of every used slot.
-BlockScores compute_scores(const KvStore& store, int64_t block, const Proxy& p, bool weight_by_value_norm) {
-  BlockScores out;
-  const std::vector<TokenMeta>& meta = store.meta(block);
-  out.index.assign(static_cast<size_t>(store.slots()), -1);
-  for (int64_t s = 0; s < store.slots(); ++s)
-    if (meta[s].used()) {
-      out.index[s] = static_cast<int32_t>(out.slots.size());
-      out.slots.push_back(s);
-    }
-  const int64_t n = static_cast<int64_t>(out.slots.size()), H = p.heads, d = p.d, dt = p.dt;
-  out.logit.assign(static_cast<size_t>(H * n), 0.0f);
-  std::vector<float> att_h(static_cast<size_t>(H * n), 0.0f), score_h(static_cast<size_t>(H * n), 0.0f);
-  if (n == 0) return out;
-
-  // Heads are independent: split them over threads when the block is big.
-#pragma omp parallel for schedule(static) if (n * H * d >= (1 << 20))
-  for (int64_t h = 0; h < H; ++h) {
-    std::vector<float> base(static_cast<size_t>(n)), tdot(static_cast<size_t>(p.offsets * n)), l(static_cast<size_t>(n));
-    std::vector<float> vw(static_cast<size_t>(n), 1.0f);
-    float* logit = &out.logit[h * n];
-    const float* space = &p.space[h * (d - dt)];
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t s = out.slots[j];
-      const float* k = store.k_rot(block, s) + h * d;
-      const float space_logit = dot(space, k + dt, d - dt);
-      float var_term = 0;
-      if (!p.var.empty()) {
-        const float* w = &p.var[h * d];
-#pragma omp simd reduction(+ : var_term)
-        for (int64_t i = 0; i < d; ++i) var_term += w[i] * k[i] * k[i];
-      }
-      float time_mean = 0;
-      for (int64_t o = 0; o < p.offsets; ++o) {
-        const float t = dot(&p.time[(o * H + h) * dt], k, dt);
-        tdot[o * n + j] = t;
-        time_mean += t;
-      }
-      logit[j] = space_logit + time_mean / static_cast<float>(p.offsets);
-      base[j] = space_logit + var_term + meta[s].log_count;
-      if (weight_by_value_norm) {
-        const float* v = store.v(block, s) + h * d;
-        vw[j] = std::sqrt(dot(v, v, d));
-      }
-    }
-    if (weight_by_value_norm) {
-      const float mean = std::accumulate(vw.begin(), vw.end(), 0.0f) / static_cast<float>(n);
-      const float inv = mean > 0 ? 1.0f / mean : 0.0f;
-      for (float& w : vw) w *= inv;
-    }
-    float* att = &att_h[h * n];
-    float* sc = &score_h[h * n];
-    for (int64_t o = 0; o < p.offsets; ++o) {
-      for (int64_t j = 0; j < n; ++j) l[j] = base[j] + tdot[o * n + j];
-      policy_util::softmax_in_place(l);
-      for (int64_t j = 0; j < n; ++j) {
-        att[j] += l[j];
-        sc[j] += l[j] * vw[j];
-      }
-    }
-  }
-  out.attention.assign(static_cast<size_t>(n), 0.0f);
-  out.score.assign(static_cast<size_t>(n), 0.0f);
-  const float unit = 1.0f / static_cast<float>(H * p.offsets);
-  for (int64_t h = 0; h < H; ++h)
-    for (int64_t j = 0; j < n; ++j) {
-      out.attention[j] += att_h[h * n + j] * unit;
-      out.score[j] += score_h[h * n + j] * unit;
-    }
-  return out;
-}
-
 class FuturePolicy : public CachePolicy {
  public:
   explicit FuturePolicy(const PolicyOptions& options) : options_(options) {}
@@ -248,15 +158,9 @@ class FuturePolicy : public CachePolicy {
       st.mean.assign(static_cast<size_t>(row), 0.0);
       st.sq.assign(static_cast<size_t>(row), 0.0);
     }
-    // This call's mean and mean square, then the running update.
-    std::vector<double> m(static_cast<size_t>(row), 0.0), m2(static_cast<size_t>(row), 0.0);
-    for (int64_t t = 0; t < tokens; ++t) {
-      const float* q = q_raw + t * row;
-      for (int64_t i = 0; i < row; ++i) {
-        m[i] += q[i];
-        m2[i] += static_cast<double>(q[i]) * q[i];
-      }
-    }
+    // This call's sums of q and q^2 (on the store's backend), then the running update.
+    std::vector<double> m, m2;
+    store.query_sums(q_raw, tokens, m, m2);
     ++st.calls;
     const double w = std::max(1.0 / static_cast<double>(st.calls),
                               1.0 / static_cast<double>(std::max<int64_t>(options_.stats_memory, 1)));
@@ -274,15 +178,17 @@ class FuturePolicy : public CachePolicy {
       return s >= 0 && meta[s].used() && !KvStore::is_protected(meta[s], req) && meta[s].frame < recent_from;
     };
 
-    BlockScores scores;
+    ExpectedAttention scores;
     const bool informed = has_stats(req.block);
+    const bool merging = informed && options_.merge;
+    const std::vector<SlotPair> pairs = merging ? neighbour_pairs(store, req.block, mergeable) : std::vector<SlotPair>{};
     if (informed) {
-      const Proxy proxy = make_proxy(stats_[req.block], store.config(), store.newest_frame(), options_);
-      scores = compute_scores(store, req.block, proxy, options_.weight_by_value_norm);
+      const ExpectedQuery proxy = make_proxy(stats_[req.block], store.config(), store.newest_frame(), options_);
+      scores = store.expected_attention(req.block, proxy, options_.weight_by_value_norm, pairs, options_.merge_threshold);
     }
 
     int64_t freed = 0;
-    if (informed && options_.merge) freed = merge_pairs(store, req, scores, mergeable);
+    if (merging) freed = merge_pairs(store, req, scores, pairs);
 
     std::vector<policy_util::EvictionCandidate> candidates;
     for (int64_t s = 0; s < store.slots(); ++s) {
@@ -296,8 +202,8 @@ class FuturePolicy : public CachePolicy {
 
   bool score(const KvStore& store, int64_t block, std::vector<float>& out) const override {
     if (!has_stats(block)) return false;
-    const Proxy proxy = make_proxy(stats_[block], store.config(), store.newest_frame(), options_);
-    const BlockScores scores = compute_scores(store, block, proxy, options_.weight_by_value_norm);
+    const ExpectedQuery proxy = make_proxy(stats_[block], store.config(), store.newest_frame(), options_);
+    const ExpectedAttention scores = store.expected_attention(block, proxy, options_.weight_by_value_norm);
     for (size_t j = 0; j < scores.slots.size(); ++j)
       if (scores.slots[j] < static_cast<int64_t>(out.size())) out[scores.slots[j]] = scores.score[j];
     return true;
@@ -310,33 +216,14 @@ class FuturePolicy : public CachePolicy {
     return block < static_cast<int64_t>(stats_.size()) && stats_[block].calls > 0;
   }
 
-  // Merges redundant neighbour pairs, cheapest first, until `req.need` slots
-  // are free or no candidate is left. Returns the slots freed; keeps `scores`
-  // up to date for the survivors.
+  // Local neighbours that may merge: each mergeable token with its right
+  // and lower neighbour in its frame and the same position in the previous frame.
   template <typename Mergeable>
-  int64_t merge_pairs(KvStore& store, const RoomRequest& req, BlockScores& scores, const Mergeable& mergeable) {
-    const KvStoreConfig& cfg = store.config();
-    const int64_t b = req.block, H = cfg.heads, row = cfg.row_floats(), rows = cfg.rows, cols = cfg.cols;
-    const int64_t n = static_cast<int64_t>(scores.slots.size());
-    const float threshold = options_.merge_threshold;
-
-    struct Pair {
-      float cost;
-      int64_t a, b;
-    };
-    std::vector<Pair> pairs;
+  static std::vector<SlotPair> neighbour_pairs(const KvStore& store, int64_t b, const Mergeable& mergeable) {
+    const int64_t rows = store.config().rows, cols = store.config().cols;
+    std::vector<SlotPair> pairs;
     auto consider = [&](int64_t a, int64_t c) {
-      if (!mergeable(c)) return;
-      const int64_t ja = scores.index[a], jc = scores.index[c];
-      float cost = 0;
-      for (int64_t h = 0; h < H && cost < threshold; ++h)
-        cost = std::max(cost, std::fabs(scores.logit[h * n + ja] - scores.logit[h * n + jc]));
-      if (cost >= threshold) return;
-      const float* va = store.v(b, a);
-      const float* vc = store.v(b, c);
-      const float na = dot(va, va, row), nc = dot(vc, vc, row);
-      const float cosine = na > 0 && nc > 0 ? dot(va, vc, row) / std::sqrt(na * nc) : (na == nc ? 1.0f : 0.0f);
-      if (cosine > options_.merge_value_cosine) pairs.push_back({cost, a, c});
+      if (mergeable(c)) pairs.push_back({static_cast<int32_t>(a), static_cast<int32_t>(c)});
     };
     for (int64_t f : store.frames()) {
       const std::vector<int32_t>* here = store.frame_slots(b, f);
@@ -351,6 +238,23 @@ class FuturePolicy : public CachePolicy {
           if (prev) consider(s, (*prev)[r * cols + c]);
         }
     }
+    return pairs;
+  }
+
+  // Merges the redundant ones of `candidates` (their costs and value cosines
+  // are in `scores`), cheapest first, until `req.need` slots are free or no
+  // pair is left. Returns the slots freed; keeps `scores` up to date for the
+  // survivors.
+  int64_t merge_pairs(KvStore& store, const RoomRequest& req, ExpectedAttention& scores,
+                      const std::vector<SlotPair>& candidates) {
+    struct Pair {
+      float cost;
+      int64_t a, b;
+    };
+    std::vector<Pair> pairs;
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (scores.pair_cost[i] < options_.merge_threshold && scores.pair_cosine[i] > options_.merge_value_cosine)
+        pairs.push_back({scores.pair_cost[i], candidates[i].a, candidates[i].b});
     std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.cost < y.cost; });
 
     // Each slot merges at most once per round: a merged token's key moved,
@@ -365,7 +269,7 @@ class FuturePolicy : public CachePolicy {
       const bool a_into = scores.attention[ja] >= scores.attention[jb];
       const int64_t into = a_into ? pr.a : pr.b, from = a_into ? pr.b : pr.a;
       const int64_t ji = a_into ? ja : jb, jf = a_into ? jb : ja;
-      store.merge(b, into, from, scores.attention[ji], scores.attention[jf]);
+      store.merge(req.block, into, from, scores.attention[ji], scores.attention[jf]);
       scores.attention[ji] += scores.attention[jf];
       scores.score[ji] += scores.score[jf];
       touched[pr.a] = touched[pr.b] = 1;

@@ -7,7 +7,8 @@
 // the cost down. Per observed call and block, up to `observed_queries` queries
 // (evenly spaced over the call's tokens) attend, per head, to exactly the
 // slots the model's attention reads (KvStore::segments, log-count bias
-// included): softmax(q_rot . k_rot / sqrt(d) + bias). The probability mass
+// included): softmax(q_rot . k_rot / sqrt(d) + bias), computed by the store
+// on its backend (KvStore::attention_mass). The probability mass
 // each slot receives, averaged over sampled queries and heads (one unit per
 // call), is added to the slot's accumulated mass after the old mass decays by
 // `observed_decay`.
@@ -17,7 +18,6 @@
 // `recent_frames` frames just before the call go only when nothing older is
 // left, because they have had at most one observation to prove themselves.
 #include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "cache/kv_store.h"
@@ -36,54 +36,13 @@ class ObservedPolicy : public CachePolicy {
                int64_t /*frame0*/, bool cache_update) override {
     if (!cache_update || tokens <= 0) return;
     BlockState& st = sync(store, block);
-    const KvStoreConfig& cfg = store.config();
-    const int64_t H = cfg.heads, d = cfg.head_dim, row = cfg.row_floats();
-
-    // The slots this call's attention reads, with their logit bias.
-    std::vector<int64_t> slots;
-    std::vector<float> bias;
-    const float* k_base = store.k_rot(block, 0);
-    for (const ops::KVSegment& seg : store.segments(block)) {
-      const int64_t first = (seg.k - k_base) / row;
-      for (int64_t i = 0; i < seg.len; ++i) {
-        slots.push_back(first + i);
-        bias.push_back(seg.bias ? seg.bias[i] : 0.0f);
-      }
-    }
-    const int64_t n = static_cast<int64_t>(slots.size());
-    if (n == 0) return;
-
     const int64_t nq = std::clamp<int64_t>(options_.observed_queries, 1, tokens);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    std::vector<float> received(static_cast<size_t>(H * n), 0.0f);  // [H][n]
-    // Heads are independent; within a head, queries go in tiles so that each
-    // key row is loaded once per tile rather than once per query.
-#pragma omp parallel for schedule(static) if (nq * n * H * d >= (1 << 22))
-    for (int64_t h = 0; h < H; ++h) {
-      constexpr int64_t kTile = 16;
-      std::vector<float> q(static_cast<size_t>(kTile * d)), logits(static_cast<size_t>(kTile * n)), p;
-      for (int64_t q0 = 0; q0 < nq; q0 += kTile) {
-        const int64_t nt = std::min(kTile, nq - q0);
-        for (int64_t i = 0; i < nt; ++i) {
-          const int64_t t = ((2 * (q0 + i) + 1) * tokens) / (2 * nq);  // centre of the i-th stretch
-          std::copy_n(q_rot + (t * H + h) * d, d, q.begin() + i * d);
-        }
-        for (int64_t j = 0; j < n; ++j) {
-          const float* k = store.k_rot(block, slots[j]) + h * d;
-          for (int64_t i = 0; i < nt; ++i) logits[i * n + j] = policy_util::dot(&q[i * d], k, d) * scale + bias[j];
-        }
-        for (int64_t i = 0; i < nt; ++i) {
-          p.assign(logits.begin() + i * n, logits.begin() + (i + 1) * n);
-          policy_util::softmax_in_place(p);
-          for (int64_t j = 0; j < n; ++j) received[h * n + j] += p[j];
-        }
-      }
-    }
-    for (int64_t h = 1; h < H; ++h)
-      for (int64_t j = 0; j < n; ++j) received[j] += received[h * n + j];
-    const float decay = options_.observed_decay, unit = 1.0f / static_cast<float>(nq * H);
+    // The mass each slot receives from the sampled queries, on the store's backend.
+    const std::vector<float> received = store.attention_mass(block, q_rot, tokens, nq);
+    if (received.empty()) return;
+    const float decay = options_.observed_decay, unit = 1.0f / static_cast<float>(nq * store.config().heads);
     for (float& m : st.mass) m *= decay;
-    for (int64_t j = 0; j < n; ++j) st.mass[slots[j]] += received[j] * unit;
+    for (size_t s = 0; s < received.size(); ++s) st.mass[s] += received[s] * unit;
   }
 
   void make_room(KvStore& store, const RoomRequest& req) override {

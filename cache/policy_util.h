@@ -1,6 +1,7 @@
 // Building blocks the cache policies share: picking slots by age, evicting
 // whole frames or the lowest-ranked tokens, and the small vector kernels the
-// scoring policies run over cached keys. Nothing here keeps state.
+// CPU rows (kv_rows_cpu.cpp) run over cached keys for the scoring policies.
+// Nothing here keeps state.
 #pragma once
 #include <cstdint>
 #include <functional>

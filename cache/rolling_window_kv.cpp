@@ -1,7 +1,6 @@
 #include "cache/rolling_window_kv.h"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 #include "runtime/error.h"
@@ -37,22 +36,26 @@ void RollingWindowKv::write_call(int64_t block, const float* k_raw, const float*
 
 ops::KVSegment RollingWindowKv::repositioned_sink(int64_t block, int64_t position) {
   const KvStoreConfig& c = store_.config();
-  const int64_t tpf = c.tokens_per_frame(), row = c.row_floats();
-  sink_k_.resize(static_cast<size_t>(chunk_ * tpf * row));
-  sink_v_.resize(sink_k_.size());
+  const int64_t tpf = c.tokens_per_frame();
+  std::vector<int32_t> slots;  // the sink's tokens in order
+  slots.reserve(static_cast<size_t>(chunk_ * tpf));
   for (int64_t f = 0; f < chunk_; ++f) {
-    const std::vector<int32_t>* slots = store_.frame_slots(block, video_start_ + f);
-    if (!slots) throw Error("rolling cache: sink frame " + std::to_string(video_start_ + f) + " is not cached");
-    for (int64_t i = 0; i < tpf; ++i) {
-      const int32_t s = (*slots)[i];
+    const std::vector<int32_t>* frame = store_.frame_slots(block, video_start_ + f);
+    if (!frame) throw Error("rolling cache: sink frame " + std::to_string(video_start_ + f) + " is not cached");
+    for (int32_t s : *frame) {
       if (s < 0) throw Error("rolling cache: a token of sink frame " + std::to_string(video_start_ + f) + " is gone");
-      std::memcpy(&sink_k_[(f * tpf + i) * row], store_.k_raw(block, s), row * sizeof(float));
-      std::memcpy(&sink_v_[(f * tpf + i) * row], store_.v(block, s), row * sizeof(float));
+      slots.push_back(s);
     }
   }
-  Tensor keys = Tensor::view(sink_k_.data(), {chunk_ * tpf, c.heads, c.head_dim}, DType::F32, nullptr);
-  ops::rope_3d(keys, position, chunk_, c.rows, c.cols);
-  return ops::KVSegment{sink_k_.data(), sink_v_.data(), nullptr, chunk_ * tpf};
+  const Shape shape{chunk_ * tpf, c.heads, c.head_dim};
+  if (!sink_k_.defined() || sink_k_.shape() != shape || sink_k_.backend() != c.backend) {
+    sink_k_ = ops::empty(shape, c.backend);
+    sink_v_ = ops::empty(shape, c.backend);
+  }
+  store_.gather_rows(block, RowKind::KRaw, slots, sink_k_.f32());
+  store_.gather_rows(block, RowKind::V, slots, sink_v_.f32());
+  ops::rope_3d(sink_k_, position, chunk_, c.rows, c.cols);
+  return ops::KVSegment{sink_k_.f32(), sink_v_.f32(), nullptr, chunk_ * tpf};
 }
 
 std::vector<ops::KVSegment> RollingWindowKv::segments(int64_t block, const float* k_rot, const float* v,

@@ -14,6 +14,9 @@
 //       the last `attention_frames` cached frames up to its own slot, every
 //       key at its absolute frame (the sink too, if in range)
 //   any call whose first chunk is the video's first: its own tokens only.
+//
+// Works on a store of either backend: on CUDA the sink is gathered and
+// re-RoPE'd on the device (ops::rope_3d) and every segment is device memory.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -50,7 +53,7 @@ class RollingWindowKv : public KvAccess {
   int64_t video_start_ = -1;  // first frame of the video: its chunk is the sink
   int64_t start_ = 0, frames_ = 0;
   bool update_ = false;
-  std::vector<float> sink_k_, sink_v_;  // scratch [chunk * tokens_per_frame, heads, head_dim]
+  Tensor sink_k_, sink_v_;  // scratch on the store's backend [chunk * tokens_per_frame, heads, head_dim]
 };
 
 }  // namespace wl::cache
