@@ -8,11 +8,13 @@
 // CUDA events on the model stream. Latents stay on the device. The first
 // chunks warm up and fill the cache (the default warm-up of 7 chunks fills all
 // 21 frames), so the timed chunks attend to a full cache and evict. Weights
-// are random (tests/support/random_checkpoint, bf16 on disk): speed does not
-// depend on their values. Without a usable device: {"skipped": "<reason>"}.
+// are random (tests/support/random_checkpoint, bf16 on disk; writing them takes
+// a minute of CPU) unless --weights names a checkpoint: speed does not depend
+// on their values. Without a usable device: {"skipped": "<reason>"}.
 //
 //   bench_dit_cuda [--precision bf16|f32] [--chunks N] [--warmup W] [--cuda-graphs on|off]
-//                  [--height H --width W] (latent size) [--capacity FRAMES]
+//                  [--height H --width W] (latent size) [--capacity FRAMES] [--weights W.safetensors]
+// (--cuda-graphs on can still be overridden by WORLDLOOP_CUDA_GRAPHS=0; the JSON reports what ran.)
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -43,10 +45,8 @@ void print(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
 #ifdef WORLDLOOP_HAS_CUDA
 
-using wl::testref::RandomCheckpointSpec;
-
-RandomCheckpointSpec wan_1_3b() {
-  RandomCheckpointSpec s;
+wl::testref::RandomCheckpointSpec wan_1_3b() {
+  wl::testref::RandomCheckpointSpec s;
   s.dim = 1536; s.num_heads = 12; s.num_layers = 30; s.ffn_dim = 8960; s.freq_dim = 256;
   s.text_dim = 4096; s.text_len = 512; s.in_dim = 16; s.out_dim = 16;
   s.dtype = wl::DType::BF16;
@@ -58,16 +58,16 @@ RandomCheckpointSpec wan_1_3b() {
 // blocks (self q, k, v, o; cross q, o; the FFN), the patch embedding and the
 // head, and attention (q k^T and p v, self and cross). The time and text
 // embeddings (per frame / per prompt), norms and elementwise ops are not counted.
-double forward_flops(const RandomCheckpointSpec& s, int64_t tokens, int64_t keys) {
-  const double T = tokens, D = s.dim;
+double forward_flops(const wl::DitConfig& c, int64_t tokens, int64_t keys) {
+  const double T = tokens, D = c.dim;
   const double per_block = 2 * T * D * D * 4            // self q, k, v, o
                            + 2 * T * D * D * 2          // cross q, o (k, v once per prompt)
-                           + 2 * T * D * s.ffn_dim * 2  // ffn.0, ffn.2
+                           + 2 * T * D * c.ffn_dim * 2  // ffn.0, ffn.2
                            + 4 * T * keys * D           // self attention
-                           + 4 * T * s.text_len * D;    // cross attention
-  const double patch = 2 * T * D * s.in_dim * s.patch_h * s.patch_w;
-  const double head = 2 * T * D * s.out_dim * s.patch_h * s.patch_w;
-  return per_block * s.num_layers + patch + head;
+                           + 4 * T * c.text_len * D;    // cross attention
+  const double patch = 2 * T * D * c.in_dim * c.patch_h * c.patch_w;
+  const double head = 2 * T * D * c.out_dim * c.patch_h * c.patch_w;
+  return per_block * c.num_layers + patch + head;
 }
 
 double mib(double bytes) { return bytes / (1 << 20); }
@@ -97,8 +97,8 @@ Stats summarise(std::vector<double> v) {
 }
 
 nlohmann::json run(int argc, char** argv) {
-  wl::app::Args args(argc, argv, {"precision", "chunks", "warmup", "cuda-graphs", "height", "width", "capacity"});
-  const RandomCheckpointSpec spec = wan_1_3b();
+  wl::app::Args args(argc, argv,
+                     {"precision", "chunks", "warmup", "cuda-graphs", "height", "width", "capacity", "weights"});
   const int64_t height = args.get_int("height", 60), width = args.get_int("width", 104);
   const int64_t chunk = 3, steps = 4;
   const int64_t capacity = args.get_int("capacity", 21);
@@ -114,9 +114,11 @@ nlohmann::json run(int argc, char** argv) {
   if (graphs_flag != "on" && graphs_flag != "off") throw wl::Error("--cuda-graphs must be on or off");
   options.cuda_graphs = graphs_flag == "on";
 
+  const bool random_weights = !args.has("weights");
   const std::string weights_path =
-      (std::filesystem::temp_directory_path() / "worldloop-bench-cuda-wan1.3b.safetensors").string();
-  wl::testref::write_random_checkpoint(weights_path, spec);
+      random_weights ? (std::filesystem::temp_directory_path() / "worldloop-bench-cuda-wan1.3b.safetensors").string()
+                     : args.get("weights", "");
+  if (random_weights) wl::testref::write_random_checkpoint(weights_path, wan_1_3b());
   wl::WeightMap weights = wl::WeightMap::open(weights_path);
 
   // The planner's numbers, checked against the device before anything is uploaded.
@@ -132,12 +134,12 @@ nlohmann::json run(int argc, char** argv) {
   wl::cache::KvStore cache(model.cache_config(height, width, capacity, 0), wl::cache::make_policy("full"));
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
-  std::vector<float> ctx(static_cast<size_t>(spec.text_len / 2 * spec.text_dim));
+  std::vector<float> ctx(static_cast<size_t>(config.text_len / 2 * config.text_dim));
   for (float& v : ctx) v = normal(rng);
-  model.set_prompt(wl::Tensor::from_floats(ctx, {spec.text_len / 2, spec.text_dim}));
-  std::vector<float> xs(static_cast<size_t>(chunk * spec.in_dim * height * width));
+  model.set_prompt(wl::Tensor::from_floats(ctx, {config.text_len / 2, config.text_dim}));
+  std::vector<float> xs(static_cast<size_t>(chunk * config.in_dim * height * width));
   for (float& v : xs) v = normal(rng);
-  const wl::Tensor x = wl::ops::to_backend(wl::Tensor::from_floats(xs, {chunk, spec.in_dim, height, width}),
+  const wl::Tensor x = wl::ops::to_backend(wl::Tensor::from_floats(xs, {chunk, config.in_dim, height, width}),
                                            wl::Backend::CUDA);  // [chunk, C, H, W] on the device
 
   const int64_t tpf = config.tokens_per_frame(height, width);
@@ -161,13 +163,13 @@ nlohmann::json run(int argc, char** argv) {
     if (c < warmup) continue;
     chunk_ms.push_back(ms);
     const int64_t keys = std::min({start + chunk, capacity, kv_config.max_attention_tokens / tpf}) * tpf;
-    flops += (steps + 1) * forward_flops(spec, chunk * tpf, keys);
+    flops += (steps + 1) * forward_flops(config, chunk * tpf, keys);
   }
   WL_CUDA_CHECK(cudaEventDestroy(begin));
   WL_CUDA_CHECK(cudaEventDestroy(end));
   const double pool_peak = static_cast<double>(pool_peak_bytes(false));
   const double in_use_after = static_cast<double>(device_bytes_in_use() - in_use_before);
-  std::filesystem::remove(weights_path);
+  if (random_weights) std::filesystem::remove(weights_path);
 
   const Stats ms = summarise(chunk_ms);
   const double latent_fps = chunk / (ms.median * 1e-3);
@@ -177,9 +179,10 @@ nlohmann::json run(int argc, char** argv) {
       {"device", wl::cuda::query_devices().first_name},
       {"timed", "denoise: 4 steps + clean pass per chunk, model only, CUDA events"},
       {"precision", wl::ops::precision_name(options.precision)},
-      {"model", {{"dim", spec.dim}, {"blocks", spec.num_layers}, {"heads", spec.num_heads}, {"ffn", spec.ffn_dim},
-                 {"text_len", spec.text_len}, {"weights", "random"}}},
-      {"latent", {{"frames_per_chunk", chunk}, {"channels", spec.in_dim}, {"height", height}, {"width", width},
+      {"model", {{"dim", config.dim}, {"blocks", config.num_layers}, {"heads", config.num_heads},
+                 {"ffn", config.ffn_dim}, {"text_len", config.text_len},
+                 {"weights", random_weights ? std::string("random") : weights_path}}},
+      {"latent", {{"frames_per_chunk", chunk}, {"channels", config.in_dim}, {"height", height}, {"width", width},
                   {"tokens_per_frame", tpf}, {"cache_frames", capacity}, {"steps", steps}}},
       {"chunks", {{"warmup", warmup}, {"timed", chunks}}},
       {"chunk_ms", {{"median", ms.median}, {"min", ms.min}, {"max", ms.max}}},
@@ -190,7 +193,7 @@ nlohmann::json run(int argc, char** argv) {
       {"tflops", flops / chunk_ms.size() / (ms.median * 1e-3) * 1e-12},
       {"flops_counted", "linears of the blocks, patch embedding and head; self and cross attention (QK^T and PV); "
                         "mean FLOPs of a timed chunk over the median chunk time"},
-      {"cuda_graphs", {{"enabled", options.cuda_graphs}, {"captured", g.captured}, {"replayed", g.replayed},
+      {"cuda_graphs", {{"requested", options.cuda_graphs}, {"captured", g.captured}, {"replayed", g.replayed},
                        {"eager", g.eager}, {"disabled_reason", g.disabled_reason}}},
       {"memory_mib", {{"plan_total", mib(static_cast<double>(plan.total_bytes()))},
                       {"pool_peak", mib(pool_peak)},
