@@ -9,6 +9,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
+#include "app/dit_backend.h"
 #include "cache/rolling_window_kv.h"
 #include "runtime/error.h"
 #include "runtime/model/causal_dit.h"
@@ -19,10 +20,11 @@ namespace {
 
 const char* kUsage =
     "usage: worldloop dit-replay --weights W.safetensors --calls C.safetensors --out O.safetensors\n"
-    "                            [--precision f32|bf16]\n"
+    "                            [--precision f32|bf16] [--backend cpu|cuda|auto]\n"
     "Runs call.{i} of C in order (x, t, start_frame) with one KV cache (capacity and sink from C's\n"
     "metadata cache_frames and sink_frames) and writes call.{i}.flow to O. Products run in f32 unless\n"
-    "--precision bf16. Cases with metadata mode=rolling replay Rolling Forcing's window calls and\n"
+    "--precision bf16; the model runs on the CPU unless --backend cuda (auto: CUDA when a device is\n"
+    "usable, else the CPU). Cases with metadata mode=rolling replay Rolling Forcing's window calls and\n"
     "cache updates (call.{i}.update) with its re-anchored sink (chunk and attention_frames from C).\n";
 
 int64_t metadata_int(const SafetensorsFile& f, const std::string& key, int64_t fallback) {
@@ -47,7 +49,7 @@ int64_t count_calls(const SafetensorsFile& f) {
 }  // namespace
 
 int cmd_dit_replay(int argc, char** argv) {
-  Args args(argc, argv, {"weights", "calls", "out", "precision"}, {"help"});
+  Args args(argc, argv, {"weights", "calls", "out", "precision", "backend"}, {"help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -66,7 +68,6 @@ int cmd_dit_replay(int argc, char** argv) {
   if (mode != "chunk" && mode != "rolling")
     throw Error(calls.path() + ": metadata mode '" + mode + "' is neither chunk nor rolling");
 
-  CausalDit model(weights, options);
   const int64_t n = count_calls(calls);
   if (n == 0) throw Error(calls.path() + ": no call.0.x tensor");
   const int64_t declared = metadata_int(calls, "calls", n);
@@ -80,6 +81,17 @@ int cmd_dit_replay(int argc, char** argv) {
   const int64_t capacity = metadata_int(calls, "cache_frames", 0);
   const int64_t sink = metadata_int(calls, "sink_frames", 0);
   if (capacity <= 0) throw Error(calls.path() + ": metadata 'cache_frames' missing or not positive");
+
+  options.backend = parse_backend_flag(args.get("backend", "cpu"));
+  int64_t largest = 0;  // frames of the largest call
+  for (int64_t i = 0; i < n; ++i) {
+    const Shape& shape = calls.info("call." + std::to_string(i) + ".x").shape;
+    if (!shape.empty()) largest = std::max(largest, shape[0]);
+  }
+  const DitConfig config = DitConfig::from_weights(weights);
+  check_dit_memory(config, options, dit_cache_config(config, x0.dim(2), x0.dim(3), capacity, sink, options.backend),
+                   {largest, x0.dim(2), x0.dim(3)}, "the case's cache_frames");
+  CausalDit model(weights, options);
   cache::KvStore store(model.cache_config(x0.dim(2), x0.dim(3), capacity, sink), cache::make_policy("full"));
   std::unique_ptr<cache::RollingWindowKv> rolling;
   if (mode == "rolling")

@@ -8,6 +8,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
+#include "app/dit_backend.h"
 #include "cache/kv_store.h"
 #include "cache/rolling_window_kv.h"
 #include "runtime/error.h"
@@ -23,10 +24,12 @@ const char* kUsage =
     "         [--steps 1000,750,500,250] [--shift 5] [--chunk 3] [--frames F] [--mode chunk|rolling]\n"
     "         [--policy full|window|sink|observed|future] [--budget-frames B] [--sink-frames S]\n"
     "         [--attention-frames A] [--context-noise T] [--precision f32|bf16] [--seed S]\n"
+    "         [--backend cpu|cuda|auto]\n"
     "Reads `context` and the noise (noise.init, noise.step.{chunk}.{step} or noise.roll.{window}.{chunk})\n"
     "from N (--seed S draws seeded noise instead) and writes `latents [F, C, H, W]` to O. Flags default to\n"
     "N's metadata (steps, shift, chunk, frames, mode, cache_frames, sink_frames, attention_frames,\n"
-    "context_noise).\n";
+    "context_noise). The model runs on the CPU unless --backend cuda (auto: CUDA when a device is usable,\n"
+    "else the CPU).\n";
 
 // A setting from the flag, else N's metadata, else the fallback.
 std::string setting(const Args& args, const SafetensorsFile& n, const std::string& flag, const std::string& key,
@@ -61,7 +64,7 @@ double to_double(const std::string& what, const std::string& text) {
 int cmd_generate(int argc, char** argv) {
   Args args(argc, argv,
             {"weights", "noise", "out", "steps", "shift", "chunk", "frames", "mode", "policy", "budget-frames",
-             "sink-frames", "attention-frames", "context-noise", "precision", "seed"},
+             "sink-frames", "attention-frames", "context-noise", "precision", "seed", "backend"},
             {"help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
@@ -76,7 +79,7 @@ int cmd_generate(int argc, char** argv) {
   else throw Error("--precision must be f32 or bf16, got '" + precision + "'");
 
   WeightMap weights = WeightMap::open(args.require("weights"));
-  CausalDit model(weights, options);
+  const DitConfig config = DitConfig::from_weights(weights);
 
   SamplerSettings s;
   s.steps = FlowSchedule::parse_steps(setting(args, noise_file, "steps", "steps", "1000,750,500,250"));
@@ -107,6 +110,12 @@ int cmd_generate(int argc, char** argv) {
   const int64_t sink = to_int("--sink-frames", setting(args, noise_file, "sink-frames", "sink_frames", "0"));
   s.sink_frames = sink;
 
+  // A rolling call denoises a window of len(steps) chunks.
+  options.backend = parse_backend_flag(args.get("backend", "cpu"));
+  const int64_t largest = s.mode == SamplerMode::Rolling ? s.chunk * static_cast<int64_t>(s.steps.size()) : s.chunk;
+  check_dit_memory(config, options, dit_cache_config(config, s.height, s.width, budget, sink, options.backend),
+                   {largest, s.height, s.width}, "--budget-frames");
+  CausalDit model(weights, options);
   cache::KvStore store(model.cache_config(s.height, s.width, budget, sink),
                        cache::make_policy(args.get("policy", "full")));
   std::unique_ptr<cache::RollingWindowKv> rolling;

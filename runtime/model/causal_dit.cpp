@@ -1,6 +1,8 @@
 #include "runtime/model/causal_dit.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "runtime/error.h"
@@ -8,88 +10,114 @@
 namespace wl {
 namespace {
 
-// A checkpoint tensor checked against its expected shape, as F32.
-Tensor load_f32(const WeightMap& w, const std::string& name, const Shape& shape) {
-  return w.get(name, shape).to(DType::F32);
+// A checkpoint vector (norm weight, modulation) checked against its expected
+// shape, as F32 on `on`.
+Tensor load_f32(const WeightMap& w, const std::string& name, const Shape& shape, const Shape& as, Backend on) {
+  return ops::to_backend(w.get(name, shape).to(DType::F32).reshape(as), on);
 }
 
 ops::LinearWeight load_linear(const WeightMap& w, const std::string& name, int64_t out, int64_t in,
-                              ops::MatmulPrecision p) {
+                              ops::MatmulPrecision p, Backend on) {
   Tensor weight = w.get(name + ".weight", {out, in});
   Tensor bias = w.get(name + ".bias", {out});
-  return ops::prepare_linear(weight, bias, p);
+  return ops::prepare_linear(weight, bias, p, on);
 }
 
-Tensor linear(const Tensor& x, const ops::LinearWeight& w) {
-  Tensor y = Tensor::empty({x.dim(0), w.out_features()});  // [rows, out]
-  ops::linear(x, w, y);
-  return y;
+// y <- x W^T + b; y is a view (or reshape) of a preallocated buffer.
+void linear_into(const Tensor& x, const ops::LinearWeight& w, Tensor y) { ops::linear(x, w, y); }
+
+// dst <- src as F32 (src on any backend; a conversion only happens on the host).
+void copy_as_f32(const Tensor& src, Tensor& dst, const char* what) {
+  if (src.dtype() == DType::F32) return ops::copy(src, dst);
+  if (src.backend() != Backend::CPU)
+    throw Error(std::string("forward: ") + what + " on the device must be F32, got " + dtype_name(src.dtype()));
+  ops::copy(src.to(DType::F32), dst);
+}
+
+bool graphs_wanted(const DitOptions& o) {
+  if (o.backend != Backend::CUDA || !o.cuda_graphs) return false;
+  const char* env = std::getenv("WORLDLOOP_CUDA_GRAPHS");
+  return !(env && std::string(env) == "0");
 }
 
 }  // namespace
 
 CausalDit::CausalDit(const WeightMap& w, const DitOptions& options)
-    : config_(DitConfig::from_weights(w)), precision_(options.precision), path_(w.path()) {
+    : config_(DitConfig::from_weights(w)),
+      precision_(options.precision),
+      backend_(options.backend),
+      path_(w.path()),
+      workspace_(options.backend),
+      graphs_(graphs_wanted(options)) {
+  if (!ops::backend_available(backend_))
+    throw Error(path_ + ": cannot load the model on the CUDA backend: " + ops::backend_unavailable_reason(backend_));
   const DitConfig& c = config_;
   const int64_t D = c.dim;
   const int64_t patch = int64_t{c.patch_t} * c.patch_h * c.patch_w;
   const ops::MatmulPrecision p = precision_;
+  const Backend on = backend_;
 
   // The Conv3d patch embedding with kernel = stride is a linear map of each patch.
   const Tensor patch_weight = w.get("patch_embedding.weight", {D, c.in_dim, c.patch_t, c.patch_h, c.patch_w});
   patch_embedding_ = ops::prepare_linear(patch_weight.reshape({D, c.in_dim * patch}),  // [dim, C*ph*pw]
-                                         w.get("patch_embedding.bias", {D}), p);
-  time_embedding_0_ = load_linear(w, "time_embedding.0", D, c.freq_dim, p);
-  time_embedding_2_ = load_linear(w, "time_embedding.2", D, D, p);
-  time_projection_1_ = load_linear(w, "time_projection.1", 6 * D, D, p);
-  text_embedding_0_ = load_linear(w, "text_embedding.0", D, c.text_dim, p);
-  text_embedding_2_ = load_linear(w, "text_embedding.2", D, D, p);
+                                         w.get("patch_embedding.bias", {D}), p, on);
+  time_embedding_0_ = load_linear(w, "time_embedding.0", D, c.freq_dim, p, on);
+  time_embedding_2_ = load_linear(w, "time_embedding.2", D, D, p, on);
+  time_projection_1_ = load_linear(w, "time_projection.1", 6 * D, D, p, on);
+  text_embedding_0_ = load_linear(w, "text_embedding.0", D, c.text_dim, p, on);
+  text_embedding_2_ = load_linear(w, "text_embedding.2", D, D, p, on);
   if (c.action_dim > 0) {
-    action_embedding_0_ = load_linear(w, "action_embedding.0", D, c.action_dim, p);
-    action_embedding_2_ = load_linear(w, "action_embedding.2", D, D, p);
+    action_embedding_0_ = load_linear(w, "action_embedding.0", D, c.action_dim, p, on);
+    action_embedding_2_ = load_linear(w, "action_embedding.2", D, D, p, on);
   }
-  head_modulation_ = load_f32(w, "head.modulation", {1, 2, D}).reshape({2, D});
-  head_head_ = load_linear(w, "head.head", patch * c.out_dim, D, p);
+  head_modulation_ = load_f32(w, "head.modulation", {1, 2, D}, {2, D}, on);
+  head_head_ = load_linear(w, "head.head", patch * c.out_dim, D, p, on);
 
   blocks_.resize(static_cast<size_t>(c.num_layers));
   for (int64_t b = 0; b < c.num_layers; ++b) {
     const std::string pre = "blocks." + std::to_string(b) + ".";
     Block& k = blocks_[b];
-    k.modulation = load_f32(w, pre + "modulation", {1, 6, D}).reshape({6, D});
-    k.self_q = load_linear(w, pre + "self_attn.q", D, D, p);
-    k.self_k = load_linear(w, pre + "self_attn.k", D, D, p);
-    k.self_v = load_linear(w, pre + "self_attn.v", D, D, p);
-    k.self_o = load_linear(w, pre + "self_attn.o", D, D, p);
-    k.self_norm_q = load_f32(w, pre + "self_attn.norm_q.weight", {D});
-    k.self_norm_k = load_f32(w, pre + "self_attn.norm_k.weight", {D});
-    k.norm3_weight = load_f32(w, pre + "norm3.weight", {D});
-    k.norm3_bias = load_f32(w, pre + "norm3.bias", {D});
-    k.cross_q = load_linear(w, pre + "cross_attn.q", D, D, p);
-    k.cross_k = load_linear(w, pre + "cross_attn.k", D, D, p);
-    k.cross_v = load_linear(w, pre + "cross_attn.v", D, D, p);
-    k.cross_o = load_linear(w, pre + "cross_attn.o", D, D, p);
-    k.cross_norm_q = load_f32(w, pre + "cross_attn.norm_q.weight", {D});
-    k.cross_norm_k = load_f32(w, pre + "cross_attn.norm_k.weight", {D});
-    k.ffn_0 = load_linear(w, pre + "ffn.0", c.ffn_dim, D, p);
-    k.ffn_2 = load_linear(w, pre + "ffn.2", D, c.ffn_dim, p);
+    k.modulation = load_f32(w, pre + "modulation", {1, 6, D}, {6, D}, on);
+    k.self_q = load_linear(w, pre + "self_attn.q", D, D, p, on);
+    k.self_k = load_linear(w, pre + "self_attn.k", D, D, p, on);
+    k.self_v = load_linear(w, pre + "self_attn.v", D, D, p, on);
+    k.self_o = load_linear(w, pre + "self_attn.o", D, D, p, on);
+    k.self_norm_q = load_f32(w, pre + "self_attn.norm_q.weight", {D}, {D}, on);
+    k.self_norm_k = load_f32(w, pre + "self_attn.norm_k.weight", {D}, {D}, on);
+    k.norm3_weight = load_f32(w, pre + "norm3.weight", {D}, {D}, on);
+    k.norm3_bias = load_f32(w, pre + "norm3.bias", {D}, {D}, on);
+    k.cross_q = load_linear(w, pre + "cross_attn.q", D, D, p, on);
+    k.cross_k = load_linear(w, pre + "cross_attn.k", D, D, p, on);
+    k.cross_v = load_linear(w, pre + "cross_attn.v", D, D, p, on);
+    k.cross_o = load_linear(w, pre + "cross_attn.o", D, D, p, on);
+    k.cross_norm_q = load_f32(w, pre + "cross_attn.norm_q.weight", {D}, {D}, on);
+    k.cross_norm_k = load_f32(w, pre + "cross_attn.norm_k.weight", {D}, {D}, on);
+    k.ffn_0 = load_linear(w, pre + "ffn.0", c.ffn_dim, D, p, on);
+    k.ffn_2 = load_linear(w, pre + "ffn.2", D, c.ffn_dim, p, on);
   }
 }
 
-cache::KvStoreConfig CausalDit::cache_config(int64_t height, int64_t width, int64_t capacity_frames,
-                                             int64_t sink_frames) const {
+cache::KvStoreConfig dit_cache_config(const DitConfig& c, int64_t height, int64_t width, int64_t capacity_frames,
+                                      int64_t sink_frames, Backend backend) {
   cache::KvStoreConfig kc;
-  kc.blocks = config_.num_layers;
-  kc.heads = config_.num_heads;
-  kc.head_dim = config_.head_dim();
-  kc.rows = height / config_.patch_h;
-  kc.cols = width / config_.patch_w;
+  kc.blocks = c.num_layers;
+  kc.heads = c.num_heads;
+  kc.head_dim = c.head_dim();
+  kc.rows = height / c.patch_h;
+  kc.cols = width / c.patch_w;
   kc.budget_tokens = capacity_frames * kc.tokens_per_frame();
   kc.sink_frames = sink_frames;
   // The reference attends to at most 32760 tokens (21 frames of Wan 1.3B at
   // 832x480) without a local window, and to the whole window with one.
-  kc.max_attention_tokens =
-      config_.local_attn_size < 0 ? 32760 : config_.local_attn_size * kc.tokens_per_frame();
+  kc.max_attention_tokens = c.local_attn_size < 0 ? 32760 : c.local_attn_size * kc.tokens_per_frame();
+  kc.backend = backend;
   return kc;
+}
+
+cache::KvStoreConfig CausalDit::cache_config(int64_t height, int64_t width, int64_t capacity_frames,
+                                             int64_t sink_frames) const {
+  // On the model's backend: the model hands the cache pointers into its own memory.
+  return dit_cache_config(config_, height, width, capacity_frames, sink_frames, backend_);
 }
 
 void CausalDit::set_prompt(const Tensor& context) {
@@ -100,48 +128,135 @@ void CausalDit::set_prompt(const Tensor& context) {
   if (context.dim(0) > c.text_len)
     throw Error("prompt context has " + std::to_string(context.dim(0)) + " rows, more than text_len " +
                 std::to_string(c.text_len));
-  Tensor padded = Tensor::zeros({c.text_len, c.text_dim});            // [text_len, text_dim]
-  std::memcpy(padded.raw(), context.to(DType::F32).raw(), context.numel() * sizeof(float));
-  Tensor ctx = linear(padded, text_embedding_0_);                     // [text_len, dim]
-  ops::gelu_tanh(ctx);
-  ctx = linear(ctx, text_embedding_2_);                               // [text_len, dim]
+  const Tensor host = ops::to_backend(context, Backend::CPU).to(DType::F32);  // [L, text_dim]
+  Tensor padded = Tensor::zeros({c.text_len, c.text_dim});        // [text_len, text_dim]
+  if (host.numel()) std::memcpy(padded.raw(), host.raw(), host.nbytes());
+  const Tensor ctx_in = ops::to_backend(padded, backend_);        // [text_len, text_dim]
+  Tensor hidden = ops::empty({c.text_len, c.dim}, backend_);      // [text_len, dim]
+  linear_into(ctx_in, text_embedding_0_, hidden);
+  ops::gelu_tanh(hidden);
+  Tensor ctx = ops::empty({c.text_len, c.dim}, backend_);         // [text_len, dim]
+  linear_into(hidden, text_embedding_2_, ctx);
 
-  cross_kv_.assign(blocks_.size(), {});
+  std::vector<CrossKV> kv(blocks_.size());
   for (size_t b = 0; b < blocks_.size(); ++b) {
-    Tensor k = linear(ctx, blocks_[b].cross_k);                       // [text_len, dim]
+    Tensor k = ops::empty({c.text_len, c.dim}, backend_);         // [text_len, dim]
+    linear_into(ctx, blocks_[b].cross_k, k);
     ops::rms_norm(k, blocks_[b].cross_norm_k, c.eps, k);
-    Tensor v = linear(ctx, blocks_[b].cross_v);                       // [text_len, dim]
-    cross_kv_[b].k = k.reshape({c.text_len, c.num_heads, c.head_dim()});  // [text_len, H, d]
-    cross_kv_[b].v = v.reshape({c.text_len, c.num_heads, c.head_dim()});  // [text_len, H, d]
+    Tensor v = ops::empty({c.text_len, c.dim}, backend_);         // [text_len, dim]
+    linear_into(ctx, blocks_[b].cross_v, v);
+    kv[b].k = k.reshape({c.text_len, c.num_heads, c.head_dim()}); // [text_len, H, d]
+    kv[b].v = v.reshape({c.text_len, c.num_heads, c.head_dim()}); // [text_len, H, d]
   }
+  graphs_.clear();  // recorded graphs read the old keys and values
+  cross_kv_ = std::move(kv);
+  ++prompt_generation_;
 }
 
-void CausalDit::embed_time(const std::vector<float>& t, const Tensor& actions, Tensor& e, Tensor& e0) const {
+void CausalDit::upload_inputs(const Tensor& x, const std::vector<float>& t, const Tensor& actions,
+                              DitActivations& a) const {
   const DitConfig& c = config_;
   const int64_t f = static_cast<int64_t>(t.size());
+  copy_as_f32(x, a.x_in, "latents");
+
+  // The sinusoid of each frame's timestep, on the host in float64 like the
+  // reference, cosines first.
   const int64_t half = c.freq_dim / 2;
-  Tensor emb = Tensor::empty({f, c.freq_dim});                        // [f, freq_dim]
+  Tensor emb = Tensor::empty({f, c.freq_dim});                    // [f, freq_dim]
   for (int64_t i = 0; i < f; ++i) {
     for (int64_t j = 0; j < half; ++j) {
-      // float64 like the reference, cosines first.
       const double arg = static_cast<double>(t[i]) * std::pow(10000.0, -static_cast<double>(j) / half);
       emb.f32()[i * c.freq_dim + j] = static_cast<float>(std::cos(arg));
       emb.f32()[i * c.freq_dim + half + j] = static_cast<float>(std::sin(arg));
     }
   }
-  Tensor h = linear(emb, time_embedding_0_);                          // [f, dim]
-  ops::silu(h);
-  e = linear(h, time_embedding_2_);                                   // [f, dim]
+  ops::copy(emb, a.emb);
+
+  if (c.action_dim > 0) {
+    if (actions.defined()) copy_as_f32(actions, a.actions, "actions");
+    else ops::copy(Tensor::zeros({f, c.action_dim}), a.actions);  // no keys pressed
+  }
+}
+
+void CausalDit::embed(DitActivations& a) const {
+  const DitConfig& c = config_;
+  const int64_t f = a.e.dim(0);
+  // e = time_embedding.2(SiLU(time_embedding.0(emb))) per frame.
+  linear_into(a.emb, time_embedding_0_, a.t_hidden);              // [f, dim]
+  ops::silu(a.t_hidden);
+  linear_into(a.t_hidden, time_embedding_2_, a.e);                // [f, dim]
   if (c.action_dim > 0) {
     // e += action_embedding.2(SiLU(action_embedding.0(a))) per frame.
-    Tensor a = actions.defined() ? actions.to(DType::F32) : Tensor::zeros({f, c.action_dim});  // [f, action_dim]
-    Tensor ha = linear(a, action_embedding_0_);                       // [f, dim]
-    ops::silu(ha);
-    ops::add(e, linear(ha, action_embedding_2_));                     // [f, dim]
+    linear_into(a.actions, action_embedding_0_, a.a_hidden);      // [f, dim]
+    ops::silu(a.a_hidden);
+    linear_into(a.a_hidden, action_embedding_2_, a.a_emb);        // [f, dim]
+    ops::add(a.e, a.a_emb);
   }
-  Tensor se = e.clone();                                              // [f, dim]
-  ops::silu(se);
-  e0 = linear(se, time_projection_1_).reshape({f, 6, c.dim});         // [f, 6, dim]
+  // e0 = time_projection.1(SiLU(e)).
+  ops::copy(a.e, a.e_silu);                                       // [f, dim]
+  ops::silu(a.e_silu);
+  linear_into(a.e_silu, time_projection_1_, a.e0.reshape({f, 6 * c.dim}));  // [f, 6*dim]
+
+  ops::patchify(a.x_in, c.patch_h, c.patch_w, a.patches);         // [T, C*ph*pw]
+  linear_into(a.patches, patch_embedding_, a.x);                  // [T, dim]
+}
+
+void CausalDit::block_qkv(int64_t b, const Grid& g, DitActivations& a) const {
+  const DitConfig& c = config_;
+  const Block& k = blocks_[b];
+  const Shape heads{g.tokens(), c.num_heads, c.head_dim()};
+
+  // m = modulation + e0[frame]: shift1, scale1, gate1, shift2, scale2, gate2.
+  ops::add_modulation(k.modulation, a.e0, a.mod);                 // [f, 6, dim]
+  ops::layer_norm_modulate(a.x, a.mod, 0, 1, g.per_frame(), c.eps, a.h);  // [T, dim]
+  linear_into(a.h, k.self_q, a.q);                                // [T, dim]
+  linear_into(a.h, k.self_k, a.k);                                // [T, dim]
+  linear_into(a.h, k.self_v, a.v);                                // [T, dim]
+  // The cache keeps keys before and after RoPE; policies see both queries.
+  ops::rms_norm_rope_3d(a.q.reshape(heads), k.self_norm_q, c.eps, g.start_frame, g.frames, g.rows, g.cols, a.q_raw,
+                        a.q_rot);                                 // [T, H, d] each
+  ops::rms_norm_rope_3d(a.k.reshape(heads), k.self_norm_k, c.eps, g.start_frame, g.frames, g.rows, g.cols, a.k_raw,
+                        a.k_rot);                                 // [T, H, d] each
+}
+
+void CausalDit::block_rest(int64_t b, const Grid& g, const std::vector<ops::KVSegment>& kv,
+                           DitActivations& a) const {
+  const DitConfig& c = config_;
+  const Block& k = blocks_[b];
+  const int64_t T = g.tokens(), tpf = g.per_frame();
+  const Shape flat{T, c.dim}, heads{T, c.num_heads, c.head_dim()};
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim()));
+
+  // Self-attention over the cache.
+  ops::attention(a.q_rot, kv, scale, a.attn, precision_);         // [T, H, d]
+  linear_into(a.attn.reshape(flat), k.self_o, a.y);               // [T, dim]
+  ops::gated_add(a.x, a.y, a.mod, 2, tpf);
+
+  // Cross-attention to the prompt (k/v computed in set_prompt).
+  ops::layer_norm(a.x, k.norm3_weight, k.norm3_bias, c.eps, a.h); // [T, dim]
+  linear_into(a.h, k.cross_q, a.q);                               // [T, dim]
+  ops::rms_norm(a.q, k.cross_norm_q, c.eps, a.q);
+  const CrossKV& ckv = cross_kv_[b];
+  const ops::KVSegment prompt{ckv.k.f32(), ckv.v.f32(), nullptr, ckv.k.dim(0)};
+  ops::attention(a.q.reshape(heads), {prompt}, scale, a.attn, precision_);  // [T, H, d]
+  linear_into(a.attn.reshape(flat), k.cross_o, a.y);              // [T, dim]
+  ops::add(a.x, a.y);
+
+  // Feed-forward.
+  ops::layer_norm_modulate(a.x, a.mod, 3, 4, tpf, c.eps, a.h);    // [T, dim]
+  linear_into(a.h, k.ffn_0, a.ffn);                               // [T, ffn]
+  ops::gelu_tanh(a.ffn);
+  linear_into(a.ffn, k.ffn_2, a.y);                               // [T, dim]
+  ops::gated_add(a.x, a.y, a.mod, 5, tpf);
+}
+
+void CausalDit::head(const Grid& g, DitActivations& a) const {
+  const DitConfig& c = config_;
+  // Shift (row 0) and scale (row 1) from head.modulation + e.
+  ops::add_modulation(head_modulation_, a.e, a.head_mod);         // [f, 2, dim]
+  ops::layer_norm_modulate(a.x, a.head_mod, 0, 1, g.per_frame(), c.eps, a.h);  // [T, dim]
+  linear_into(a.h, head_head_, a.out_tokens);                     // [T, ph*pw*out_dim]
+  ops::unpatchify(a.out_tokens, g.frames, g.rows, g.cols, c.patch_h, c.patch_w, c.out_dim, a.out);  // [f, C_out, H, W]
 }
 
 Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
@@ -158,10 +273,9 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
   if (static_cast<int64_t>(t.size()) != f)
     throw Error("forward: " + std::to_string(t.size()) + " timesteps for " + std::to_string(f) + " frames");
   if (start_frame < 0) throw Error("forward: negative start frame");
-  const int64_t rows = height / c.patch_h, cols = width / c.patch_w;
-  const int64_t tpf = rows * cols;
-  const int64_t T = f * tpf;
-  cache.check_layout(c.num_layers, c.num_heads, c.head_dim(), rows, cols);
+  const Grid g{start_frame, f, height / c.patch_h, width / c.patch_w};
+  const int64_t T = g.tokens();
+  cache.check_layout(c.num_layers, c.num_heads, c.head_dim(), g.rows, g.cols);
 
   if (actions.defined()) {
     if (c.action_dim == 0) throw Error("forward: actions given to a model without an action embedding");
@@ -169,83 +283,39 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
       throw Error("forward: actions have shape " + shape_str(actions.shape()) + ", expected [" + std::to_string(f) +
                   ", " + std::to_string(c.action_dim) + "]");
   }
-  Tensor e, e0;
-  embed_time(t, actions, e, e0);                                               // e [f, dim], e0 [f, 6, dim]
 
-  Tensor patches = Tensor::empty({T, c.in_dim * c.patch_h * c.patch_w});  // [T, C*ph*pw]
-  ops::patchify(x.to(DType::F32), c.patch_h, c.patch_w, patches);
-  Tensor h = linear(patches, patch_embedding_);                       // [T, dim]
+  DitActivations& a = workspace_.views(c, {f, height, width});
+  upload_inputs(x, t, actions, a);
 
+  // Device work in pieces between the cache's host bookkeeping; a piece's
+  // signature is everything its launches depend on besides the weights.
+  const std::vector<int64_t> base = {f, height, width, start_frame, prompt_generation_, workspace_.generation()};
   cache.begin_call(start_frame, f, cache_update);
-  for (int64_t b = 0; b < c.num_layers; ++b) run_block(b, h, e0, start_frame, f, rows, cols, cache);
+  graphs_.run(0, base, [&] {
+    embed(a);
+    block_qkv(0, g, a);
+  });
+  for (int64_t b = 0; b < c.num_layers; ++b) {
+    cache.write_call(b, a.k_raw.f32(), a.k_rot.f32(), a.v.f32(), T);
+    cache.observe(b, a.q_raw.f32(), a.q_rot.f32(), T);
+    const std::vector<ops::KVSegment> kv = cache.segments(b, a.k_rot.f32(), a.v.f32(), T);
+    std::vector<int64_t> signature = base;
+    for (const ops::KVSegment& s : kv)
+      for (int64_t value : {reinterpret_cast<intptr_t>(s.k), reinterpret_cast<intptr_t>(s.v),
+                            reinterpret_cast<intptr_t>(s.bias), static_cast<intptr_t>(s.len)})
+        signature.push_back(value);
+    graphs_.run(static_cast<int>(b + 1), signature, [&] {
+      block_rest(b, g, kv, a);
+      if (b + 1 < c.num_layers) block_qkv(b + 1, g, a);
+      else head(g, a);
+    });
+  }
   cache.end_call();
 
-  // Head: shift (row 0) and scale (row 1) from head.modulation + e.
-  Tensor head_mod = Tensor::empty({f, 2, c.dim});                     // [f, 2, dim]
-  for (int64_t i = 0; i < f; ++i)
-    for (int64_t r = 0; r < 2; ++r)
-      for (int64_t j = 0; j < c.dim; ++j)
-        head_mod.f32()[(i * 2 + r) * c.dim + j] = head_modulation_.f32()[r * c.dim + j] + e.f32()[i * c.dim + j];
-  ops::layer_norm_modulate(h, head_mod, 0, 1, tpf, c.eps, h);         // [T, dim]
-  Tensor out_tokens = linear(h, head_head_);                          // [T, ph*pw*out_dim]
-  Tensor out = Tensor::empty({f, c.out_dim, height, width});          // [f, C_out, H, W]
-  ops::unpatchify(out_tokens, f, rows, cols, c.patch_h, c.patch_w, c.out_dim, out);
+  // The workspace is overwritten by the next call: hand out a copy.
+  Tensor out = ops::empty(a.out.shape(), x.backend());            // [f, C_out, H, W]
+  ops::copy(a.out, out);
   return out;
-}
-
-void CausalDit::run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_frame, int64_t frames, int64_t rows,
-                          int64_t cols, cache::KvAccess& cache) const {
-  const DitConfig& c = config_;
-  const Block& k = blocks_[b];
-  const int64_t T = x.dim(0), D = c.dim, H = c.num_heads, d = c.head_dim();
-  const int64_t tpf = rows * cols;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-
-  // m = modulation + e0[frame]: shift1, scale1, gate1, shift2, scale2, gate2.
-  Tensor mod = Tensor::empty({frames, 6, D});                         // [f, 6, dim]
-  for (int64_t i = 0; i < frames; ++i)
-    for (int64_t j = 0; j < 6 * D; ++j) mod.f32()[i * 6 * D + j] = k.modulation.f32()[j] + e0.f32()[i * 6 * D + j];
-
-  // Self-attention over the cache.
-  Tensor h = Tensor::empty({T, D});                                   // [T, dim]
-  ops::layer_norm_modulate(x, mod, 0, 1, tpf, c.eps, h);
-  Tensor q = linear(h, k.self_q);                                     // [T, dim]
-  ops::rms_norm(q, k.self_norm_q, c.eps, q);
-  Tensor key = linear(h, k.self_k);                                   // [T, dim]
-  ops::rms_norm(key, k.self_norm_k, c.eps, key);
-  Tensor v = linear(h, k.self_v);                                     // [T, dim]
-  q = q.reshape({T, H, d});                                           // [T, H, d]
-  key = key.reshape({T, H, d});                                       // [T, H, d]
-
-  // The cache keeps keys before and after RoPE; policies see both queries.
-  const Tensor q_raw = q.clone();                                     // [T, H, d]
-  const Tensor key_raw = key.clone();                                 // [T, H, d]
-  ops::rope_3d(q, start_frame, frames, rows, cols);
-  ops::rope_3d(key, start_frame, frames, rows, cols);
-  cache.write_call(b, key_raw.f32(), key.f32(), v.f32(), T);
-  cache.observe(b, q_raw.f32(), q.f32(), T);
-
-  Tensor attn = Tensor::empty({T, H, d});                             // [T, H, d]
-  ops::attention(q, cache.segments(b, key.f32(), v.f32(), T), scale, attn);
-  Tensor y = linear(attn.reshape({T, D}), k.self_o);                  // [T, dim]
-  ops::gated_add(x, y, mod, 2, tpf);
-
-  // Cross-attention to the prompt (k/v computed in set_prompt).
-  ops::layer_norm(x, k.norm3_weight, k.norm3_bias, c.eps, h);        // [T, dim]
-  Tensor cq = linear(h, k.cross_q);                                   // [T, dim]
-  ops::rms_norm(cq, k.cross_norm_q, c.eps, cq);
-  const CrossKV& ckv = cross_kv_[b];
-  ops::KVSegment seg{ckv.k.f32(), ckv.v.f32(), nullptr, ckv.k.dim(0)};
-  ops::attention(cq.reshape({T, H, d}), {seg}, scale, attn);          // [T, H, d]
-  y = linear(attn.reshape({T, D}), k.cross_o);                        // [T, dim]
-  ops::add(x, y);
-
-  // Feed-forward.
-  ops::layer_norm_modulate(x, mod, 3, 4, tpf, c.eps, h);              // [T, dim]
-  Tensor f1 = linear(h, k.ffn_0);                                     // [T, ffn]
-  ops::gelu_tanh(f1);
-  y = linear(f1, k.ffn_2);                                            // [T, dim]
-  ops::gated_add(x, y, mod, 5, tpf);
 }
 
 }  // namespace wl

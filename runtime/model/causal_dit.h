@@ -1,13 +1,20 @@
 // The causal Wan diffusion transformer (DESIGN 2.1-2.3): one forward call maps
 // latents of f consecutive frames, their timesteps and the prompt context to a
 // flow prediction, reading and writing the KV cache.
+//
+// The model lives on one backend (DitOptions::backend): its weights are
+// uploaded once, its activations sit in a workspace there, and its KV cache
+// (cache_config) keeps keys and values there. On CUDA the device work of
+// repeated calls is replayed as CUDA graphs (cuda_graph_runner.h).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "cache/kv_store.h"
+#include "runtime/model/cuda_graph_runner.h"
 #include "runtime/model/dit_config.h"
+#include "runtime/model/dit_workspace.h"
 #include "runtime/ops.h"
 #include "runtime/safetensors.h"
 #include "runtime/tensor.h"
@@ -16,35 +23,48 @@ namespace wl {
 
 struct DitOptions {
   ops::MatmulPrecision precision = ops::best_matmul_precision();
+  // Where weights, activations and the KV cache live.
   Backend backend = Backend::CPU;
+  // CUDA: record the device work of repeated calls as CUDA graphs and replay
+  // it (the environment variable WORLDLOOP_CUDA_GRAPHS=0 turns this off).
+  bool cuda_graphs = true;
 };
+
+// The KV store configuration for a model of config `c` (see CausalDit::cache_config).
+cache::KvStoreConfig dit_cache_config(const DitConfig& c, int64_t height, int64_t width, int64_t capacity_frames,
+                                      int64_t sink_frames, Backend backend);
 
 class CausalDit {
  public:
-  // Loads and validates every tensor (names as in the checkpoint); throws
-  // wl::Error naming the file, the tensor and the problem.
+  // Loads and validates every tensor (names as in the checkpoint) and puts
+  // it on the model's backend; throws wl::Error naming the file, the tensor
+  // and the problem.
   CausalDit(const WeightMap& weights, const DitOptions& options = {});
 
   const DitConfig& config() const { return config_; }
   ops::MatmulPrecision precision() const { return precision_; }
+  Backend backend() const { return backend_; }
+  // What the CUDA graph runner did so far (all eager on the CPU).
+  const CudaGraphRunner::Stats& graph_stats() const { return graphs_.stats(); }
 
   // A KV store for latents of height x width with a budget of
-  // `capacity_frames` frames of which the first `sink_frames` stay; the
-  // attention window follows the reference (32760 tokens when the checkpoint
-  // has no local window).
+  // `capacity_frames` frames of which the first `sink_frames` stay, on the
+  // model's backend; the attention window follows the reference (32760 tokens
+  // when the checkpoint has no local window).
   cache::KvStoreConfig cache_config(int64_t height, int64_t width, int64_t capacity_frames,
                                     int64_t sink_frames) const;
 
-  // Sets the prompt: context [L, text_dim] with L <= text_len, zero-padded to
-  // text_len rows; the cross-attention keys and values are computed here, once.
+  // Sets the prompt: context [L, text_dim] (any backend) with L <= text_len,
+  // zero-padded to text_len rows; the cross-attention keys and values are
+  // computed here, once, on the model's backend.
   void set_prompt(const Tensor& context);
   bool has_prompt() const { return !cross_kv_.empty(); }
 
-  // x [f, in_dim, H, W] for frames [start_frame, start_frame + f), timesteps
-  // t [f]; returns the flow prediction [f, out_dim, H, W]. `cache_update`
-  // marks the clean pass that leaves a chunk's final keys in the cache (the
-  // policies learn from those queries). Models with an action embedding take
-  // `actions` [f, action_dim] (undefined: no keys pressed).
+  // x [f, in_dim, H, W] (any backend) for frames [start_frame, start_frame + f),
+  // timesteps t [f]; returns the flow prediction [f, out_dim, H, W] on x's
+  // backend. `cache_update` marks the clean pass that leaves a chunk's final
+  // keys in the cache (the policies learn from those queries). Models with an
+  // action embedding take `actions` [f, action_dim] (undefined: no keys pressed).
   Tensor forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
                  bool cache_update = false, const Tensor& actions = Tensor());
 
@@ -61,14 +81,26 @@ class CausalDit {
   struct CrossKV {
     Tensor k, v;  // [text_len, heads, head_dim]
   };
+  // One call's token grid.
+  struct Grid {
+    int64_t start_frame, frames, rows, cols;
+    int64_t tokens() const { return frames * rows * cols; }
+    int64_t per_frame() const { return rows * cols; }
+  };
 
-  // Per-frame time embeddings: e [f, dim] and e0 [f, 6, dim].
-  void embed_time(const std::vector<float>& t, const Tensor& actions, Tensor& e, Tensor& e0) const;
-  void run_block(int64_t b, Tensor& x, const Tensor& e0, int64_t start_frame, int64_t frames, int64_t rows,
-                 int64_t cols, cache::KvAccess& cache) const;
+  // Host-side inputs into the workspace: latents, the time sinusoid, actions.
+  void upload_inputs(const Tensor& x, const std::vector<float>& t, const Tensor& actions, DitActivations& a) const;
+  // Device work, in launch order: embeddings and the patch embedding; the
+  // self-attention inputs of block b (q, k, v with RMS norm and RoPE); the
+  // rest of block b from its attention over `kv`; the head.
+  void embed(DitActivations& a) const;
+  void block_qkv(int64_t b, const Grid& g, DitActivations& a) const;
+  void block_rest(int64_t b, const Grid& g, const std::vector<ops::KVSegment>& kv, DitActivations& a) const;
+  void head(const Grid& g, DitActivations& a) const;
 
   DitConfig config_;
   ops::MatmulPrecision precision_;
+  Backend backend_;
   std::string path_;
   ops::LinearWeight patch_embedding_;
   ops::LinearWeight time_embedding_0_, time_embedding_2_, time_projection_1_;
@@ -78,6 +110,9 @@ class CausalDit {
   ops::LinearWeight head_head_;
   std::vector<Block> blocks_;
   std::vector<CrossKV> cross_kv_;
+  int64_t prompt_generation_ = 0;  // changes with every set_prompt (graphs hold cross_kv_ pointers)
+  DitWorkspace workspace_;
+  CudaGraphRunner graphs_;
 };
 
 }  // namespace wl
