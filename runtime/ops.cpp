@@ -25,7 +25,7 @@ std::string S(const Tensor& t) { return t.defined() ? shape_str(t.shape()) : std
 
 [[noreturn]] void fail(const char* op, const std::string& msg) { throw Error(std::string(op) + ": " + msg); }
 
-[[noreturn]] void no_cuda(const char* op) { fail(op, "CUDA backend not built"); }
+[[noreturn, maybe_unused]] void no_cuda(const char* op) { fail(op, "CUDA backend not built"); }
 
 void need_defined(const char* op, const char* name, const Tensor& t) {
   if (!t.defined()) fail(op, std::string(name) + " is undefined");

@@ -233,7 +233,7 @@ TEST(AppLoop, ActionScriptKeysAndPromptsAreAppliedByFrame) {
   opt.script = &script;
   opt.max_frames = 15;
   WorldLoop loop(source, inputs, mailbox, opt);
-  for (int64_t f = 0; f < 15; ++f) inputs.push(sample(f, f == 12 ? kActBack : 0));  // live input ORs in
+  for (int64_t f = 0; f < 15; ++f) inputs.push(sample(f, f == 12 ? static_cast<uint32_t>(kActBack) : 0u));  // live input ORs in
   loop.start();
   drain_frames(mailbox, 15);
   loop.stop();
