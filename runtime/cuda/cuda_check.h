@@ -2,6 +2,7 @@
 // throws wl::Error naming the call, the file:line and the library's message.
 #pragma once
 #include <cuda_runtime.h>
+#include <cudnn_graph.h>
 
 #include <string>
 
@@ -26,3 +27,12 @@ namespace wl::cuda::detail {
 
 // After a kernel launch: launch errors (bad configuration) surface here.
 #define WL_CUDA_CHECK_LAUNCH() WL_CUDA_CHECK(cudaGetLastError())
+
+// A cuDNN call that must succeed (graph building that may legitimately fail
+// checks its status itself).
+#define WL_CUDNN_CHECK(call)                                                                         \
+  do {                                                                                               \
+    const cudnnStatus_t wl_st_ = (call);                                                             \
+    if (wl_st_ != CUDNN_STATUS_SUCCESS)                                                              \
+      ::wl::cuda::detail::throw_cuda(#call, cudnnGetErrorString(wl_st_), __FILE__, __LINE__);        \
+  } while (0)
