@@ -321,7 +321,8 @@ bool attention_cudnn(const Tensor& q, const std::vector<KVSegment>& kv, float sc
   auto* k16 = static_cast<__nv_bfloat16*>(st.k16.at_least(S * row * sizeof(__nv_bfloat16)));
   auto* v16 = static_cast<__nv_bfloat16*>(st.v16.at_least(S * row * sizeof(__nv_bfloat16)));
   auto* o16 = static_cast<__nv_bfloat16*>(st.o16.at_least(Lq * row * sizeof(__nv_bfloat16)));
-  void* workspace = plan->workspace_bytes > 0 ? st.workspace.at_least(static_cast<size_t>(plan->workspace_bytes)) : nullptr;
+  const size_t workspace_bytes = static_cast<size_t>(plan->workspace_bytes);
+  void* workspace = workspace_bytes > 0 ? st.workspace.at_least(workspace_bytes) : nullptr;
   to_bf16(q.f32(), q16, Lq * row);
   int64_t at = 0;
   for (const KVSegment& s : kv) {
@@ -338,7 +339,8 @@ bool attention_cudnn(const Tensor& q, const std::vector<KVSegment>& kv, float sc
   WL_CUDNN_CHECK(cudnnBackendSetAttribute(pack.d, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 5, uids));
   WL_CUDNN_CHECK(
       cudnnBackendSetAttribute(pack.d, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 5, pointers));
-  WL_CUDNN_CHECK(cudnnBackendSetAttribute(pack.d, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
+  WL_CUDNN_CHECK(
+      cudnnBackendSetAttribute(pack.d, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
   WL_CUDNN_CHECK(cudnnBackendFinalize(pack.d));
   WL_CUDNN_CHECK(cudnnBackendExecute(h, plan->plan.d, pack.d));
 
