@@ -9,9 +9,10 @@
 //
 // An execution plan is built once per shape (Lq, S, H, d) and cached. The
 // staging buffers and the workspace are shared by all shapes (every op runs on
-// one stream) and only grow. A shape cuDNN does not take is remembered as
-// declined, logged once, and answered "no" at once afterwards; so are the
-// calls the operation cannot express (asked before any cuDNN call):
+// one stream) and only grow. A shape cuDNN does not take (no plan builds, or
+// the plan fails to run) is remembered as declined, logged once, and answered
+// "no" at once afterwards; so are the calls the operation cannot express
+// (checked before any cuDNN call):
 //   - a per-key logit bias: the operation has no bias input (score-modifier
 //     subgraphs arrive with cuDNN 9.21);
 //   - a head width that is not a multiple of 8 (cuDNN's layout requirement).
@@ -342,7 +343,13 @@ bool attention_cudnn(const Tensor& q, const std::vector<KVSegment>& kv, float sc
   WL_CUDNN_CHECK(
       cudnnBackendSetAttribute(pack.d, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
   WL_CUDNN_CHECK(cudnnBackendFinalize(pack.d));
-  WL_CUDNN_CHECK(cudnnBackendExecute(h, plan->plan.d, pack.d));
+  const cudnnStatus_t status = cudnnBackendExecute(h, plan->plan.d, pack.d);
+  if (status != CUDNN_STATUS_SUCCESS) {  // a plan that builds but does not run: declined from now on
+    log_once(st, "cuDNN SDPA could not run attention Lq=" + std::to_string(Lq) + " S=" + std::to_string(S) +
+                     " H=" + std::to_string(H) + " d=" + std::to_string(d) + " (" + cudnnGetErrorString(status) + ")");
+    found->second.reset();
+    return false;
+  }
 
   to_f32(o16, out.f32(), Lq * row);
   return true;

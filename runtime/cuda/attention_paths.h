@@ -13,8 +13,8 @@ namespace wl::cuda {
 void attention_flash(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
 
 // The same through cuDNN with bf16 q, k, v (f32 softmax and accumulation).
-// Returns false, having queued nothing, when cuDNN does not take the shape
-// (remembered per shape; one log line the first time).
+// Returns false, having written nothing to `out`, when cuDNN does not take
+// the call (remembered per shape; one log line the first time).
 bool attention_cudnn(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
 
 }  // namespace wl::cuda
