@@ -40,7 +40,8 @@ namespace wl::cuda::detail {
                                      __FILE__, __LINE__);                                            \
   } while (0)
 
-// cuDNN calls (cudnnStatus_t).
+// cuDNN calls (cudnnStatus_t) that must succeed (graph building that may
+// legitimately fail checks its status itself).
 #define WL_CUDNN_CHECK(call)                                                                         \
   do {                                                                                               \
     const cudnnStatus_t wl_st_ = (call);                                                             \

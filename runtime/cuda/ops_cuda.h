@@ -10,8 +10,8 @@
 //   norms.cu             layer_norm, layer_norm_modulate, rms_norm, rms_norm_rope_3d
 //   elementwise.cu       gated_add, add, add_modulation, gelu_tanh, silu
 //   rope.cu              rope_3d
-//   attention.cu         attention: cuDNN SDPA where it takes the shape,
-//                        attention_flash.cu otherwise (attention_cudnn.cu)
+//   attention.cu         attention: F32 -> attention_flash.cu; BF16 -> cuDNN SDPA
+//                        (attention_cudnn.cu) where it takes the call, flash otherwise
 //   layout.cu            patchify, unpatchify, upsample_nearest_2x
 //   conv_cudnn.cu        prepare_conv2d, conv2d
 //
