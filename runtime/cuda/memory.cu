@@ -1,7 +1,10 @@
-// Device query, the model stream, device allocation and copies.
+// Device query, the model stream, device allocation and copies (host copies
+// through a pinned staging buffer).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "runtime/cuda/cuda_check.h"
@@ -58,10 +61,69 @@ Tensor zeros(const Shape& shape, DType dtype) {
   return t;
 }
 
+namespace {
+
+// Host <-> device copies go through one pinned (page-locked) staging buffer, so
+// the transfer is a real DMA on the stream. An upload returns once its bytes
+// are in the staging buffer; the next copy waits for the DMA before reusing it.
+// Copies larger than kMaxStaged go directly from pageable memory.
+constexpr size_t kMaxStaged = size_t{64} << 20;
+
+struct PinnedStaging {
+  std::mutex mutex;
+  void* host = nullptr;
+  size_t bytes = 0;
+  cudaEvent_t drained = nullptr;  // the last DMA out of / into `host` is done
+
+  // Returns a buffer of at least n bytes that no DMA is using.
+  void* acquire(size_t n) {
+    if (!drained) WL_CUDA_CHECK(cudaEventCreateWithFlags(&drained, cudaEventDisableTiming));
+    WL_CUDA_CHECK(cudaEventSynchronize(drained));
+    if (n > bytes) {
+      if (host) WL_CUDA_CHECK(cudaFreeHost(host));
+      host = nullptr;
+      bytes = 0;
+      const size_t want = std::max(n, size_t{1} << 20);
+      WL_CUDA_CHECK(cudaMallocHost(&host, want));
+      bytes = want;
+    }
+    return host;
+  }
+};
+
+PinnedStaging& staging() {
+  static PinnedStaging* s = new PinnedStaging;  // lives as long as the process (the driver frees it)
+  return *s;
+}
+
+}  // namespace
+
 void copy(const Tensor& src, Tensor& dst) {
-  if (!src.nbytes()) return;
-  WL_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDefault, stream()));
-  if (dst.backend() == Backend::CPU || src.backend() == Backend::CPU) WL_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  const size_t n = src.nbytes();
+  if (!n) return;
+  cudaStream_t s = stream();
+  if (src.backend() == Backend::CUDA && dst.backend() == Backend::CUDA) {
+    WL_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), n, cudaMemcpyDeviceToDevice, s));
+    return;
+  }
+  if (n > kMaxStaged) {
+    WL_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), n, cudaMemcpyDefault, s));
+    WL_CUDA_CHECK(cudaStreamSynchronize(s));
+    return;
+  }
+  PinnedStaging& st = staging();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  void* pinned = st.acquire(n);
+  if (dst.backend() == Backend::CUDA) {  // upload
+    std::memcpy(pinned, src.raw(), n);
+    WL_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), pinned, n, cudaMemcpyHostToDevice, s));
+    WL_CUDA_CHECK(cudaEventRecord(st.drained, s));
+  } else {  // download: the host reads it right after
+    WL_CUDA_CHECK(cudaMemcpyAsync(pinned, src.raw(), n, cudaMemcpyDeviceToHost, s));
+    WL_CUDA_CHECK(cudaEventRecord(st.drained, s));
+    WL_CUDA_CHECK(cudaEventSynchronize(st.drained));
+    std::memcpy(dst.raw(), pinned, n);
+  }
 }
 
 void synchronize() { WL_CUDA_CHECK(cudaStreamSynchronize(stream())); }
