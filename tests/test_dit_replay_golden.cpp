@@ -14,33 +14,7 @@ namespace {
 
 class GoldenReplay : public ::testing::TestWithParam<std::string> {
  protected:
-  // Runs `worldloop dit-replay` on the fixture and returns the worst relative
-  // L2 error over its calls (checking every call is there with its shape).
-  double replay_worst_error(const std::string& precision) {
-    const std::string name = GetParam();
-    const std::string out = test::temp_dir() + "/flow.safetensors";
-    std::string log;
-    const int rc = test::run_worldloop("dit-replay --precision " + precision + " --weights " +
-                                           test::data_path(name + ".weights.safetensors") + " --calls " +
-                                           test::data_path(name + ".case.safetensors") + " --out " + out,
-                                       &log);
-    EXPECT_EQ(rc, 0) << log;
-    if (rc != 0) return INFINITY;
-    SafetensorsFile ref = SafetensorsFile::open(test::data_path(name + ".case.safetensors"));
-    SafetensorsFile got = SafetensorsFile::open(out);
-    const int calls = std::stoi(ref.metadata().at("calls"));
-    double worst = 0;
-    for (int i = 0; i < calls; ++i) {
-      const std::string key = "call." + std::to_string(i) + ".flow";
-      if (!got.has(key)) {
-        ADD_FAILURE() << key << " missing";
-        return INFINITY;
-      }
-      EXPECT_EQ(got.info(key).shape, ref.info(key).shape) << key;
-      worst = std::max(worst, test::relative_l2(got.get(key), ref.get(key)));
-    }
-    return worst;
-  }
+  double replay_worst_error(const std::string& precision) { return test::replay_worst_error(GetParam(), precision); }
 };
 
 // f32 products: every call within 1e-4 of the reference.

@@ -39,31 +39,8 @@ std::vector<std::string> golden_fixtures() {
   return names;
 }
 
-// Runs dit-replay on the CUDA backend and returns the worst relative L2
-// error of a call against the reference's flow.
 double cuda_replay_worst_error(const std::string& name, const std::string& precision) {
-  const std::string out = test::temp_dir() + "/flow.safetensors";
-  std::string log;
-  const int rc = test::run_worldloop("dit-replay --backend cuda --precision " + precision + " --weights " +
-                                         test::data_path(name + ".weights.safetensors") + " --calls " +
-                                         test::data_path(name + ".case.safetensors") + " --out " + out,
-                                     &log);
-  EXPECT_EQ(rc, 0) << name << ": " << log;
-  if (rc != 0) return INFINITY;
-  SafetensorsFile ref = SafetensorsFile::open(test::data_path(name + ".case.safetensors"));
-  SafetensorsFile got = SafetensorsFile::open(out);
-  const int calls = std::stoi(ref.metadata().at("calls"));
-  double worst = 0;
-  for (int i = 0; i < calls; ++i) {
-    const std::string key = "call." + std::to_string(i) + ".flow";
-    if (!got.has(key)) {
-      ADD_FAILURE() << name << ": " << key << " missing";
-      return INFINITY;
-    }
-    EXPECT_EQ(got.info(key).shape, ref.info(key).shape) << name << " " << key;
-    worst = std::max(worst, test::relative_l2(got.get(key), ref.get(key)));
-  }
-  return worst;
+  return test::replay_worst_error(name, precision, "--backend cuda");
 }
 
 TEST(CudaDitGolden, F32ReplayOfEveryFixtureWithin1e4) {

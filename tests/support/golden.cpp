@@ -1,11 +1,16 @@
 #include "tests/support/golden.h"
 
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
-#include <sys/wait.h>
+
+#include "runtime/safetensors.h"
 
 namespace wl::test {
 
@@ -40,6 +45,31 @@ int run_worldloop(const std::string& args, std::string* out) {
   const int status = pclose(p);
   if (out) *out = text;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+double replay_worst_error(const std::string& name, const std::string& precision, const std::string& extra_flags) {
+  const std::string out = temp_dir() + "/flow.safetensors";
+  std::string log;
+  const int rc = run_worldloop("dit-replay " + extra_flags + " --precision " + precision + " --weights " +
+                                   data_path(name + ".weights.safetensors") + " --calls " +
+                                   data_path(name + ".case.safetensors") + " --out " + out,
+                               &log);
+  EXPECT_EQ(rc, 0) << name << ": " << log;
+  if (rc != 0) return INFINITY;
+  SafetensorsFile ref = SafetensorsFile::open(data_path(name + ".case.safetensors"));
+  SafetensorsFile got = SafetensorsFile::open(out);
+  const int calls = std::stoi(ref.metadata().at("calls"));
+  double worst = 0;
+  for (int i = 0; i < calls; ++i) {
+    const std::string key = "call." + std::to_string(i) + ".flow";
+    if (!got.has(key)) {
+      ADD_FAILURE() << name << ": " << key << " missing";
+      return INFINITY;
+    }
+    EXPECT_EQ(got.info(key).shape, ref.info(key).shape) << name << " " << key;
+    worst = std::max(worst, relative_l2(got.get(key), ref.get(key)));
+  }
+  return worst;
 }
 
 }  // namespace wl::test

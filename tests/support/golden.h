@@ -16,5 +16,11 @@ std::string temp_dir();
 double relative_l2(const Tensor& a, const Tensor& b);
 // Runs the worldloop binary with `args`; returns its exit code, output in `out`.
 int run_worldloop(const std::string& args, std::string* out = nullptr);
+// Runs `worldloop dit-replay <extra_flags> --precision P` on golden fixture
+// `name` and returns the worst relative L2 error of a call's flow against the
+// reference (gtest failures for a failed run, a missing call or a wrong shape;
+// infinity then).
+double replay_worst_error(const std::string& name, const std::string& precision,
+                          const std::string& extra_flags = "");
 
 }  // namespace wl::test
