@@ -58,9 +58,8 @@ void check_linear(const Tensor& x, const Tensor& w, const Tensor& b, ops::Matmul
   EXPECT_LE(normalised_error(y, want), tol) << what;
 }
 
-TEST(CudaOps, LinearF32MatchesCpu) {
-  WL_REQUIRE_CUDA();
-  uint32_t seed = 100;
+// Every (M, K, N, bias) of a grid of odd shapes through check_linear.
+void check_linear_grid(ops::MatmulPrecision precision, double tol, uint32_t seed) {
   for (int64_t M : {1, 7, 131})
     for (int64_t K : {3, 64, 200})
       for (int64_t N : {1, 5, 96, 257})
@@ -68,26 +67,20 @@ TEST(CudaOps, LinearF32MatchesCpu) {
           const Tensor x = random_tensor({M, K}, seed++);
           const Tensor w = random_tensor({N, K}, seed++);
           const Tensor b = bias ? random_tensor({N}, seed++) : Tensor();
-          check_linear(x, w, b, ops::MatmulPrecision::F32, 1e-5,
-                       "F32 M " + std::to_string(M) + " K " + std::to_string(K) + " N " + std::to_string(N) +
-                           " bias " + std::to_string(bias));
+          check_linear(x, w, b, precision, tol,
+                       std::string(ops::precision_name(precision)) + " M " + std::to_string(M) + " K " +
+                           std::to_string(K) + " N " + std::to_string(N) + " bias " + std::to_string(bias));
         }
+}
+
+TEST(CudaOps, LinearF32MatchesCpu) {
+  WL_REQUIRE_CUDA();
+  check_linear_grid(ops::MatmulPrecision::F32, 1e-5, 100);
 }
 
 TEST(CudaOps, LinearBf16MatchesCpuOnRoundedInputs) {
   WL_REQUIRE_CUDA();
-  uint32_t seed = 200;
-  for (int64_t M : {1, 7, 131})
-    for (int64_t K : {3, 64, 200})
-      for (int64_t N : {1, 5, 96, 257})
-        for (bool bias : {false, true}) {
-          const Tensor x = random_tensor({M, K}, seed++);
-          const Tensor w = random_tensor({N, K}, seed++);
-          const Tensor b = bias ? random_tensor({N}, seed++) : Tensor();
-          check_linear(x, w, b, ops::MatmulPrecision::BF16, 1e-4,
-                       "BF16 M " + std::to_string(M) + " K " + std::to_string(K) + " N " + std::to_string(N) +
-                           " bias " + std::to_string(bias));
-        }
+  check_linear_grid(ops::MatmulPrecision::BF16, 1e-4, 200);
 }
 
 TEST(CudaOps, LinearTakesEveryCheckpointDtype) {
