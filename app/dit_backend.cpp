@@ -1,6 +1,6 @@
 #include "app/dit_backend.h"
 
-#include <cstdio>
+#include "app/frame_path.h"
 
 #include "runtime/error.h"
 #include "runtime/model/memory_plan.h"
@@ -9,22 +9,9 @@
 namespace wl::app {
 
 Backend parse_backend_flag(const std::string& value) {
-  if (value == "cpu") return Backend::CPU;
-  if (value == "cuda") {
-    if (!ops::backend_available(Backend::CUDA))
-      throw Error("--backend cuda: " + ops::backend_unavailable_reason(Backend::CUDA));
-    return Backend::CUDA;
-  }
-  if (value == "auto") {
-    if (ops::backend_available(Backend::CUDA)) return Backend::CUDA;
-#ifndef WORLDLOOP_HAS_CUDA
-    // A build with the CUDA backend logs its own line on the first "no" (runtime/cuda/memory.cu).
-    std::fprintf(stderr, "worldloop: %s; using the CPU backend\n",
-                 ops::backend_unavailable_reason(Backend::CUDA).c_str());
-#endif
-    return Backend::CPU;
-  }
-  throw Error("--backend must be cpu, cuda or auto, got '" + value + "'");
+  if (value == "cpu") return Backend::CPU;  // without asking for a device
+  // backend_available logs the reason once when the answer is no.
+  return choose_backend(value, ops::backend_available(Backend::CUDA), ops::backend_unavailable_reason(Backend::CUDA));
 }
 
 void check_dit_memory(const DitConfig& config, const DitOptions& options, const cache::KvStoreConfig& kv,

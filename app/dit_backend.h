@@ -10,8 +10,9 @@
 
 namespace wl::app {
 
-// "cpu", "cuda" (throws with the reason when no device is usable) or "auto"
-// (CUDA when usable, else the CPU; the reason is logged on one line).
+// The --backend flag of every command: "cpu", "cuda" (throws with the reason
+// when no device is usable) or "auto" (CUDA when usable, else the CPU; the
+// reason is logged on one line). choose_backend (app/frame_path.h) decides.
 Backend parse_backend_flag(const std::string& value);
 
 // On CUDA: prints the device memory plan for a model of `config` at options.precision

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "app/dit_backend.h"
 #include "app/frame_path.h"
 #include "app/oracle_primer.h"
 #include "app/oracle_source.h"
@@ -13,11 +14,7 @@
 
 namespace wl::app {
 
-Backend play_backend(const PlayOptions& options) {
-  if (options.backend == "cpu") return Backend::CPU;  // without asking for a device
-  return choose_backend(options.backend, ops::backend_available(Backend::CUDA),
-                        ops::backend_unavailable_reason(Backend::CUDA));
-}
+Backend play_backend(const PlayOptions& options) { return parse_backend_flag(options.backend); }
 
 size_t mailbox_capacity(int chunk_frames) { return static_cast<size_t>(std::max(2, chunk_frames) * 3); }
 

@@ -4,7 +4,9 @@
 // wl::cpu (runtime/cpu/) or, once built, wl::cuda (runtime/cuda/).
 #include "runtime/ops.h"
 
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <initializer_list>
 #include <string>
 
@@ -107,8 +109,12 @@ void check_mod(const char* op, const Tensor& x, const Tensor& mod, std::initiali
 bool backend_available(Backend b) {
   if (b == Backend::CPU) return true;
 #ifdef WORLDLOOP_HAS_CUDA
-  return cuda::device_available();
+  return cuda::device_available();  // logs its reason once on "no"
 #else
+  static std::once_flag logged;
+  std::call_once(logged, [] {
+    std::fprintf(stderr, "worldloop: CUDA backend not built; using the CPU backend\n");
+  });
   return false;
 #endif
 }
