@@ -9,6 +9,7 @@ WL_BUILD="${WL_BUILD:-$WL_ROOT/build}"
 # Debian packages the build, the tests and the app need.
 WL_PACKAGES=(
   build-essential cmake ninja-build pkg-config
+  ocl-icd-opencl-dev opencl-c-headers
   libgtest-dev libdnnl-dev nlohmann-json3-dev
   libsdl2-dev libvulkan-dev glslc libimgui-dev libglm-dev libstb-dev
   mesa-vulkan-drivers xvfb xauth
