@@ -165,20 +165,21 @@ void expect_shift(int size, uint32_t k, int dx, int dy, int width = 0) {
 
 TEST(Oracle, KeysShiftTheViewByExactPixels) {
   using namespace wl::app;
-  // D moves the camera right: the picture moves left by 2 texels.
-  expect_shift(64, kActRight, 2, 0);
-  expect_shift(64, kActLeft, -2, 0);
-  expect_shift(64, kActForward, 0, -2);
-  expect_shift(64, kActBack, 0, 2);
-  expect_shift(64, kActForward | kActRight, 2, -2);
-  expect_shift(64, kActLookLeft, -1, 0);
-  expect_shift(64, kActLookDown, 0, 1);
-  expect_shift(64, kActRight | kActLookRight, 3, 0);
+  // D moves the camera right: the picture moves left by 4 texels (one latent pixel of the
+  // default world's autoencoder at 64x64).
+  expect_shift(64, kActRight, 4, 0);
+  expect_shift(64, kActLeft, -4, 0);
+  expect_shift(64, kActForward, 0, -4);
+  expect_shift(64, kActBack, 0, 4);
+  expect_shift(64, kActForward | kActRight, 4, -4);
+  expect_shift(64, kActLookLeft, -2, 0);
+  expect_shift(64, kActLookDown, 0, 2);
+  expect_shift(64, kActRight | kActLookRight, 6, 0);
   expect_shift(64, kActLeft | kActRight, 0, 0);  // opposite keys cancel
-  expect_shift(128, kActRight, 4, 0);            // 2 texels = 4 pixels at 128x128
-  expect_shift(128, kActBack | kActLeft, -4, 4);
-  expect_shift(64, kActRight | kActForward, 2, -2, 112);  // wide frames see more world
-  expect_shift(128, kActLeft, -4, 0, 64);
+  expect_shift(128, kActRight, 8, 0);            // 4 texels = 8 pixels at 128x128
+  expect_shift(128, kActBack | kActLeft, -8, 8);
+  expect_shift(64, kActRight | kActForward, 4, -4, 112);  // wide frames see more world
+  expect_shift(128, kActLeft, -8, 0, 64);
 }
 
 TEST(Oracle, ThemeMeanColoursAreDistinct) {

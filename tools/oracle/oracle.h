@@ -12,9 +12,14 @@
 //
 // Units: a texel is one pixel of the 64x64 view; a frame of height H shows 64
 // texels vertically (H/64 pixels per texel) and W*64/H horizontally. The camera
-// sits on integer texels; W/A/S/D move it `move_texels` per frame (2 by
-// default: 2 px at 64x64, 4 px at 128x128), the arrows pan it `look_texels`
-// (1 by default); opposite keys cancel, diagonals move on both axes.
+// sits on integer texels; W/A/S/D move it `move_texels` per frame (4 by
+// default: 4 px at 64x64, 8 px at 128x128), the arrows pan it `look_texels`
+// (2 by default); opposite keys cancel, diagonals move on both axes.
+//
+// Why 4: the default world's autoencoder downsamples by 4, so a W/A/S/D step
+// is exactly one latent pixel and the encoder (a stack of convolutions) maps
+// a moved frame to the same latents moved by one. The world model then learns
+// a shift of its own latents instead of a sub-pixel resampling of them.
 #pragma once
 
 #include <cstdint>
@@ -56,8 +61,8 @@ struct Motion {
 struct OracleOptions {
   int width = 64;         // pixels, 8..512
   int height = 64;
-  int move_texels = 2;    // per frame per held W/A/S/D
-  int look_texels = 1;    // per frame per held arrow
+  int move_texels = 4;    // per frame per held W/A/S/D
+  int look_texels = 2;    // per frame per held arrow
   bool animate = true;    // false: time stands still (static world, for tests)
 };
 

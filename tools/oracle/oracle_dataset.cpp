@@ -44,13 +44,14 @@ struct Args {
   int jobs = 0;
   int first_episode = 0;
   int zoom = 4;
+  PolicyOptions policy;
 };
 
 [[noreturn]] void usage(const char* msg) {
   if (msg) std::fprintf(stderr, "oracle_dataset: %s\n", msg);
   std::fprintf(stderr,
                "usage: oracle_dataset --out DIR [--episodes N] [--frames F] [--size 64] [--seed S] [--jobs J]\n"
-               "                      [--first-episode K]\n"
+               "                      [--first-episode K] [--switch-percent P] [--max-switches N]\n"
                "       oracle_dataset --preview PREFIX [--size 64] [--seed S] [--zoom 4]\n"
                "       oracle_dataset --bench [--size 64] [--frames F]\n");
   std::exit(2);
@@ -81,6 +82,8 @@ Args parse(int argc, char** argv) {
     else if (k == "--jobs") a.jobs = static_cast<int>(num());
     else if (k == "--first-episode") a.first_episode = static_cast<int>(num());
     else if (k == "--zoom") a.zoom = static_cast<int>(num());
+    else if (k == "--switch-percent") a.policy.switch_episode_p = num() / 100.0;
+    else if (k == "--max-switches") a.policy.max_switches = static_cast<int>(num());
     else if (k == "-h" || k == "--help") usage(nullptr);
     else usage(("unknown option " + k).c_str());
   }
@@ -98,7 +101,7 @@ nlohmann::json script_prompts_json(const EpisodeScript& s) {
 
 // Renders one episode and writes DIR/episode_NNNNNN.safetensors.
 nlohmann::json write_episode(const Args& a, int episode) {
-  const EpisodeScript s = make_episode_script(a.seed, episode, a.frames);
+  const EpisodeScript s = make_episode_script(a.seed, episode, a.frames, a.policy);
   OracleOptions opt;
   opt.width = opt.height = a.size;
   OracleGame game(opt);

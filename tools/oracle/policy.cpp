@@ -81,7 +81,11 @@ EpisodeScript make_episode_script(uint64_t seed, int episode, int frames, const 
   if (frames >= 24 && r.chance(opt.switch_episode_p)) {
     const int n = r.range(1, std::max(1, opt.max_switches));
     std::vector<int> at;
-    for (int i = 0; i < n; ++i) at.push_back(r.range(frames / 6, frames - 8));
+    const int align = std::max(1, opt.switch_align);
+    for (int i = 0; i < n; ++i) {
+      const int f = r.range(frames / 6, frames - 8);
+      at.push_back(std::max(align, f - f % align));
+    }
     std::sort(at.begin(), at.end());
     at.erase(std::unique(at.begin(), at.end()), at.end());
     for (int f : at) {

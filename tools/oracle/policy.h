@@ -45,6 +45,8 @@ struct PolicyOptions {
   double switch_episode_p = 0.5;  // chance an episode has prompt switches
   int max_switches = 2;
   double rephrase_p = 0.1;        // chance a switch keeps the theme, new words
+  int switch_align = 3;           // switches fall on multiples of this frame count (the
+                                  // engine's chunk: a new prompt applies at a chunk boundary)
   int64_t start_range = 1 << 20;  // start texels drawn from [-range, range]
 };
 
