@@ -1,4 +1,4 @@
-"""Image autoencoder of WORLD_FORMAT.md: 64x64x3 in [-1,1] <-> 16x16x4 latent (S = 2)."""
+"""Image autoencoder of WORLD_FORMAT.md: 64x64x3 in [-1,1] <-> 16x16xC latent (S = 2)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -52,6 +52,46 @@ def corpus(episodes, extra_file=None):
     return sorted(texts)
 
 
+def switch_points(episodes, align=3):
+    """(episode index, frame) of every prompt change that falls on a multiple of `align`."""
+    out = []
+    for i, e in enumerate(episodes):
+        for f in range(1, len(e["prompts"])):
+            if e["prompts"][f] != e["prompts"][f - 1] and f % align == 0:
+                out.append((i, f))
+    return out
+
+
+def sample_aligned_clip(rng, episodes, K, key, align, switches, switch_p):
+    """Like sample_clip, but the clip starts on a multiple of `align` (chunk boundaries of the clip
+    are chunk boundaries of the episode, where its prompt changes fall), and with probability
+    `switch_p` the clip holds a prompt change at one of its inner chunk boundaries.
+    Returns (array, actions, prompts, theme, first frame of the last prompt in the clip)."""
+    if switches and rng.random() < switch_p:
+        i, f = switches[rng.integers(len(switches))]
+        e = episodes[i]
+        F = e[key].shape[0]
+        inner = [b for b in range(align, K, align) if 0 <= f - b and f - b + K <= F]
+        if inner:
+            s = f - inner[rng.integers(len(inner))]
+            return _clip(e, key, s, K, align)
+    while True:
+        e = episodes[rng.integers(len(episodes))]
+        F = e[key].shape[0]
+        if F >= K:
+            break
+    s = int(rng.integers(0, (F - K) // align + 1)) * align
+    return _clip(e, key, s, K, align)
+
+
+def _clip(e, key, s, K, align):
+    pr = e["prompts"][s:s + K]
+    last = K - 1
+    while last > 0 and pr[last - 1] == pr[-1]:
+        last -= 1
+    return e[key][s:s + K], e["actions"][s:s + K], pr, e["theme"][s:s + K], last
+
+
 def sample_clip(rng, episodes, K, key="frames"):
     """Random clip of K frames: (array [K, ...], actions [K, 8], prompts [K], theme [K])."""
     while True:

@@ -23,8 +23,9 @@ def sinusoidal_embedding(dim, t):
     return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)
 
 
-def rope_tables(head_dim, frames, h, w, start_frame=0):
-    """cos/sin [N, head_dim/2] (float32) for tokens (frame, row, col) in frame-row-col order."""
+def rope_tables(head_dim, frames, h, w, start_frame=0, frame_pos=None):
+    """cos/sin [N, head_dim/2] (float32) for tokens (frame, row, col) in frame-row-col order.
+    Frame f sits at absolute frame start_frame + f, or at frame_pos[f] when given."""
     c = head_dim // 2
     hw = c // 3
     tt = c - 2 * hw
@@ -33,7 +34,7 @@ def rope_tables(head_dim, frames, h, w, start_frame=0):
         i = torch.arange(size, dtype=torch.float64)
         return pos.to(torch.float64)[:, None] / torch.pow(10000.0, 2 * i / (2 * size))
 
-    fpos = torch.arange(start_frame, start_frame + frames)
+    fpos = torch.arange(start_frame, start_frame + frames) if frame_pos is None else torch.as_tensor(frame_pos)
     at = part(fpos, tt)  # [F, tt]
     ah = part(torch.arange(h), hw)
     aw = part(torch.arange(w), hw)
@@ -108,6 +109,14 @@ class CrossAttention(nn.Module):
         return self.o(out.transpose(1, 2).reshape(B, N, D))
 
 
+class GeluTanh(nn.Module):
+    """GELU (tanh form) evaluated in float32: torch's bf16 GELU on the CPU is ~2x slower, and
+    the next linear layer casts back under autocast anyway."""
+
+    def forward(self, x):
+        return F.gelu(x.float(), approximate="tanh")
+
+
 class Block(nn.Module):
     def __init__(self, dim, ffn_dim, heads, eps):
         super().__init__()
@@ -115,7 +124,7 @@ class Block(nn.Module):
         self.self_attn = SelfAttention(dim, heads, eps)
         self.norm3 = nn.LayerNorm(dim, eps=eps, elementwise_affine=True)
         self.cross_attn = CrossAttention(dim, heads, eps)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(ffn_dim, dim))
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), GeluTanh(), nn.Linear(ffn_dim, dim))
         self.modulation = nn.Parameter(torch.randn(1, 6, dim) / dim ** 0.5)
 
     def forward(self, x, e0, tok_per_frame, cos, sin, mask, ctx):
@@ -181,9 +190,11 @@ class WanDiT(nn.Module):
             text = torch.cat([text, text.new_zeros(B, tl - L, Td)], 1)
         return self.text_embedding(text[:, :tl])
 
-    def forward(self, x, t, actions, text, start_frame=0, chunk=3, mask=None, ctx=None):
+    def forward(self, x, t, actions, text, start_frame=0, chunk=3, mask=None, ctx=None, frame_pos=None):
         """x [B, F, C, H, W], t [B, F] timesteps (0..1000), actions [B, F, A] or None,
-        text [B, L, text_dim] (encoder output, zero padded), -> flow [B, F, C_out, H, W]."""
+        text [B, L, text_dim] (encoder output, zero padded), -> flow [B, F, C_out, H, W].
+        `mask` [F*tpf, F*tpf] (additive) and `frame_pos` [F] replace the block-causal mask by
+        chunks and the consecutive frame positions (training layouts with repeated frames)."""
         c = self.config
         B, Fr, C, H, W = x.shape
         pt, ph, pw = self.patch
@@ -200,7 +211,7 @@ class WanDiT(nn.Module):
         e0 = self.time_projection(e).float().view(B, Fr, 6, -1)
         if ctx is None:
             ctx = self.embed_context(text)
-        cos, sin = rope_tables(c["dim"] // c["num_heads"], Fr, hh, ww, start_frame)
+        cos, sin = rope_tables(c["dim"] // c["num_heads"], Fr, hh, ww, start_frame, frame_pos)
         if mask is None and chunk:
             fi = torch.arange(Fr) // chunk
             allowed = fi[None, :] <= fi[:, None]  # [F, F]

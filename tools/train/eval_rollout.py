@@ -55,7 +55,7 @@ def main():
         prompt = e["prompts"][s + n - 1]
         z = w["enc"](gt[:P] * 2 - 1) * wj["latent_scale"]
         ctx = w["dit"].embed_context(text_context(w, prompt))
-        lat = generate(w["dit"], ctx, z[None], acts, ng, budget=wj["cache"]["budget_frames"],
+        lat = generate(w["dit"], ctx, z[None], acts, ng, budget=wj["cache"]["budget_frames"] - ch,
                        steps=wj["sampler"]["steps"], shift=wj["sampler"]["shift"], chunk=wj["sampler"]["chunk"],
                        seed=i)
         img = to_pixels(w["dec"](lat[0, P:P + a.frames] / wj["latent_scale"]))

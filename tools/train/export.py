@@ -24,13 +24,17 @@ def bf16(sd):
     return {k: v.to(torch.bfloat16) for k, v in sd.items()}
 
 
-def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=True, budget=9):
+def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=True, budget=9, chunk=3,
+           context_noise=0):
     os.makedirs(out, exist_ok=True)
     ae = torch.load(ae_path)
     ck = common.latest_ckpt(dit_run)
     if ck is None:
         raise SystemExit(f"no checkpoint in {dit_run}")
     cfg = dict(ck["dit_config"])
+    latent_ch = ae.get("latent", 4)
+    if cfg["in_dim"] != latent_ch:
+        raise SystemExit(f"the DiT takes {cfg['in_dim']} latent channels, the autoencoder makes {latent_ch}")
     dit_sd = {k: v.float().contiguous() for k, v in (ck["ema"] if use_ema else ck["dit"]).items()}
     te_sd = {k: v.float().contiguous() for k, v in (ck["ema_te"] if use_ema else ck["te"]).items()
              if not k.startswith("aux.")}
@@ -40,16 +44,16 @@ def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=T
             {"format": "wan-causal-dit", "config": json.dumps(cfg)})
     st.save(os.path.join(out, "text_encoder.safetensors"), te_sd, {"config": json.dumps(ck["te_config"])})
     st.save(os.path.join(out, "decoder.safetensors"), {k: v.float() for k, v in ae["dec"].items()},
-            {"config": json.dumps({"channels": ae["ch"], "latent_channels": 4, "blocks": 2})})
+            {"config": json.dumps({"channels": ae["ch"], "latent_channels": latent_ch, "blocks": 2})})
     st.save(os.path.join(out, "encoder.safetensors"), {k: v.float() for k, v in ae["enc"].items()},
-            {"config": json.dumps({"channels": ae["ch"], "latent_channels": 4, "blocks": 2})})
+            {"config": json.dumps({"channels": ae["ch"], "latent_channels": latent_ch, "blocks": 2})})
     shutil.copy(os.path.join(dit_run, "tokenizer.model"), os.path.join(out, "tokenizer.model"))
     world = {
         "name": name,
         "image": {"width": 64, "height": 64},
-        "latent": {"channels": 4, "height": 16, "width": 16},
+        "latent": {"channels": latent_ch, "height": 16, "width": 16},
         "fps": 30,
-        "sampler": {"steps": [1000, 750, 500, 250], "shift": 5.0, "chunk": 3, "context_noise": 0},
+        "sampler": {"steps": [1000, 750, 500, 250], "shift": 5.0, "chunk": chunk, "context_noise": context_noise},
         "cache": {"budget_frames": budget, "sink_frames": 0, "policy": "window"},
         "actions": ACTIONS,
         "bindings": {"W": "w", "A": "a", "S": "s", "D": "d", "up": "up", "down": "down", "left": "left",
@@ -78,10 +82,13 @@ def main():
     ap.add_argument("--name", default="oracle")
     ap.add_argument("--recipe-md", default=None, help="a RECIPE.md to copy into the package")
     ap.add_argument("--dit-dtype", choices=["bf16", "f32"], default="bf16")
-    ap.add_argument("--budget", type=int, default=9)
+    ap.add_argument("--budget", type=int, default=9, help="cache frames (the current chunk included)")
+    ap.add_argument("--chunk", type=int, default=3, help="latent frames per chunk (1: frame-wise)")
+    ap.add_argument("--context-noise", type=float, default=0, help="timestep of the clean pass")
     a = ap.parse_args()
     recipe = open(a.recipe_md).read() if a.recipe_md else None
-    world, size = export(a.ae, a.dit_run, a.out, a.name, recipe, a.dit_dtype, budget=a.budget)
+    world, size = export(a.ae, a.dit_run, a.out, a.name, recipe, a.dit_dtype, budget=a.budget, chunk=a.chunk,
+                         context_noise=a.context_noise)
     print(f"exported {a.out}: {size / 1e6:.2f} MB, latent_scale {world['latent_scale']:.4f}")
 
 

@@ -76,7 +76,8 @@ def make_tiny_world(out, tokenizer_src=None):
 def cases(world_dir, name, out):
     w = load_world(world_dir)
     g = torch.Generator().manual_seed(7)
-    C, h, wd = 4, 16, 16
+    lat = w["world"]["latent"]
+    C, h, wd = lat["channels"], lat["height"], lat["width"]
     z = torch.randn(2, C, h, wd, generator=g)
     st.save(os.path.join(out, f"{name}.decoder.safetensors"), {"z": z, "rgb": w["dec"](z)})
     rgb = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1

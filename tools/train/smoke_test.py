@@ -38,6 +38,31 @@ def main():
     from load_world import load_world, text_context
     from sampler import generate
 
+    # The df training layout (clean context + noisy copies under one mask) computes, for every
+    # noisy chunk, exactly what the engine's block-causal call on [clean context, that chunk] does.
+    from dit import WanDiT
+    dit = WanDiT(dim=64, ffn_dim=128, freq_dim=32, text_dim=32, num_heads=2, num_layers=2, action_dim=8)
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    x0, xt = torch.randn(1, 9, 4, 8, 8), torch.randn(1, 6, 4, 8, 8)
+    acts, txt = torch.rand(1, 9, 8), torch.randn(1, 5, 32)
+    for n in (3, 1):  # chunk-wise and frame-wise
+        K = 3 * n
+        xt = torch.randn(1, K - n, 4, 8, 8)
+        t_noisy = torch.linspace(950.0, 600.0, K - n)[None]
+        src, nc, mask = train_dit.teacher_forcing_layout(K, n, 16)
+        with torch.no_grad():
+            v = dit(torch.cat([x0[:, :nc], xt], 1), torch.cat([torch.zeros(1, nc), t_noisy], 1), acts[:, src], txt,
+                    mask=mask, frame_pos=src)[:, nc:]
+            for c in range(1, K // n):
+                lo, hi = n * (c - 1), n * c  # the noisy copy of chunk c in xt
+                ref = dit(torch.cat([x0[:, :n * c], xt[:, lo:hi]], 1),
+                          torch.cat([torch.zeros(1, n * c), t_noisy[:, lo:hi]], 1), acts[:, :n * c + n], txt,
+                          chunk=n)[:, n * c:]
+                err = (v[:, lo:hi] - ref).abs().max().item()
+                assert err < 1e-4, f"teacher-forcing layout differs from the chunk-wise call (chunk {n}, {c}): {err}"
+    print("df layout ok: matches chunk-wise and frame-wise calls")
+
     with tempfile.TemporaryDirectory() as d:
         ds = os.path.join(d, "data")
         data.write_synth_dir(ds, 8, F=12, size=64, seed=1)

@@ -39,6 +39,7 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=12)
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--ch", type=int, default=64)
+    ap.add_argument("--latent", type=int, default=4, help="latent channels")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--limit", type=int, default=None, help="episodes to load")
@@ -51,7 +52,7 @@ def main(argv=None):
     nval = max(1, len(eps) // 20)
     train, val = frames_of(eps[:-nval] if len(eps) > 1 else eps), frames_of(eps[-nval:])
     print(f"AE: {len(train)} train frames, {len(val)} held-out frames", flush=True)
-    enc, dec = Encoder(a.ch), Decoder(a.ch)
+    enc, dec = Encoder(a.ch, a.latent), Decoder(a.ch, a.latent)
     enc, dec = enc.to(memory_format=torch.channels_last), dec.to(memory_format=torch.channels_last)
     if a.decoder_only:
         init = torch.load(a.decoder_only)
@@ -109,7 +110,7 @@ def main(argv=None):
     print(f"AE held-out PSNR {p:.2f} dB after {step} steps", flush=True)
     common.save_ckpt(a.run, dict(enc=enc.state_dict(), dec=dec.state_dict(), opt=opt.state_dict(), step=step,
                                  elapsed=time.time() - t0, psnr=p, done=True))
-    torch.save(dict(enc=enc.state_dict(), dec=dec.state_dict(), ch=a.ch, psnr=p, step=step),
+    torch.save(dict(enc=enc.state_dict(), dec=dec.state_dict(), ch=a.ch, latent=a.latent, psnr=p, step=step),
                os.path.join(a.run, "ae_final.pt"))
     return p
 

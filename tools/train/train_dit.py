@@ -43,7 +43,7 @@ def prepare(a):
         lat = torch.load(lat_path)
     else:
         ae = torch.load(a.ae)
-        enc = Encoder(ae["ch"])
+        enc = Encoder(ae["ch"], ae.get("latent", 4))
         enc.load_state_dict(ae["enc"])
         enc.eval()
         lat = []
@@ -61,12 +61,38 @@ def prepare(a):
     return eps[:-nval] if nval else eps, eps[-nval:] if nval else eps, Tokenizer(tok_path, a.text_len), lat["scale"]
 
 
-def batch(rng, eps, B, K):
-    xs, acts, prompts, themes = [], [], [], []
+def batch(rng, eps, B, K, chunk, switches, switch_p):
+    """B clips of K frames starting on chunk boundaries; `last` [B]: the clip frame where its last
+    prompt (the one the clip is trained under) starts, a chunk boundary."""
+    xs, acts, prompts, themes, last = [], [], [], [], []
     for _ in range(B):
-        x, ac, pr, th = data.sample_clip(rng, eps, K, key="lat")
+        x, ac, pr, th, l = data.sample_aligned_clip(rng, eps, K, "lat", chunk, switches, switch_p)
         xs.append(x); acts.append(torch.from_numpy(ac)); prompts.append(pr[-1]); themes.append(int(th[-1]))
-    return torch.stack(xs), torch.stack(acts), prompts, torch.tensor(themes)
+        last.append(l)
+    return torch.stack(xs), torch.stack(acts), prompts, torch.tensor(themes), torch.tensor(last)
+
+
+def teacher_forcing_layout(K, chunk, tpf):
+    """One df sample as one sequence: the clean chunks 0..n-2 (context, t = 0) followed by noisy
+    copies of chunks 1..n-1. A clean chunk sees the clean chunks up to itself; a noisy chunk sees
+    the clean chunks before it and itself: every noisy chunk is trained on clean context, as the
+    engine's cache gives it, in a single forward pass.
+    Returns (clip frame of each sequence frame [Fs], number of clean frames, additive mask)."""
+    n = K // chunk
+    src = list(range((n - 1) * chunk)) + list(range(chunk, n * chunk))
+    nc = (n - 1) * chunk
+    Fs = len(src)
+    allowed = torch.zeros(Fs, Fs, dtype=torch.bool)
+    for a in range(Fs):
+        for b in range(Fs):
+            ca, cb = src[a] // chunk, src[b] // chunk
+            if b < nc:
+                allowed[a, b] = cb < ca if a >= nc else cb <= ca
+            else:
+                allowed[a, b] = a >= nc and ca == cb
+    allowed = allowed.repeat_interleave(tpf, 0).repeat_interleave(tpf, 1)
+    mask = torch.zeros(Fs * tpf, Fs * tpf).masked_fill(~allowed, float("-inf"))
+    return torch.tensor(src), nc, mask
 
 
 def motion_weights(x, before, alpha):
@@ -113,14 +139,25 @@ def main(argv=None):
     ap.add_argument("--budget", type=int, default=9, help="cache frames emulated in sf rollouts")
     ap.add_argument("--motion-weight", type=float, default=0.0,
                     help="extra loss weight on latent pixels that change from the previous frame (action emphasis)")
+    ap.add_argument("--switch-p", type=float, default=0.25,
+                    help="share of clips that hold a prompt switch at an inner chunk boundary")
+    ap.add_argument("--continuous-p", type=float, default=0.2,
+                    help="df: share of noisy chunks at a random level instead of one of the sampler's")
+    ap.add_argument("--min-lr", type=float, default=0.1, help="cosine decay over the stage to this share of --lr")
+    ap.add_argument("--context-noise-max", type=float, default=0.0,
+                    help="df: largest sigma of the noise put on context frames (0: always clean)")
+    ap.add_argument("--context-noise-p", type=float, default=0.5, help="df: share of clips with noisy context")
+    ap.add_argument("--prime", type=int, default=3, help="sf: oracle frames that prime a rollout (rounded up to chunks)")
     a = ap.parse_args(argv)
 
     train, val, tok, scale = prepare(a)
     print(f"DiT: {len(train)} train episodes, {len(val)} held out, vocab {tok.vocab}, latent scale {scale:.4f}",
           flush=True)
     ck = common.latest_ckpt(a.run)
+    lat_ch = train[0]["lat"].shape[1]
     cfg = ck["dit_config"] if ck else dict(text_len=a.text_len, dim=a.dim, ffn_dim=a.ffn, freq_dim=a.freq_dim,
-                                           text_dim=a.text_dim, num_heads=a.heads, num_layers=a.layers)
+                                           text_dim=a.text_dim, num_heads=a.heads, num_layers=a.layers,
+                                           in_dim=lat_ch, out_dim=lat_ch)
     dit = WanDiT(**cfg)
     te = TextEncoder(tok.vocab, dim=cfg["text_dim"], heads=2, layers=2, max_len=a.text_len, num_classes=8)
     params = list(dit.parameters()) + list(te.parameters())
@@ -143,6 +180,11 @@ def main(argv=None):
     budget = a.minutes * 60
     K, C3 = a.frames, a.chunk
     nch = K // C3
+    switches = data.switch_points(train, C3)
+    print(f"{len(switches)} prompt switches on chunk boundaries", flush=True)
+    hh, ww = train[0]["lat"].shape[2] // 2, train[0]["lat"].shape[3] // 2
+    src, nc, tf_mask = teacher_forcing_layout(K, C3, hh * ww)
+    sig_t = torch.tensor(sig, dtype=torch.float32)
     n_params = sum(p.numel() for p in dit.parameters())
     print(f"DiT params {n_params / 1e6:.2f}M", flush=True)
     acc = []
@@ -154,12 +196,11 @@ def main(argv=None):
                                      te_config=te.config, done=done))
 
     while step < a.max_steps and time.time() - t0 < budget:
-        lr = a.lr * min(1.0, (step + 1) / 200)
-        if a.stage == "sf":
-            lr = a.lr * 0.5
+        frac = min(1.0, (time.time() - t0) / budget)
+        lr = a.lr * min(1.0, (step + 1) / 200) * (a.min_lr + (1 - a.min_lr) * 0.5 * (1 + np.cos(np.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        x0, acts, prompts, themes = batch(rng, train, a.batch, K)
+        x0, acts, prompts, themes, last = batch(rng, train, a.batch, K, C3, switches, a.switch_p)
         B = x0.shape[0]
         with common.autocast():
             txt, lens = encode_text(te, tok, prompts)
@@ -167,29 +208,39 @@ def main(argv=None):
             aux = te.aux(te.pooled(txt, lens)).float()
             aux_loss = torch.nn.functional.cross_entropy(aux, themes)
             if a.stage == "df":
-                u = torch.rand(B, nch)
-                s = warp(u).repeat_interleave(C3, 1)
-                per_frame = torch.rand(B) < 0.2
-                s[per_frame] = warp(torch.rand(int(per_frame.sum()), K))
-                clean = (torch.rand(B, nch) < 0.3).repeat_interleave(C3, 1)
-                clean[:, -C3:] = False  # the last chunk is always trained
-                s = torch.where(clean, torch.zeros_like(s), s)
-                sv = s[:, :, None, None, None]
-                noise = torch.randn_like(x0)
-                xt = (1 - sv) * x0 + sv * noise
-                v = dit(xt, s * 1000, acts, txt, chunk=C3).float()
-                w = (s > 0).float()
-                per = ((v - (noise - x0)) ** 2 * motion_weights(x0, None, a.motion_weight)).mean((2, 3, 4))
-                loss = (per * w).sum() / w.sum()
+                # noisy chunks 1..n-1 on clean context; levels mostly the sampler's own
+                lv = sig_t[torch.randint(0, len(sig), (B, nch - 1))]
+                cont = torch.rand(B, nch - 1) < a.continuous_p
+                lv = torch.where(cont, warp(torch.rand(B, nch - 1)), lv)
+                sv = lv.repeat_interleave(C3, 1)  # [B, nt]
+                target_x0 = x0[:, C3:]
+                noise = torch.randn_like(target_x0)
+                s5 = sv[:, :, None, None, None]
+                xt = (1 - s5) * target_x0 + s5 * noise
+                # context frames sometimes carry a little noise (and say so through t): the model
+                # learns not to trust its context blindly (the engine's context_noise)
+                sc = torch.rand(B) * a.context_noise_max * (torch.rand(B) < a.context_noise_p).float()
+                sc5 = sc[:, None, None, None, None]
+                ctx_x = (1 - sc5) * x0[:, :nc] + sc5 * torch.randn_like(x0[:, :nc])
+                seq = torch.cat([ctx_x, xt], 1)
+                t = torch.cat([(sc * 1000)[:, None].expand(B, nc), sv * 1000], 1)
+                v = dit(seq, t, acts[:, src], txt, mask=tf_mask, frame_pos=src)[:, nc:].float()
+                # chunks before the clip's last prompt switch are context only
+                w = (torch.arange(C3, K)[None, :] >= last[:, None]).float()
+                per = ((v - (noise - target_x0)) ** 2
+                       * motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight)).mean((2, 3, 4))
+                loss = (per * w).sum() / w.sum().clamp(min=1)
                 extra = {}
             else:
-                # prime with one oracle chunk, roll out 0..nch-2 chunks with the sampler, train the next
-                c = int(rng.integers(1, nch))
+                # prime with oracle chunks (as the engine's prime_frames), roll out the chunks up
+                # to c with the sampler, train chunk c on that self-made context
+                P = max(1, -(-a.prime // C3))
+                c = int(rng.integers(max(P, int(last.max()) // C3), nch))
                 ctx_emb = dit.embed_context(txt)
                 with torch.no_grad():
                     ctxd = ctx_emb.detach()
-                    frames = x0[:, :C3]
-                    for ci in range(1, c):
+                    frames = x0[:, :P * C3]
+                    for ci in range(P, c):
                         lo = max(0, frames.shape[1] - a.budget)
                         xn = torch.randn(B, C3, *x0.shape[2:])
                         g, _ = denoise_chunk(dit, frames[:, lo:], lo, xn, acts[:, lo:(ci + 1) * C3], ctxd, sig, C3)
