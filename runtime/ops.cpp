@@ -12,11 +12,14 @@
 
 #include "runtime/cpu/ops_cpu.h"
 #include "runtime/error.h"
-#ifdef WORLDLOOP_HAS_CUDA
+// Declarations only: without the CUDA backend its calls are never made, but
+// decltype() gives each op's result type, so one macro serves ops that return a
+// value and ops that return nothing.
 #include "runtime/cuda/ops_cuda.h"
+#ifdef WORLDLOOP_HAS_CUDA
 #define WL_ON_CUDA(op, call) cuda::call
 #else
-#define WL_ON_CUDA(op, call) no_cuda(op)
+#define WL_ON_CUDA(op, call) (no_cuda(op), decltype(cuda::call)())
 #endif
 
 namespace wl::ops {
