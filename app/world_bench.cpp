@@ -70,6 +70,17 @@ double percentile(std::vector<double> v, double p) {
 
 int sign(int v) { return (v > 0) - (v < 0); }
 
+// Mean colour of a chunk of RGB8 frames.
+MeanColour chunk_mean_colour(const std::vector<uint8_t>& rgb, int frames, int w, int h) {
+  const size_t frame_bytes = static_cast<size_t>(w) * h * 3;
+  MeanColour sum;
+  for (int i = 0; i < frames; ++i) {
+    const MeanColour m = mean_colour({rgb.data() + i * frame_bytes, w, h});
+    sum.r += m.r / frames, sum.g += m.g / frames, sum.b += m.b / frames;
+  }
+  return sum;
+}
+
 }  // namespace
 
 nlohmann::json run_world_bench(const WorldBenchOptions& o) {
@@ -101,39 +112,76 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
   }
 
   // ---- short horizon: 16 frames from the oracle's start, same actions -------
+  // One start per prompt preset (its own world seed and keys), so the number is
+  // not one place's luck.
   {
-    WorldSource model(source_options(o, "", W, H));
-    OracleRun run(W, H);
-    const std::string prompt = d.presets.front();
-    run.start(o.seed, prompt, prime);
-    model.reset(o.seed, prompt);
-    // World texels seen while priming: the camera did not move, so the first view.
-    const int64_t seen_x = run.game.camera_x(), seen_y = run.game.camera_y();
     const int scale = H / 64 > 0 ? H / 64 : 1;  // pixels per texel
-    const auto actions = scripted_actions(16, o.seed);
-    std::vector<double> psnrs;
-    std::vector<uint8_t> rgb;
-    for (int f = 0; f < 16; f += chunk) {
-      model.next_chunk({f, std::span<const FrameActions>(actions.data() + f, chunk)}, rgb);
-      for (int i = 0; i < chunk; ++i) {
-        run.game.step(actions[f + i], run.frame.data());
-        // Mask: pixels showing world content that was inside the priming view.
-        std::vector<uint8_t> mask(static_cast<size_t>(W) * H);
-        const int64_t cx = run.game.camera_x(), cy = run.game.camera_y();
-        for (int y = 0; y < H; ++y)
-          for (int x = 0; x < W; ++x) {
-            const int64_t wx = cx + x / scale - seen_x, wy = cy + y / scale - seen_y;
-            mask[static_cast<size_t>(y) * W + x] = wx >= 0 && wx < W / scale && wy >= 0 && wy < H / scale;
-          }
-        psnrs.push_back(psnr({rgb.data() + i * frame_bytes, W, H}, {run.frame.data(), W, H}, mask));
-      }
-    }
+    nlohmann::json per_start = nlohmann::json::array();
     double sum = 0;
     int n = 0;
-    for (double p : psnrs)
-      if (std::isfinite(p)) sum += p, ++n;
+    for (size_t p = 0; p < d.presets.size(); ++p) {
+      const uint64_t seed = o.seed + p;
+      WorldSource model(source_options(o, "", W, H));
+      OracleRun run(W, H);
+      const std::string& prompt = d.presets[p];
+      run.start(seed, prompt, prime);
+      model.reset(seed, prompt);
+      // World texels seen while priming: the camera did not move, so the first view.
+      const int64_t seen_x = run.game.camera_x(), seen_y = run.game.camera_y();
+      const auto actions = scripted_actions(16, seed);
+      double start_sum = 0;
+      int start_n = 0;
+      std::vector<uint8_t> rgb, mask(static_cast<size_t>(W) * H);
+      for (int f = 0; f < 16; f += chunk) {
+        model.next_chunk({f, std::span<const FrameActions>(actions.data() + f, chunk)}, rgb);
+        for (int i = 0; i < chunk && f + i < 16; ++i) {
+          run.game.step(actions[f + i], run.frame.data());
+          // Mask: pixels showing world content that was inside the priming view.
+          const int64_t cx = run.game.camera_x(), cy = run.game.camera_y();
+          for (int y = 0; y < H; ++y)
+            for (int x = 0; x < W; ++x) {
+              const int64_t wx = cx + x / scale - seen_x, wy = cy + y / scale - seen_y;
+              mask[static_cast<size_t>(y) * W + x] = wx >= 0 && wx < W / scale && wy >= 0 && wy < H / scale;
+            }
+          const double v = psnr({rgb.data() + i * frame_bytes, W, H}, {run.frame.data(), W, H}, mask);
+          if (std::isfinite(v)) start_sum += v, ++start_n;
+        }
+      }
+      sum += start_sum, n += start_n;
+      per_start.push_back({{"prompt", prompt}, {"seed", seed},
+                           {"psnr_db", start_n ? start_sum / start_n : std::numeric_limits<double>::quiet_NaN()},
+                           {"frames_scored", start_n}});
+    }
     out["psnr16_db"] = n ? sum / n : std::numeric_limits<double>::quiet_NaN();
-    out["psnr16_mask"] = "pixels whose world position was inside the priming view";
+    out["psnr16_per_start"] = per_start;
+    out["psnr16_mask"] = "pixels whose world position was inside the priming view (frames with none are skipped)";
+  }
+
+  // ---- prompt switches: every ordered pair of presets, from a fresh start ------
+  // Two chunks under the first prompt, switch, two chunks under the second; the
+  // second chunk after the switch must classify as the new theme.
+  int pair_switches = 0, pair_ok = 0;
+  nlohmann::json pair_misses = nlohmann::json::array();
+  {
+    WorldSource model(source_options(o, "", W, H));
+    std::vector<uint8_t> rgb;
+    const std::vector<FrameActions> walk(static_cast<size_t>(4 * chunk), FrameActions{kActRight});
+    for (size_t a = 0; a < d.presets.size(); ++a)
+      for (size_t b = 0; b < d.presets.size(); ++b) {
+        const int ta = static_cast<int>(oracle::theme_from_prompt(d.presets[a]));
+        const int tb = static_cast<int>(oracle::theme_from_prompt(d.presets[b]));
+        if (ta == tb) continue;
+        model.reset(o.seed + 1000 + a * 16 + b, d.presets[a]);
+        for (int c = 0; c < 4; ++c) {
+          if (c == 2) model.set_prompt(d.presets[b]);
+          model.next_chunk({c * chunk, std::span<const FrameActions>(walk.data() + c * chunk, chunk)}, rgb);
+        }
+        const int got = nearest(chunk_mean_colour(rgb, chunk, W, H), centroids);
+        ++pair_switches;
+        if (got == tb) ++pair_ok;
+        else pair_misses.push_back({{"from", d.presets[a]}, {"to", d.presets[b]},
+                                    {"seen", oracle::theme_name(static_cast<oracle::Theme>(got))}});
+      }
   }
 
   // ---- long scripted play: speed, drift, actions, prompts ---------------------
@@ -146,7 +194,7 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     const auto actions = scripted_actions(o.frames, o.seed + 1);
     std::vector<uint8_t> rgb, prev(frame_bytes), oracle_prev(frame_bytes);
     bool have_prev = false;
-    std::vector<double> frame_ms;
+    std::vector<double> frame_ms, denoise_ms, cache_ms, decode_ms;
     double total_ms = 0;
     std::vector<double> hist_window_dist;  // per 100-frame window
     std::vector<double> model_hist_acc, oracle_hist_acc;
@@ -169,7 +217,9 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       total_ms += ms;
       for (int i = 0; i < chunk; ++i) frame_ms.push_back(ms / chunk);
-      (void)stats;
+      denoise_ms.push_back(stats.stages.denoise_ms / chunk);
+      cache_ms.push_back(stats.stages.cache_update_ms / chunk);
+      decode_ms.push_back(stats.stages.decode_ms / chunk);
 
       for (int i = 0; i < chunk; ++i) {
         const FrameView mf{rgb.data() + i * frame_bytes, W, H};
@@ -204,12 +254,7 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
       }
       // Prompt adherence: the second chunk after a switch shows the new theme.
       if (switch_chunk >= 0 && f / chunk == switch_chunk + 1) {
-        MeanColour sum;
-        for (int i = 0; i < chunk; ++i) {
-          const MeanColour m = mean_colour({rgb.data() + i * frame_bytes, W, H});
-          sum.r += m.r / chunk, sum.g += m.g / chunk, sum.b += m.b / chunk;
-        }
-        switches_ok += nearest(sum, centroids) == expect_theme;
+        switches_ok += nearest(chunk_mean_colour(rgb, chunk, W, H), centroids) == expect_theme;
         switch_chunk = -1;
       }
     }
@@ -217,6 +262,9 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     out["p50_ms"] = percentile(frame_ms, 0.5);
     out["p99_ms"] = percentile(frame_ms, 0.99);
     out["frame_ms_meaning"] = "model time per frame: (denoise + cache update + decode) of its chunk / chunk frames";
+    out["stage_p50_ms"] = {{"denoise", percentile(denoise_ms, 0.5)},
+                           {"cache_update", percentile(cache_ms, 0.5)},
+                           {"decode", percentile(decode_ms, 0.5)}};
     double worst = 0;
     for (double v : hist_window_dist) worst = std::max(worst, v);
     out["hist_drift_ratio"] = hist_window_dist.empty() || hist_window_dist.front() <= 0
@@ -226,8 +274,12 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     out["min_contrast_ratio"] = min_contrast_ratio;
     out["action_adherence"] = motion_frames ? static_cast<double>(motion_ok) / motion_frames : 0.0;
     out["oracle_action_adherence"] = motion_frames ? static_cast<double>(oracle_motion_ok) / motion_frames : 0.0;
-    out["prompt_adherence"] = switches ? static_cast<double>(switches_ok) / switches : 0.0;
-    out["prompt_switches"] = switches;
+    const int all = switches + pair_switches;
+    out["prompt_adherence"] = all ? static_cast<double>(switches_ok + pair_ok) / all : 0.0;
+    out["prompt_switches"] = all;
+    out["prompt_adherence_long_play"] = switches ? static_cast<double>(switches_ok) / switches : 0.0;
+    out["prompt_adherence_pairs"] = pair_switches ? static_cast<double>(pair_ok) / pair_switches : 0.0;
+    out["prompt_pair_misses"] = pair_misses;
   }
 
   // ---- memory: walk out and back, per policy ------------------------------------

@@ -25,7 +25,7 @@ def bf16(sd):
 
 
 def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=True, budget=9, chunk=3,
-           context_noise=0):
+           context_noise=0, steps=(1000, 750, 500, 250), shift=5.0):
     os.makedirs(out, exist_ok=True)
     ae = torch.load(ae_path)
     ck = common.latest_ckpt(dit_run)
@@ -53,7 +53,7 @@ def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=T
         "image": {"width": 64, "height": 64},
         "latent": {"channels": latent_ch, "height": 16, "width": 16},
         "fps": 30,
-        "sampler": {"steps": [1000, 750, 500, 250], "shift": 5.0, "chunk": chunk, "context_noise": context_noise},
+        "sampler": {"steps": list(steps), "shift": shift, "chunk": chunk, "context_noise": context_noise},
         "cache": {"budget_frames": budget, "sink_frames": 0, "policy": "window"},
         "actions": ACTIONS,
         "bindings": {"W": "w", "A": "a", "S": "s", "D": "d", "up": "up", "down": "down", "left": "left",
@@ -85,10 +85,12 @@ def main():
     ap.add_argument("--budget", type=int, default=9, help="cache frames (the current chunk included)")
     ap.add_argument("--chunk", type=int, default=3, help="latent frames per chunk (1: frame-wise)")
     ap.add_argument("--context-noise", type=float, default=0, help="timestep of the clean pass")
+    ap.add_argument("--steps", type=int, nargs="+", default=[1000, 750, 500, 250], help="the sampler's steps")
+    ap.add_argument("--shift", type=float, default=5.0, help="the sampler's timestep shift")
     a = ap.parse_args()
     recipe = open(a.recipe_md).read() if a.recipe_md else None
     world, size = export(a.ae, a.dit_run, a.out, a.name, recipe, a.dit_dtype, budget=a.budget, chunk=a.chunk,
-                         context_noise=a.context_noise)
+                         context_noise=a.context_noise, steps=a.steps, shift=a.shift)
     print(f"exported {a.out}: {size / 1e6:.2f} MB, latent_scale {world['latent_scale']:.4f}")
 
 

@@ -147,6 +147,8 @@ def main(argv=None):
     ap.add_argument("--context-noise-max", type=float, default=0.0,
                     help="df: largest sigma of the noise put on context frames (0: always clean)")
     ap.add_argument("--context-noise-p", type=float, default=0.5, help="df: share of clips with noisy context")
+    ap.add_argument("--steps", type=int, nargs="+", default=[1000, 750, 500, 250], help="the sampler's steps")
+    ap.add_argument("--shift", type=float, default=5.0, help="the sampler's timestep shift")
     ap.add_argument("--prime", type=int, default=3, help="sf: oracle frames that prime a rollout (rounded up to chunks)")
     a = ap.parse_args(argv)
 
@@ -174,7 +176,7 @@ def main(argv=None):
     log = common.Log(os.path.join(a.run, "dit_log.jsonl"))
     rng = np.random.default_rng(step * 7 + 3)
     torch.manual_seed(step * 7 + 5)
-    sig = step_sigmas()
+    sig = step_sigmas(tuple(a.steps), a.shift)
     t0 = time.time() - stage_elapsed
     last_ck = time.time()
     budget = a.minutes * 60
@@ -211,7 +213,7 @@ def main(argv=None):
                 # noisy chunks 1..n-1 on clean context; levels mostly the sampler's own
                 lv = sig_t[torch.randint(0, len(sig), (B, nch - 1))]
                 cont = torch.rand(B, nch - 1) < a.continuous_p
-                lv = torch.where(cont, warp(torch.rand(B, nch - 1)), lv)
+                lv = torch.where(cont, warp(torch.rand(B, nch - 1), a.shift), lv)
                 sv = lv.repeat_interleave(C3, 1)  # [B, nt]
                 target_x0 = x0[:, C3:]
                 noise = torch.randn_like(target_x0)
