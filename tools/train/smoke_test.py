@@ -61,6 +61,21 @@ def main():
                           chunk=n)[:, n * c:]
                 err = (v[:, lo:hi] - ref).abs().max().item()
                 assert err < 1e-4, f"teacher-forcing layout differs from the chunk-wise call (chunk {n}, {c}): {err}"
+    # with a window of 2 frames (the engine's window cache): noisy frame 5 sees clean frames 3 and 4,
+    # which saw frames 1-3 and 2-4: frame 0 cannot reach it, frame 3 does
+    src, nc, mask = train_dit.teacher_forcing_layout(6, 1, 16, context=2)
+    xt, tn = torch.randn(1, 5, 4, 8, 8), torch.linspace(950.0, 600.0, 5)[None]
+
+    def last_frame(clean):
+        with torch.no_grad():
+            return dit(torch.cat([clean[:, :nc], xt], 1), torch.cat([torch.zeros(1, nc), tn], 1), acts[:, src],
+                       txt, mask=mask, frame_pos=src)[:, -1]
+    base = last_frame(x0)
+    for f, reaches in ((0, False), (3, True)):
+        poked = x0.clone()
+        poked[:, f] += 1.0
+        moved = (last_frame(poked) - base).abs().max().item() > 1e-5
+        assert moved == reaches, f"window of 2: frame {f} {'should' if reaches else 'should not'} reach frame 5"
     print("df layout ok: matches chunk-wise and frame-wise calls")
 
     with tempfile.TemporaryDirectory() as d:
@@ -79,6 +94,7 @@ def main():
         assert min(l[-2:]) < l[0], f"DiT loss did not go down: {l}"
         print(f"DiT df ok: loss {l[0]:.3f} -> {l[-1]:.3f} ({time.time() - t0:.0f}s)")
         train_dit.main(common + ["--stage", "sf", "--max-steps", "70"])
+        train_dit.main(common + ["--stage", "sfd", "--max-steps", "75", "--budget", "3"])
         l = [json.loads(x) for x in open(f"{d}/dit/dit_log.jsonl")]
         assert any(x.get("stage") == "sf" for x in l), "no self-forcing steps logged"
         print(f"DiT sf ok: resumed and ran to step {l[-1]['step']} ({time.time() - t0:.0f}s)")

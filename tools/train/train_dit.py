@@ -72,22 +72,24 @@ def batch(rng, eps, B, K, chunk, switches, switch_p):
     return torch.stack(xs), torch.stack(acts), prompts, torch.tensor(themes), torch.tensor(last)
 
 
-def teacher_forcing_layout(K, chunk, tpf):
+def teacher_forcing_layout(K, chunk, tpf, context=None):
     """One df sample as one sequence: the clean chunks 0..n-2 (context, t = 0) followed by noisy
     copies of chunks 1..n-1. A clean chunk sees the clean chunks up to itself; a noisy chunk sees
     the clean chunks before it and itself: every noisy chunk is trained on clean context, as the
-    engine's cache gives it, in a single forward pass.
+    engine's cache gives it, in a single forward pass. `context` (chunks) limits what a chunk
+    sees to that many chunks before it, as the engine's window cache does (None: all).
     Returns (clip frame of each sequence frame [Fs], number of clean frames, additive mask)."""
     n = K // chunk
     src = list(range((n - 1) * chunk)) + list(range(chunk, n * chunk))
     nc = (n - 1) * chunk
     Fs = len(src)
+    reach = n if context is None else context
     allowed = torch.zeros(Fs, Fs, dtype=torch.bool)
     for a in range(Fs):
         for b in range(Fs):
             ca, cb = src[a] // chunk, src[b] // chunk
             if b < nc:
-                allowed[a, b] = cb < ca if a >= nc else cb <= ca
+                allowed[a, b] = ca - reach <= cb and (cb < ca if a >= nc else cb <= ca)
             else:
                 allowed[a, b] = a >= nc and ca == cb
     allowed = allowed.repeat_interleave(tpf, 0).repeat_interleave(tpf, 1)
@@ -118,7 +120,9 @@ def main(argv=None):
     ap.add_argument("--data", required=True)
     ap.add_argument("--ae", required=True)
     ap.add_argument("--run", required=True)
-    ap.add_argument("--stage", choices=["df", "sf"], default="df")
+    ap.add_argument("--stage", choices=["df", "sf", "sfd"], default="df",
+                    help="df: diffusion forcing on oracle context; sf: one chunk on a self-made rollout; "
+                         "sfd: diffusion forcing on a self-made rollout (every chunk after the priming)")
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--batch", type=int, default=4)
@@ -185,7 +189,7 @@ def main(argv=None):
     switches = data.switch_points(train, C3)
     print(f"{len(switches)} prompt switches on chunk boundaries", flush=True)
     hh, ww = train[0]["lat"].shape[2] // 2, train[0]["lat"].shape[3] // 2
-    src, nc, tf_mask = teacher_forcing_layout(K, C3, hh * ww)
+    src, nc, tf_mask = teacher_forcing_layout(K, C3, hh * ww, a.budget // C3 if a.stage == "sfd" else None)
     sig_t = torch.tensor(sig, dtype=torch.float32)
     n_params = sum(p.numel() for p in dit.parameters())
     print(f"DiT params {n_params / 1e6:.2f}M", flush=True)
@@ -228,6 +232,33 @@ def main(argv=None):
                 t = torch.cat([(sc * 1000)[:, None].expand(B, nc), sv * 1000], 1)
                 v = dit(seq, t, acts[:, src], txt, mask=tf_mask, frame_pos=src)[:, nc:].float()
                 # chunks before the clip's last prompt switch are context only
+                w = (torch.arange(C3, K)[None, :] >= last[:, None]).float()
+                per = ((v - (noise - target_x0)) ** 2
+                       * motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight)).mean((2, 3, 4))
+                loss = (per * w).sum() / w.sum().clamp(min=1)
+                extra = {}
+            elif a.stage == "sfd":
+                # the engine's own rollout as context: prime with oracle chunks, generate the rest
+                # with the sampler (window of --budget frames), then train every noisy chunk on it
+                P = max(1, -(-a.prime // C3))
+                ctx_emb = dit.embed_context(txt)
+                with torch.no_grad():
+                    ctxd = ctx_emb.detach()
+                    frames = x0[:, :P * C3]
+                    while frames.shape[1] < nc:
+                        F_ = frames.shape[1]
+                        lo = max(0, F_ - a.budget)
+                        g, _ = denoise_chunk(dit, frames[:, lo:], lo, torch.randn(B, C3, *x0.shape[2:]),
+                                             acts[:, lo:F_ + C3], ctxd, sig, C3)
+                        frames = torch.cat([frames, g.float()], 1)
+                lv = sig_t[torch.randint(0, len(sig), (B, nch - 1))]
+                sv = lv.repeat_interleave(C3, 1)
+                target_x0 = x0[:, C3:]
+                noise = torch.randn_like(target_x0)
+                s5 = sv[:, :, None, None, None]
+                seq = torch.cat([frames[:, :nc], (1 - s5) * target_x0 + s5 * noise], 1)
+                t = torch.cat([torch.zeros(B, nc), sv * 1000], 1)
+                v = dit(seq, t, acts[:, src], None, mask=tf_mask, frame_pos=src, ctx=ctx_emb)[:, nc:].float()
                 w = (torch.arange(C3, K)[None, :] >= last[:, None]).float()
                 per = ((v - (noise - target_x0)) ** 2
                        * motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight)).mean((2, 3, 4))
