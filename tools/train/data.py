@@ -74,17 +74,17 @@ def sample_aligned_clip(rng, episodes, K, key, align, switches, switch_p):
         inner = [b for b in range(align, K, align) if 0 <= f - b and f - b + K <= F]
         if inner:
             s = f - inner[rng.integers(len(inner))]
-            return _clip(e, key, s, K, align)
+            return _clip(e, key, s, K)
     while True:
         e = episodes[rng.integers(len(episodes))]
         F = e[key].shape[0]
         if F >= K:
             break
     s = int(rng.integers(0, (F - K) // align + 1)) * align
-    return _clip(e, key, s, K, align)
+    return _clip(e, key, s, K)
 
 
-def _clip(e, key, s, K, align):
+def _clip(e, key, s, K):
     pr = e["prompts"][s:s + K]
     last = K - 1
     while last > 0 and pr[last - 1] == pr[-1]:

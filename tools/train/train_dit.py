@@ -213,52 +213,42 @@ def main(argv=None):
             txt = txt.float()
             aux = te.aux(te.pooled(txt, lens)).float()
             aux_loss = torch.nn.functional.cross_entropy(aux, themes)
-            if a.stage == "df":
-                # noisy chunks 1..n-1 on clean context; levels mostly the sampler's own
+            if a.stage in ("df", "sfd"):
+                if a.stage == "df":
+                    # oracle frames as context, sometimes with a little noise (said through t): the
+                    # model learns not to trust its context blindly (the engine's context_noise)
+                    sc = torch.rand(B) * a.context_noise_max * (torch.rand(B) < a.context_noise_p).float()
+                    sc5 = sc[:, None, None, None, None]
+                    ctx_x = (1 - sc5) * x0[:, :nc] + sc5 * torch.randn_like(x0[:, :nc])
+                    t_ctx = (sc * 1000)[:, None].expand(B, nc)
+                    ctx_emb, cont_p = dit.embed_context(txt), a.continuous_p
+                else:
+                    # the engine's own rollout as context: prime with oracle chunks, generate the
+                    # rest with the sampler (window of --budget frames)
+                    P = max(1, -(-a.prime // C3))
+                    ctx_emb, cont_p = dit.embed_context(txt), 0.0
+                    with torch.no_grad():
+                        ctxd = ctx_emb.detach()
+                        ctx_x = x0[:, :P * C3]
+                        while ctx_x.shape[1] < nc:
+                            F_ = ctx_x.shape[1]
+                            lo = max(0, F_ - a.budget)
+                            g, _ = denoise_chunk(dit, ctx_x[:, lo:], lo, torch.randn(B, C3, *x0.shape[2:]),
+                                                 acts[:, lo:F_ + C3], ctxd, sig, C3)
+                            ctx_x = torch.cat([ctx_x, g.float()], 1)
+                    t_ctx = torch.zeros(B, nc)
+                # noisy copies of chunks 1..n-1 on that context; levels mostly the sampler's own
                 lv = sig_t[torch.randint(0, len(sig), (B, nch - 1))]
-                cont = torch.rand(B, nch - 1) < a.continuous_p
+                cont = torch.rand(B, nch - 1) < cont_p
                 lv = torch.where(cont, warp(torch.rand(B, nch - 1), a.shift), lv)
-                sv = lv.repeat_interleave(C3, 1)  # [B, nt]
+                sv = lv.repeat_interleave(C3, 1)  # [B, K - chunk]
                 target_x0 = x0[:, C3:]
                 noise = torch.randn_like(target_x0)
                 s5 = sv[:, :, None, None, None]
-                xt = (1 - s5) * target_x0 + s5 * noise
-                # context frames sometimes carry a little noise (and say so through t): the model
-                # learns not to trust its context blindly (the engine's context_noise)
-                sc = torch.rand(B) * a.context_noise_max * (torch.rand(B) < a.context_noise_p).float()
-                sc5 = sc[:, None, None, None, None]
-                ctx_x = (1 - sc5) * x0[:, :nc] + sc5 * torch.randn_like(x0[:, :nc])
-                seq = torch.cat([ctx_x, xt], 1)
-                t = torch.cat([(sc * 1000)[:, None].expand(B, nc), sv * 1000], 1)
-                v = dit(seq, t, acts[:, src], txt, mask=tf_mask, frame_pos=src)[:, nc:].float()
-                # chunks before the clip's last prompt switch are context only
-                w = (torch.arange(C3, K)[None, :] >= last[:, None]).float()
-                per = ((v - (noise - target_x0)) ** 2
-                       * motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight)).mean((2, 3, 4))
-                loss = (per * w).sum() / w.sum().clamp(min=1)
-                extra = {}
-            elif a.stage == "sfd":
-                # the engine's own rollout as context: prime with oracle chunks, generate the rest
-                # with the sampler (window of --budget frames), then train every noisy chunk on it
-                P = max(1, -(-a.prime // C3))
-                ctx_emb = dit.embed_context(txt)
-                with torch.no_grad():
-                    ctxd = ctx_emb.detach()
-                    frames = x0[:, :P * C3]
-                    while frames.shape[1] < nc:
-                        F_ = frames.shape[1]
-                        lo = max(0, F_ - a.budget)
-                        g, _ = denoise_chunk(dit, frames[:, lo:], lo, torch.randn(B, C3, *x0.shape[2:]),
-                                             acts[:, lo:F_ + C3], ctxd, sig, C3)
-                        frames = torch.cat([frames, g.float()], 1)
-                lv = sig_t[torch.randint(0, len(sig), (B, nch - 1))]
-                sv = lv.repeat_interleave(C3, 1)
-                target_x0 = x0[:, C3:]
-                noise = torch.randn_like(target_x0)
-                s5 = sv[:, :, None, None, None]
-                seq = torch.cat([frames[:, :nc], (1 - s5) * target_x0 + s5 * noise], 1)
-                t = torch.cat([torch.zeros(B, nc), sv * 1000], 1)
+                seq = torch.cat([ctx_x, (1 - s5) * target_x0 + s5 * noise], 1)
+                t = torch.cat([t_ctx, sv * 1000], 1)
                 v = dit(seq, t, acts[:, src], None, mask=tf_mask, frame_pos=src, ctx=ctx_emb)[:, nc:].float()
+                # chunks before the clip's last prompt switch are context only
                 w = (torch.arange(C3, K)[None, :] >= last[:, None]).float()
                 per = ((v - (noise - target_x0)) ** 2
                        * motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight)).mean((2, 3, 4))
