@@ -119,9 +119,9 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     nlohmann::json per_start = nlohmann::json::array();
     double sum = 0;
     int n = 0;
+    WorldSource model(source_options(o, "", W, H));  // reset() below re-primes it for each start
     for (size_t p = 0; p < d.presets.size(); ++p) {
       const uint64_t seed = o.seed + p;
-      WorldSource model(source_options(o, "", W, H));
       OracleRun run(W, H);
       const std::string& prompt = d.presets[p];
       run.start(seed, prompt, prime);
