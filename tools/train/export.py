@@ -87,10 +87,12 @@ def main():
     ap.add_argument("--context-noise", type=float, default=0, help="timestep of the clean pass")
     ap.add_argument("--steps", type=int, nargs="+", default=[1000, 750, 500, 250], help="the sampler's steps")
     ap.add_argument("--shift", type=float, default=5.0, help="the sampler's timestep shift")
+    ap.add_argument("--no-ema", action="store_true", help="export the raw weights instead of their EMA")
     a = ap.parse_args()
     recipe = open(a.recipe_md).read() if a.recipe_md else None
     world, size = export(a.ae, a.dit_run, a.out, a.name, recipe, a.dit_dtype, budget=a.budget, chunk=a.chunk,
-                         context_noise=a.context_noise, steps=a.steps, shift=a.shift)
+                         context_noise=a.context_noise, steps=a.steps, shift=a.shift,
+                         use_ema=not a.no_ema)
     print(f"exported {a.out}: {size / 1e6:.2f} MB, latent_scale {world['latent_scale']:.4f}")
 
 

@@ -78,6 +78,16 @@ def main():
         assert moved == reaches, f"window of 2: frame {f} {'should' if reaches else 'should not'} reach frame 5"
     print("df layout ok: matches chunk-wise and frame-wise calls")
 
+    # roll's seen mask: D (right) twice then W (forward) once reveals the 2 right columns, then
+    # the top row; a look step (2 texels) makes a partly new latent pixel count as new
+    right, fwd, look_right = (torch.eye(8)[i] for i in (3, 0, 7))
+    m = train_dit.seen_mask(torch.stack([right, right, fwd, look_right])[None], 16, 16)[0, :, 0]  # [4, 16, 16]
+    assert m[0, :, :15].all() and not m[0, :, 15].any()
+    assert m[1, :, :14].all() and not m[1, :, 14:].any()
+    assert m[2, 1:, :14].all() and not m[2, 0].any() and not m[2, :, 14:].any()
+    assert m[3, 1:, :13].all() and not m[3, :, 13:].any()
+    print("roll seen mask ok")
+
     with tempfile.TemporaryDirectory() as d:
         ds = os.path.join(d, "data")
         data.write_synth_dir(ds, 8, F=12, size=64, seed=1)
@@ -94,9 +104,12 @@ def main():
         assert min(l[-2:]) < l[0], f"DiT loss did not go down: {l}"
         print(f"DiT df ok: loss {l[0]:.3f} -> {l[-1]:.3f} ({time.time() - t0:.0f}s)")
         train_dit.main(common + ["--stage", "sf", "--max-steps", "70"])
-        train_dit.main(common + ["--stage", "sfd", "--max-steps", "75", "--budget", "3"])
+        train_dit.main(common + ["--stage", "sfd", "--max-steps", "80", "--budget", "3"])
+        train_dit.main(common + ["--stage", "roll", "--max-steps", "90", "--chunk", "1", "--budget", "3",
+                                 "--steps", "1000", "500", "--frames", "5"])
         l = [json.loads(x) for x in open(f"{d}/dit/dit_log.jsonl")]
-        assert any(x.get("stage") == "sf" for x in l), "no self-forcing steps logged"
+        for stage in ("sf", "sfd", "roll"):
+            assert any(x.get("stage") == stage for x in l), f"no {stage} steps logged"
         print(f"DiT sf ok: resumed and ran to step {l[-1]['step']} ({time.time() - t0:.0f}s)")
         out = os.path.join(d, "world")
         world, size = export.export(f"{d}/ae/ae_final.pt", f"{d}/dit", out, "smoke", "# smoke\n")

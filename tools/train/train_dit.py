@@ -5,6 +5,10 @@ block-causal attention by chunks of 3, clean context chunks at t = 0 mixed in).
 Stage sf: self forcing: roll the model out with the engine's sampler (4 steps, shift 5,
 own clean frames as context, window cache) without grad, then train the denoising of the
 next chunk at the sampler's own noisy inputs with the oracle frames as targets.
+Stage roll (chunk 1): prime with oracle frames, roll the model out with the sampler WITH
+gradients through every step and every frame it makes (its outputs are the next frames'
+context), and regress each made frame on the oracle's: the loss is the rollout's error itself,
+so the model learns not to make the errors that compound (exposure bias), not only to recover.
 
   /usr/bin/python3 tools/train/train_dit.py --data DATA --ae runs/ae/ae_final.pt --run runs/dit --stage df --minutes 40
   /usr/bin/python3 tools/train/train_dit.py --data DATA --ae runs/ae/ae_final.pt --run runs/dit --stage sf --minutes 10
@@ -109,6 +113,36 @@ def motion_weights(x, before, alpha):
     return w / w.mean((2, 3, 4), keepdim=True)
 
 
+# Camera motion of the dataset's action columns (W A S D, look up/down/left/right), in texels:
+# the oracle's move and look steps at 64x64 (tools/oracle: move_texels 4, look_texels 2).
+ACTION_DX = torch.tensor([0, -4, 0, 4, 0, 0, -2, 2], dtype=torch.float32)
+ACTION_DY = torch.tensor([-4, 0, 4, 0, -2, 2, 0, 0], dtype=torch.float32)
+
+
+def seen_mask(acts, h, w, texels_per_latent=4):
+    """acts [B, F, 8]: the actions of F frames that follow a reference frame. Returns [B, F, 1, h, w]:
+    1 where the latent pixel shows world texels that were all inside the reference frame's view
+    (the bench's psnr16 mask), 0 where the camera has revealed something new since."""
+    dx = torch.cumsum((acts > 0.5).float() @ ACTION_DX, 1)  # [B, F] camera shift since the reference
+    dy = torch.cumsum((acts > 0.5).float() @ ACTION_DY, 1)  # [B, F]
+    tx = torch.arange(w, dtype=torch.float32) * texels_per_latent  # [w] first texel of each latent column
+    ty = torch.arange(h, dtype=torch.float32) * texels_per_latent  # [h]
+    size_x, size_y = w * texels_per_latent, h * texels_per_latent
+    in_x = (tx + dx[..., None] >= 0) & (tx + texels_per_latent - 1 + dx[..., None] < size_x)  # [B, F, w]
+    in_y = (ty + dy[..., None] >= 0) & (ty + texels_per_latent - 1 + dy[..., None] < size_y)  # [B, F, h]
+    return (in_y[..., :, None] & in_x[..., None, :]).float()[:, :, None]
+
+
+def texture_stats(x):
+    """x [B, F, C, H, W] -> [B, F, 3C]: per channel the spatial std and the mean absolute
+    horizontal and vertical differences, i.e. how much contrast and fine detail a frame has,
+    wherever it is. Regression on an uncertain future lowers both (blur); matching them does not
+    say where the detail goes, only that it is there."""
+    gx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean((3, 4))  # [B, F, C]
+    gy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean((3, 4))  # [B, F, C]
+    return torch.cat([x.std((3, 4)), gx, gy], -1)
+
+
 def encode_text(te, tok, prompts):
     ids, lens = tok.batch(prompts)
     out = te(ids, lens)
@@ -120,9 +154,10 @@ def main(argv=None):
     ap.add_argument("--data", required=True)
     ap.add_argument("--ae", required=True)
     ap.add_argument("--run", required=True)
-    ap.add_argument("--stage", choices=["df", "sf", "sfd"], default="df",
+    ap.add_argument("--stage", choices=["df", "sf", "sfd", "roll"], default="df",
                     help="df: diffusion forcing on oracle context; sf: one chunk on a self-made rollout; "
-                         "sfd: diffusion forcing on a self-made rollout (every chunk after the priming)")
+                         "sfd: diffusion forcing on a self-made rollout (every chunk after the priming); "
+                         "roll: back-propagate through a whole rollout (chunk 1)")
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--batch", type=int, default=4)
@@ -153,6 +188,13 @@ def main(argv=None):
     ap.add_argument("--context-noise-p", type=float, default=0.5, help="df: share of clips with noisy context")
     ap.add_argument("--steps", type=int, nargs="+", default=[1000, 750, 500, 250], help="the sampler's steps")
     ap.add_argument("--shift", type=float, default=5.0, help="the sampler's timestep shift")
+    ap.add_argument("--roll-unseen-weight", type=float, default=0.1,
+                    help="roll: loss weight of latent pixels the priming did not show (the seen ones weigh 1)")
+    ap.add_argument("--roll-stats-weight", type=float, default=0.0,
+                    help="roll: weight of matching each made frame's texture statistics to the oracle's")
+    ap.add_argument("--texels-per-latent", type=int, default=4, help="roll: oracle texels per latent pixel")
+    ap.add_argument("--warmup", type=int, default=50, help="steps of linear LR warm-up at the start of a stage")
+    ap.add_argument("--ema-decay", type=float, default=0.999, help="decay of the exported EMA weights")
     ap.add_argument("--prime", type=int, default=3, help="sf: oracle frames that prime a rollout (rounded up to chunks)")
     a = ap.parse_args(argv)
 
@@ -168,14 +210,15 @@ def main(argv=None):
     te = TextEncoder(tok.vocab, dim=cfg["text_dim"], heads=2, layers=2, max_len=a.text_len, num_classes=8)
     params = list(dit.parameters()) + list(te.parameters())
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
-    step, stage_elapsed, stage = 0, 0.0, a.stage
-    ema = common.EMA(dit)
-    ema_te = common.EMA(te)
+    step, stage_elapsed, stage, stage_start = 0, 0.0, a.stage, 0
+    ema = common.EMA(dit, a.ema_decay)
+    ema_te = common.EMA(te, a.ema_decay)
     if ck:
         dit.load_state_dict(ck["dit"]); te.load_state_dict(ck["te"]); opt.load_state_dict(ck["opt"])
         ema.shadow, ema_te.shadow = ck["ema"], ck["ema_te"]
         step = ck["step"]
         stage_elapsed = ck["stage_elapsed"] if ck["stage"] == a.stage else 0.0
+        stage_start = ck.get("stage_start", step) if ck["stage"] == a.stage else step
         print(f"resumed at step {step} (stage {ck['stage']} -> {a.stage}, {stage_elapsed:.0f}s into it)", flush=True)
     log = common.Log(os.path.join(a.run, "dit_log.jsonl"))
     rng = np.random.default_rng(step * 7 + 3)
@@ -197,13 +240,13 @@ def main(argv=None):
 
     def save(done=False):
         common.save_ckpt(a.run, dict(dit=dit.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
-                                     ema=ema.shadow, ema_te=ema_te.shadow, step=step, stage=a.stage,
+                                     ema=ema.shadow, ema_te=ema_te.shadow, step=step, stage=a.stage, stage_start=stage_start,
                                      stage_elapsed=time.time() - t0, dit_config=dit.config, scale=scale,
                                      te_config=te.config, done=done))
 
     while step < a.max_steps and time.time() - t0 < budget:
         frac = min(1.0, (time.time() - t0) / budget)
-        lr = a.lr * min(1.0, (step + 1) / 200) * (a.min_lr + (1 - a.min_lr) * 0.5 * (1 + np.cos(np.pi * frac)))
+        lr = a.lr * min(1.0, (step + 1) / 200, (step - stage_start + 1) / a.warmup) * (a.min_lr + (1 - a.min_lr) * 0.5 * (1 + np.cos(np.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
         x0, acts, prompts, themes, last = batch(rng, train, a.batch, K, C3, switches, a.switch_p)
@@ -254,6 +297,31 @@ def main(argv=None):
                        * motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight)).mean((2, 3, 4))
                 loss = (per * w).sum() / w.sum().clamp(min=1)
                 extra = {}
+            elif a.stage == "roll":
+                # the engine's loop, differentiable: a window of --budget frames before each frame
+                if C3 != 1:
+                    raise SystemExit("--stage roll needs --chunk 1")
+                P = a.prime
+                ctx_emb = dit.embed_context(txt)
+                made = [x0[:, i] for i in range(P)]  # [B, C, H, W] each; oracle, then the model's
+                for f in range(P, K):
+                    lo = max(0, f - a.budget)
+                    ctx_x = torch.stack(made[lo:f], 1)  # [B, f - lo, C, H, W]
+                    xn = torch.randn(B, 1, *x0.shape[2:])  # [B, 1, C, H, W]
+                    x0p, _ = denoise_chunk(dit, ctx_x, lo, xn, acts[:, lo:f + 1], ctx_emb, sig, 1)
+                    made.append(x0p[:, 0].float())
+                pred = torch.stack(made[P:], 1)  # [B, K - P, C, H, W]
+                target = x0[:, P:]  # [B, K - P, C, H, W]
+                w = (torch.arange(P, K)[None, :] >= last[:, None]).float()  # [B, K - P]
+                # what the priming showed weighs 1, what the camera revealed since --roll-unseen-weight
+                seen = seen_mask(acts[:, P:], x0.shape[3], x0.shape[4], a.texels_per_latent)  # [B, K - P, 1, H, W]
+                pix = (seen + a.roll_unseen_weight * (1 - seen)) * motion_weights(target, x0[:, P - 1], a.motion_weight)
+                per = ((pred - target) ** 2 * pix).mean((2, 3, 4)) / pix.mean((2, 3, 4)).clamp(min=1e-6)
+                stats = ((texture_stats(pred) - texture_stats(target)) ** 2).mean(-1)  # [B, K - P]
+                if a.roll_stats_weight > 0:  # keep the texture's amplitude: regression alone blurs
+                    per = per + a.roll_stats_weight * stats
+                loss = (per * w).sum() / w.sum().clamp(min=1)
+                extra = dict(stats=((stats * w).sum() / w.sum().clamp(min=1)).item())
             else:
                 # prime with oracle chunks (as the engine's prime_frames), roll out the chunks up
                 # to c with the sampler, train chunk c on that self-made context
