@@ -119,6 +119,8 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     nlohmann::json per_start = nlohmann::json::array();
     double sum = 0;
     int n = 0;
+    std::vector<double> frame_sum(16, 0.0);
+    std::vector<int> frame_n(16, 0);
     WorldSource model(source_options(o, "", W, H));  // reset() below re-primes it for each start
     for (size_t p = 0; p < d.presets.size(); ++p) {
       const uint64_t seed = o.seed + p;
@@ -144,7 +146,7 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
               mask[static_cast<size_t>(y) * W + x] = wx >= 0 && wx < W / scale && wy >= 0 && wy < H / scale;
             }
           const double v = psnr({rgb.data() + i * frame_bytes, W, H}, {run.frame.data(), W, H}, mask);
-          if (std::isfinite(v)) start_sum += v, ++start_n;
+          if (std::isfinite(v)) start_sum += v, ++start_n, frame_sum[f + i] += v, ++frame_n[f + i];
         }
       }
       sum += start_sum, n += start_n;
@@ -154,6 +156,10 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     }
     out["psnr16_db"] = n ? sum / n : std::numeric_limits<double>::quiet_NaN();
     out["psnr16_per_start"] = per_start;
+    nlohmann::json per_frame = nlohmann::json::array();
+    for (int f = 0; f < 16; ++f)
+      per_frame.push_back(frame_n[f] ? frame_sum[f] / frame_n[f] : std::numeric_limits<double>::quiet_NaN());
+    out["psnr16_per_frame"] = per_frame;  // mean over the starts that scored that frame
     out["psnr16_mask"] = "pixels whose world position was inside the priming view (frames with none are skipped)";
   }
 
@@ -188,8 +194,12 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
   {
     WorldSource model(source_options(o, "", W, H));
     OracleRun run(W, H);
+    // The same play in another world (seed): what the contrast measures give for a model that
+    // is perfect but has drifted to other places of the same themes.
+    OracleRun other(W, H);
     std::string prompt = d.presets.front();
     run.start(o.seed, prompt, prime);
+    other.start(o.seed + 7777, prompt, prime);
     model.reset(o.seed, prompt);
     const auto actions = scripted_actions(o.frames, o.seed + 1);
     std::vector<uint8_t> rgb, prev(frame_bytes), oracle_prev(frame_bytes);
@@ -198,7 +208,10 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     double total_ms = 0;
     std::vector<double> hist_window_dist;  // per 100-frame window
     std::vector<double> model_hist_acc, oracle_hist_acc;
-    double min_contrast_ratio = std::numeric_limits<double>::infinity();
+    // Contrast (luma std) of the model's frames against the oracle's, per frame and per
+    // 100-frame window (the two drift apart in place, so one frame may face an unrelated view).
+    std::vector<double> frame_contrast_ratio, window_contrast_ratio, other_frame_contrast_ratio;
+    double window_model_contrast = 0, window_oracle_contrast = 0;
     int motion_frames = 0, motion_ok = 0, oracle_motion_ok = 0, switches = 0, switches_ok = 0;
     int next_switch = o.switch_every, preset = 0, switch_chunk = -1, expect_theme = 0;
     for (int f = 0; f + chunk <= o.frames; f += chunk) {
@@ -207,6 +220,7 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
         prompt = d.presets[preset];
         model.set_prompt(prompt);
         run.game.set_theme(oracle::theme_from_prompt(prompt));
+        other.game.set_theme(oracle::theme_from_prompt(prompt));
         expect_theme = static_cast<int>(oracle::theme_from_prompt(prompt));
         switch_chunk = f / chunk;
         next_switch += o.switch_every;
@@ -233,11 +247,17 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
           for (auto* h : {&model_hist_acc, &oracle_hist_acc})
             for (double& v : *h) v /= 100.0;
           hist_window_dist.push_back(histogram_distance(model_hist_acc, oracle_hist_acc));
+          window_contrast_ratio.push_back(window_oracle_contrast > 0 ? window_model_contrast / window_oracle_contrast
+                                                                     : std::numeric_limits<double>::quiet_NaN());
+          window_model_contrast = window_oracle_contrast = 0;
           std::fill(model_hist_acc.begin(), model_hist_acc.end(), 0.0);
           std::fill(oracle_hist_acc.begin(), oracle_hist_acc.end(), 0.0);
         }
-        const double oc = contrast(of);
-        if (oc > 1.0) min_contrast_ratio = std::min(min_contrast_ratio, contrast(mf) / oc);
+        const double oc = contrast(of), mc = contrast(mf);
+        other.game.step(actions[f + i], other.frame.data());
+        if (oc > 1.0) frame_contrast_ratio.push_back(mc / oc);
+        if (oc > 1.0) other_frame_contrast_ratio.push_back(contrast({other.frame.data(), W, H}) / oc);
+        window_model_contrast += mc, window_oracle_contrast += oc;
         // Motion: the content moves against the camera.
         const oracle::Motion m = run.game.motion_for(actions[f + i]);
         if (have_prev && (m.dx || m.dy)) {
@@ -271,7 +291,15 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
                                   ? std::numeric_limits<double>::quiet_NaN()
                                   : worst / hist_window_dist.front();
     out["hist_window_distance"] = hist_window_dist;
-    out["min_contrast_ratio"] = min_contrast_ratio;
+    out["min_contrast_ratio"] = percentile(frame_contrast_ratio, 0.0);
+    out["p01_contrast_ratio"] = percentile(frame_contrast_ratio, 0.01);
+    out["median_contrast_ratio"] = percentile(frame_contrast_ratio, 0.5);
+    out["window_contrast_ratio"] = window_contrast_ratio;
+    out["other_world_min_contrast_ratio"] = percentile(other_frame_contrast_ratio, 0.0);
+    out["other_world_p01_contrast_ratio"] = percentile(other_frame_contrast_ratio, 0.01);
+    double worst_window = std::numeric_limits<double>::infinity();
+    for (double v : window_contrast_ratio) worst_window = std::min(worst_window, v);
+    out["min_window_contrast_ratio"] = worst_window;
     out["action_adherence"] = motion_frames ? static_cast<double>(motion_ok) / motion_frames : 0.0;
     out["oracle_action_adherence"] = motion_frames ? static_cast<double>(oracle_motion_ok) / motion_frames : 0.0;
     const int all = switches + pair_switches;
