@@ -240,13 +240,14 @@ def main(argv=None):
 
     def save(done=False):
         common.save_ckpt(a.run, dict(dit=dit.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
-                                     ema=ema.shadow, ema_te=ema_te.shadow, step=step, stage=a.stage, stage_start=stage_start,
-                                     stage_elapsed=time.time() - t0, dit_config=dit.config, scale=scale,
+                                     ema=ema.shadow, ema_te=ema_te.shadow, step=step, stage=a.stage,
+                                     stage_start=stage_start, stage_elapsed=time.time() - t0, dit_config=dit.config, scale=scale,
                                      te_config=te.config, done=done))
 
     while step < a.max_steps and time.time() - t0 < budget:
         frac = min(1.0, (time.time() - t0) / budget)
-        lr = a.lr * min(1.0, (step + 1) / 200, (step - stage_start + 1) / a.warmup) * (a.min_lr + (1 - a.min_lr) * 0.5 * (1 + np.cos(np.pi * frac)))
+        warm = min(1.0, (step + 1) / 200, (step - stage_start + 1) / a.warmup)
+        lr = a.lr * warm * (a.min_lr + (1 - a.min_lr) * 0.5 * (1 + np.cos(np.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
         x0, acts, prompts, themes, last = batch(rng, train, a.batch, K, C3, switches, a.switch_p)
