@@ -25,10 +25,12 @@ struct OracleRun {
   std::vector<uint8_t> frame;
 
   OracleRun(int w, int h) : game(oracle::OracleOptions{w, h}), frame(game.frame_bytes()) {}
-  // The same priming the model gets, so both continue from one state.
+  // The same priming the model gets, so both continue from one state; `frame`
+  // holds the last priming frame.
   void start(uint64_t seed, const std::string& prompt, int prime) {
     std::vector<FrameActions> actions;
-    prime_oracle(game, seed, prompt, prime, actions);
+    const std::vector<uint8_t> frames = prime_oracle(game, seed, prompt, prime, actions);
+    if (prime > 0) std::copy(frames.end() - static_cast<ptrdiff_t>(frame.size()), frames.end(), frame.begin());
   }
 };
 
@@ -121,19 +123,22 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     int n = 0;
     std::vector<double> frame_sum(16, 0.0);
     std::vector<int> frame_n(16, 0);
+    double still_sum = 0;  // reference: the last priming frame moved with the camera
+    int still_n = 0;
     WorldSource model(source_options(o, "", W, H));  // reset() below re-primes it for each start
     for (size_t p = 0; p < d.presets.size(); ++p) {
       const uint64_t seed = o.seed + p;
       OracleRun run(W, H);
       const std::string& prompt = d.presets[p];
       run.start(seed, prompt, prime);
+      const std::vector<uint8_t> last_prime = run.frame;  // the view the priming ended on
       model.reset(seed, prompt);
       // World texels seen while priming: the camera did not move, so the first view.
       const int64_t seen_x = run.game.camera_x(), seen_y = run.game.camera_y();
       const auto actions = scripted_actions(16, seed);
       double start_sum = 0;
       int start_n = 0;
-      std::vector<uint8_t> rgb, mask(static_cast<size_t>(W) * H);
+      std::vector<uint8_t> rgb, mask(static_cast<size_t>(W) * H), moved(frame_bytes);
       for (int f = 0; f < 16; f += chunk) {
         model.next_chunk({f, std::span<const FrameActions>(actions.data() + f, chunk)}, rgb);
         for (int i = 0; i < chunk && f + i < 16; ++i) {
@@ -143,10 +148,18 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
           for (int y = 0; y < H; ++y)
             for (int x = 0; x < W; ++x) {
               const int64_t wx = cx + x / scale - seen_x, wy = cy + y / scale - seen_y;
-              mask[static_cast<size_t>(y) * W + x] = wx >= 0 && wx < W / scale && wy >= 0 && wy < H / scale;
+              const bool seen = wx >= 0 && wx < W / scale && wy >= 0 && wy < H / scale;
+              mask[static_cast<size_t>(y) * W + x] = seen;
+              // The same world texel in the priming view: a world that stood still looks like this.
+              const size_t src = seen ? (static_cast<size_t>(wy * scale + y % scale) * W + wx * scale + x % scale) * 3 : 0;
+              for (int c = 0; c < 3; ++c) moved[(static_cast<size_t>(y) * W + x) * 3 + c] = last_prime[src + c];
             }
           const double v = psnr({rgb.data() + i * frame_bytes, W, H}, {run.frame.data(), W, H}, mask);
           if (std::isfinite(v)) start_sum += v, ++start_n, frame_sum[f + i] += v, ++frame_n[f + i];
+          // No change at all counts as an error of one level per channel (48.1 dB), not as infinity.
+          const double still = std::min(psnr({moved.data(), W, H}, {run.frame.data(), W, H}, mask),
+                                        10.0 * std::log10(255.0 * 255.0));
+          if (!std::isnan(still)) still_sum += still, ++still_n;
         }
       }
       sum += start_sum, n += start_n;
@@ -160,6 +173,9 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     for (int f = 0; f < 16; ++f)
       per_frame.push_back(frame_n[f] ? frame_sum[f] / frame_n[f] : std::numeric_limits<double>::quiet_NaN());
     out["psnr16_per_frame"] = per_frame;  // mean over the starts that scored that frame
+    // What copying what the priming showed would score: the cost of the world's own motion
+    // (water, fire, creatures) that a model has to predict to do better.
+    out["psnr16_moved_priming_frame_db"] = still_n ? still_sum / still_n : std::numeric_limits<double>::quiet_NaN();
     out["psnr16_mask"] = "pixels whose world position was inside the priming view (frames with none are skipped)";
   }
 
