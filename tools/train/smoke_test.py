@@ -88,6 +88,21 @@ def main():
     assert m[3, 1:, :13].all() and not m[3, :, 13:].any()
     print("roll seen mask ok")
 
+    # roll's temporal term: a frame made by moving the one before it with the keys aligns exactly
+    # with it (D: one latent pixel right; W+D diagonal; idle), and a half-pixel look is left out
+    prev = torch.randn(1, 4, 3, 16, 16)
+    cur = torch.zeros_like(prev)
+    cur[0, 0, :, :, :15] = prev[0, 0, :, :, 1:]  # D: the view moves right, the content left
+    cur[0, 1, :, :15, :15] = prev[0, 1, :, 1:, 1:]  # S+D
+    cur[0, 2] = prev[0, 2]  # idle
+    back = torch.eye(8)[2]
+    acts = torch.stack([right, right + back, torch.zeros(8), look_right])[None]  # [1, 4, 8]
+    moved, ok = train_dit.align_previous(prev, acts)
+    assert ok[0, 0, 0, :, :15].all() and not ok[0, 0, 0, :, 15].any()
+    assert ok[0, 1, 0, :15, :15].all() and not ok[0, 1, 0, 15].any() and ok[0, 2].all() and not ok[0, 3].any()
+    assert ((moved - cur).abs() * ok).max() == 0, "align_previous does not move frames with the camera"
+    print("roll temporal alignment ok")
+
     with tempfile.TemporaryDirectory() as d:
         ds = os.path.join(d, "data")
         data.write_synth_dir(ds, 8, F=12, size=64, seed=1)
@@ -106,7 +121,8 @@ def main():
         train_dit.main(common + ["--stage", "sf", "--max-steps", "70"])
         train_dit.main(common + ["--stage", "sfd", "--max-steps", "80", "--budget", "3"])
         train_dit.main(common + ["--stage", "roll", "--max-steps", "90", "--chunk", "1", "--budget", "3",
-                                 "--steps", "1000", "500", "--frames", "5"])
+                                 "--steps", "1000", "500", "--frames", "5", "--roll-stats-weight", "1",
+                                 "--roll-temporal-weight", "1"])
         l = [json.loads(x) for x in open(f"{d}/dit/dit_log.jsonl")]
         for stage in ("sf", "sfd", "roll"):
             assert any(x.get("stage") == stage for x in l), f"no {stage} steps logged"

@@ -133,6 +133,30 @@ def seen_mask(acts, h, w, texels_per_latent=4):
     return (in_y[..., :, None] & in_x[..., None, :]).float()[:, :, None]
 
 
+def align_previous(prev, acts, texels_per_latent=4):
+    """prev [B, F, C, H, W]: the frame before each of F frames; acts [B, F, 8] those frames' keys.
+    Returns (aligned, valid): `prev` moved with the camera so that aligned[b, f] shows at each latent
+    pixel the world texels frame f shows there, and valid [B, F, 1, H, W] = 1 where it can: inside
+    the previous view, and only in frames whose camera step is a whole latent pixel (W/A/S/D, idle;
+    the arrows' half-pixel looks are 0)."""
+    dx = (acts > 0.5).float() @ ACTION_DX  # [B, F] texels the camera moved right
+    dy = (acts > 0.5).float() @ ACTION_DY  # [B, F] texels it moved down
+    whole = (dx % texels_per_latent == 0) & (dy % texels_per_latent == 0)  # [B, F]
+    sx = torch.where(whole, dx / texels_per_latent, torch.zeros_like(dx)).long()  # [B, F] latent pixels
+    sy = torch.where(whole, dy / texels_per_latent, torch.zeros_like(dy)).long()  # [B, F]
+    m = int(max(sx.abs().max(), sy.abs().max()))
+    B, F, C, H, W = prev.shape
+    padded = torch.nn.functional.pad(prev, (m, m, m, m))  # [B, F, C, H + 2m, W + 2m]
+    inside = torch.nn.functional.pad(torch.ones(B, F, 1, H, W), (m, m, m, m))  # [B, F, 1, H + 2m, W + 2m]
+    aligned, valid = [], []
+    for b in range(B):
+        for f in range(F):
+            y0, x0 = m + int(sy[b, f]), m + int(sx[b, f])
+            aligned.append(padded[b, f, :, y0:y0 + H, x0:x0 + W])  # [C, H, W]
+            valid.append(inside[b, f, :, y0:y0 + H, x0:x0 + W] * float(whole[b, f]))  # [1, H, W]
+    return torch.stack(aligned).view(B, F, C, H, W), torch.stack(valid).view(B, F, 1, H, W)
+
+
 def texture_stats(x):
     """x [B, F, C, H, W] -> [B, F, 3C]: per channel the spatial std and the mean absolute
     horizontal and vertical differences, i.e. how much contrast and fine detail a frame has,
@@ -192,6 +216,9 @@ def main(argv=None):
                     help="roll: loss weight of latent pixels the priming did not show (the seen ones weigh 1)")
     ap.add_argument("--roll-stats-weight", type=float, default=0.0,
                     help="roll: weight of matching each made frame's texture statistics to the oracle's")
+    ap.add_argument("--roll-temporal-weight", type=float, default=0.0,
+                    help="roll: weight of matching each made frame's change from the one before it (moved with "
+                         "the camera) to the oracle's, over every pixel: what is drawn must move with the keys")
     ap.add_argument("--texels-per-latent", type=int, default=4, help="roll: oracle texels per latent pixel")
     ap.add_argument("--warmup", type=int, default=50, help="steps of linear LR warm-up at the start of a stage")
     ap.add_argument("--ema-decay", type=float, default=0.999, help="decay of the exported EMA weights")
@@ -321,8 +348,18 @@ def main(argv=None):
                 stats = ((texture_stats(pred) - texture_stats(target)) ** 2).mean(-1)  # [B, K - P]
                 if a.roll_stats_weight > 0:  # keep the texture's amplitude: regression alone blurs
                     per = per + a.roll_stats_weight * stats
-                loss = (per * w).sum() / w.sum().clamp(min=1)
                 extra = dict(stats=((stats * w).sum() / w.sum().clamp(min=1)).item())
+                if a.roll_temporal_weight > 0:
+                    # invented texture included: a frame is the frame before it moved by the keys,
+                    # plus what changed in the oracle over that step (water, fire, creatures)
+                    prev_pred = torch.cat([x0[:, P - 1:P], pred[:, :-1]], 1)  # [B, K - P, C, H, W]
+                    moved_pred, ok = align_previous(prev_pred, acts[:, P:], a.texels_per_latent)
+                    moved_tgt, _ = align_previous(x0[:, P - 1:K - 1], acts[:, P:], a.texels_per_latent)
+                    d = (pred - moved_pred) - (target - moved_tgt)  # [B, K - P, C, H, W]
+                    temporal = (d ** 2 * ok).sum((2, 3, 4)) / (ok.sum((2, 3, 4)) * d.shape[2]).clamp(min=1)
+                    per = per + a.roll_temporal_weight * temporal
+                    extra["temporal"] = ((temporal * w).sum() / w.sum().clamp(min=1)).item()
+                loss = (per * w).sum() / w.sum().clamp(min=1)
             else:
                 # prime with oracle chunks (as the engine's prime_frames), roll out the chunks up
                 # to c with the sampler, train chunk c on that self-made context
