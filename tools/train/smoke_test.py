@@ -103,6 +103,14 @@ def main():
     assert ((moved - cur).abs() * ok).max() == 0, "align_previous does not move frames with the camera"
     print("roll temporal alignment ok")
 
+    # roll's texture distance: ~0 for the same texture moved elsewhere (new patches only at the seams), > 0 for stripes of its colours
+    tex = torch.randn(1, 1, 4, 12, 12, generator=torch.Generator().manual_seed(0))
+    stripes = tex.clone()
+    stripes[..., ::2, :] = tex[..., :6, :].mean()  # [1, 1, 4, 12, 12]
+    assert train_dit.texture_swd(tex, torch.roll(tex, (3, 5), (-2, -1))).max() < 0.05
+    assert train_dit.texture_swd(tex, stripes).min() > 0.08
+    print("roll texture distance ok")
+
     with tempfile.TemporaryDirectory() as d:
         ds = os.path.join(d, "data")
         data.write_synth_dir(ds, 8, F=12, size=64, seed=1)
@@ -121,7 +129,7 @@ def main():
         train_dit.main(common + ["--stage", "sf", "--max-steps", "70"])
         train_dit.main(common + ["--stage", "sfd", "--max-steps", "80", "--budget", "3"])
         train_dit.main(common + ["--stage", "roll", "--max-steps", "90", "--chunk", "1", "--budget", "3",
-                                 "--steps", "1000", "500", "--frames", "5", "--roll-stats-weight", "1",
+                                 "--steps", "1000", "500", "--frames", "5", "--roll-stats-weight", "1", "--roll-swd-weight", "1",
                                  "--roll-temporal-weight", "1"])
         l = [json.loads(x) for x in open(f"{d}/dit/dit_log.jsonl")]
         for stage in ("sf", "sfd", "roll"):

@@ -167,6 +167,22 @@ def texture_stats(x):
     return torch.cat([x.std((3, 4)), gx, gy], -1)
 
 
+def texture_swd(x, y, directions=32, patch=3):
+    """Sliced Wasserstein distance between the 3x3 latent patches of x and y [B, F, C, H, W]
+    -> [B, F]: project every patch of a frame on random directions, sort, compare. It matches
+    the whole distribution of local texture (which colours sit next to which), not only its
+    amplitude, so a repeating stripe does not pass for the oracle's trees the way it passes
+    texture_stats; like texture_stats it does not say where the texture goes."""
+    B, F, C, H, W = x.shape
+    px = torch.nn.functional.unfold(x.reshape(B * F, C, H, W), patch)  # [B F, C 9, L]
+    py = torch.nn.functional.unfold(y.reshape(B * F, C, H, W), patch)  # [B F, C 9, L]
+    d = torch.randn(C * patch * patch, directions)
+    d = d / d.norm(dim=0, keepdim=True)  # [C 9, n] unit directions
+    sx = torch.sort(torch.einsum("bpl,pn->bnl", px, d), -1).values  # [B F, n, L]
+    sy = torch.sort(torch.einsum("bpl,pn->bnl", py, d), -1).values  # [B F, n, L]
+    return ((sx - sy) ** 2).mean((1, 2)).view(B, F)
+
+
 def encode_text(te, tok, prompts):
     ids, lens = tok.batch(prompts)
     out = te(ids, lens)
@@ -216,6 +232,9 @@ def main(argv=None):
                     help="roll: loss weight of latent pixels the priming did not show (the seen ones weigh 1)")
     ap.add_argument("--roll-stats-weight", type=float, default=0.0,
                     help="roll: weight of matching each made frame's texture statistics to the oracle's")
+    ap.add_argument("--roll-swd-weight", type=float, default=0.0,
+                    help="roll: weight of the sliced Wasserstein distance of each made frame's 3x3 latent "
+                         "patches to the oracle frame's (texture_swd)")
     ap.add_argument("--roll-temporal-weight", type=float, default=0.0,
                     help="roll: weight of matching each made frame's change from the one before it (moved with "
                          "the camera) to the oracle's, over every pixel: what is drawn must move with the keys")
@@ -349,6 +368,10 @@ def main(argv=None):
                 if a.roll_stats_weight > 0:  # keep the texture's amplitude: regression alone blurs
                     per = per + a.roll_stats_weight * stats
                 extra = dict(stats=((stats * w).sum() / w.sum().clamp(min=1)).item())
+                if a.roll_swd_weight > 0:
+                    swd = texture_swd(pred, target)  # [B, K - P]
+                    per = per + a.roll_swd_weight * swd
+                    extra["swd"] = ((swd * w).sum() / w.sum().clamp(min=1)).item()
                 if a.roll_temporal_weight > 0:
                     # invented texture included: a frame is the frame before it moved by the keys,
                     # plus what changed in the oracle over that step (water, fire, creatures)
