@@ -1,5 +1,6 @@
 #include "app/image_metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <limits>
@@ -78,6 +79,65 @@ double contrast(FrameView f) {
   }
   const double mean = s / pixels;
   return std::sqrt(std::max(0.0, s2 / pixels - mean * mean));
+}
+
+namespace {
+
+constexpr int kPatch = 3, kPatchDims = kPatch * kPatch * 3, kDirections = 16;
+
+// kDirections unit vectors in patch space, the same for every call.
+const std::vector<double>& patch_directions() {
+  static const std::vector<double> dirs = [] {
+    std::vector<double> d(static_cast<size_t>(kDirections) * kPatchDims);
+    uint64_t s = 0x2545f4914f6cdd1dull;
+    for (int k = 0; k < kDirections; ++k) {
+      double norm = 0;
+      for (int j = 0; j < kPatchDims; ++j) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        const double v = static_cast<double>(s >> 11) / 9007199254740992.0 - 0.5;  // uniform in [-0.5, 0.5)
+        d[static_cast<size_t>(k) * kPatchDims + j] = v;
+        norm += v * v;
+      }
+      for (int j = 0; j < kPatchDims; ++j) d[static_cast<size_t>(k) * kPatchDims + j] /= std::sqrt(norm);
+    }
+    return d;
+  }();
+  return dirs;
+}
+
+// Per direction, the sorted projections of every 3x3 patch of f: [kDirections][patches].
+std::vector<std::vector<double>> sorted_patch_projections(FrameView f) {
+  const std::vector<double>& dirs = patch_directions();
+  const int pw = f.width - kPatch + 1, ph = f.height - kPatch + 1;
+  std::vector<std::vector<double>> out(kDirections, std::vector<double>(static_cast<size_t>(std::max(0, pw * ph))));
+  double patch[kPatchDims];
+  for (int y = 0; y < ph; ++y)
+    for (int x = 0; x < pw; ++x) {
+      int j = 0;
+      for (int dy = 0; dy < kPatch; ++dy)
+        for (int dx = 0; dx < kPatch; ++dx)
+          for (int c = 0; c < 3; ++c) patch[j++] = f.rgb[(static_cast<size_t>(y + dy) * f.width + x + dx) * 3 + c];
+      for (int k = 0; k < kDirections; ++k) {
+        double v = 0;
+        for (j = 0; j < kPatchDims; ++j) v += patch[j] * dirs[static_cast<size_t>(k) * kPatchDims + j];
+        out[k][static_cast<size_t>(y) * pw + x] = v;
+      }
+    }
+  for (auto& v : out) std::sort(v.begin(), v.end());
+  return out;
+}
+
+}  // namespace
+
+double patch_texture_distance(FrameView a, FrameView b) {
+  if (a.width != b.width || a.height != b.height || a.width < kPatch || a.height < kPatch)
+    return std::numeric_limits<double>::quiet_NaN();
+  const auto pa = sorted_patch_projections(a), pb = sorted_patch_projections(b);
+  double se = 0;
+  size_t n = 0;
+  for (int k = 0; k < kDirections; ++k)
+    for (size_t i = 0; i < pa[k].size(); ++i) se += (pa[k][i] - pb[k][i]) * (pa[k][i] - pb[k][i]), ++n;
+  return std::sqrt(se / n);
 }
 
 Shift phase_correlation(FrameView prev, FrameView next) {

@@ -24,6 +24,13 @@ double histogram_distance(const std::vector<double>& a, const std::vector<double
 // Standard deviation of luma (0..255).
 double contrast(FrameView f);
 
+// How unlike two frames' textures are, wherever things sit: the sliced
+// Wasserstein distance between their sets of 3x3 RGB patches (all positions),
+// projected on 16 fixed unit directions, in levels (0..255). A frame against
+// the same texture moved elsewhere gives little; blur, invented stripes or
+// the wrong colours side by side give more. Frames must have the same size.
+double patch_texture_distance(FrameView a, FrameView b);
+
 // The translation (dx, dy) in pixels that moves `prev` onto `next` (content
 // moving right gives dx > 0), by phase correlation on luma.
 struct Shift {

@@ -228,6 +228,10 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     // 100-frame window (the two drift apart in place, so one frame may face an unrelated view).
     std::vector<double> frame_contrast_ratio, window_contrast_ratio, other_frame_contrast_ratio;
     double window_model_contrast = 0, window_oracle_contrast = 0;
+    // Texture against the oracle's frame, wherever things sit (3x3 patch distribution): blur and
+    // wrong colours side by side count, not only the luma spread contrast sees; the other world
+    // gives what a perfect model that drifted to other places scores.
+    std::vector<double> texture_distance, other_texture_distance;
     int motion_frames = 0, motion_ok = 0, oracle_motion_ok = 0, switches = 0, switches_ok = 0;
     int next_switch = o.switch_every, preset = 0, switch_chunk = -1, expect_theme = 0;
     for (int f = 0; f + chunk <= o.frames; f += chunk) {
@@ -276,6 +280,8 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
           other_frame_contrast_ratio.push_back(contrast({other.frame.data(), W, H}) / oc);
         }
         window_model_contrast += mc, window_oracle_contrast += oc;
+        texture_distance.push_back(patch_texture_distance(mf, of));
+        other_texture_distance.push_back(patch_texture_distance({other.frame.data(), W, H}, of));
         // Motion: the content moves against the camera.
         const oracle::Motion m = run.game.motion_for(actions[f + i]);
         if (have_prev && (m.dx || m.dy)) {
@@ -316,6 +322,10 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     out["other_world_min_contrast_ratio"] = percentile(other_frame_contrast_ratio, 0.0);
     out["other_world_p01_contrast_ratio"] = percentile(other_frame_contrast_ratio, 0.01);
     out["min_window_contrast_ratio"] = percentile(window_contrast_ratio, 0.0);
+    out["median_texture_distance"] = percentile(texture_distance, 0.5);
+    out["p99_texture_distance"] = percentile(texture_distance, 0.99);
+    out["other_world_median_texture_distance"] = percentile(other_texture_distance, 0.5);
+    out["texture_distance_meaning"] = "sliced Wasserstein distance of 3x3 RGB patches to the oracle's frame, levels";
     out["action_adherence"] = motion_frames ? static_cast<double>(motion_ok) / motion_frames : 0.0;
     out["oracle_action_adherence"] = motion_frames ? static_cast<double>(oracle_motion_ok) / motion_frames : 0.0;
     const int all = switches + pair_switches;

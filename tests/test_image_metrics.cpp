@@ -38,6 +38,52 @@ std::vector<uint8_t> shifted(const std::vector<uint8_t>& img, int w, int h, int 
   return out;
 }
 
+TEST(ImageMetrics, PatchTextureDistanceSeesBlurAndStripesNotPlace) {
+  const int w = 48, h = 40;
+  // a and moved: two windows, 7 and 4 pixels apart, of one larger field of 2x2 blocks in four
+  // colours (as the oracle's pixel art: the same texture everywhere)
+  const uint8_t palette[4][3] = {{40, 120, 30}, {70, 160, 50}, {200, 190, 80}, {60, 90, 200}};
+  std::mt19937 rng(5);
+  std::vector<uint8_t> big(static_cast<size_t>(w + 7) * (h + 4) * 3);
+  std::vector<int> block(static_cast<size_t>((w + 8) / 2) * ((h + 4) / 2));
+  for (int& b : block) b = static_cast<int>(rng() % 4);
+  for (int y = 0; y < h + 4; ++y)
+    for (int x = 0; x < w + 7; ++x)
+      for (int c = 0; c < 3; ++c)
+        big[(static_cast<size_t>(y) * (w + 7) + x) * 3 + c] = palette[block[(y / 2) * ((w + 8) / 2) + x / 2]][c];
+  std::vector<uint8_t> a(static_cast<size_t>(w) * h * 3), moved(a.size());
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        a[(static_cast<size_t>(y) * w + x) * 3 + c] = big[(static_cast<size_t>(y) * (w + 7) + x) * 3 + c];
+        moved[(static_cast<size_t>(y) * w + x) * 3 + c] = big[(static_cast<size_t>(y + 4) * (w + 7) + x + 7) * 3 + c];
+      }
+  std::vector<uint8_t> blurred(a.size()), stripes(a.size());
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const size_t i = (static_cast<size_t>(y) * w + x) * 3 + c;
+        int sum = 0, n = 0;
+        for (int dy = -2; dy <= 2; ++dy)
+          for (int dx = -2; dx <= 2; ++dx) {
+            const int yy = std::clamp(y + dy, 0, h - 1), xx = std::clamp(x + dx, 0, w - 1);
+            sum += a[(static_cast<size_t>(yy) * w + xx) * 3 + c], ++n;
+          }
+        blurred[i] = static_cast<uint8_t>(sum / n);
+        // diagonal stripes of two of the texture's colours
+        stripes[i] = a[(((x + y) / 2) % 2 ? 0 : (static_cast<size_t>(h / 2) * w + w / 2)) * 3 + c];
+      }
+  const FrameView fa{a.data(), w, h};
+  EXPECT_EQ(patch_texture_distance(fa, fa), 0.0);
+  // The same texture moved: most patches are still there, so small, not zero.
+  const double shifted = patch_texture_distance(fa, {moved.data(), w, h});
+  const double blur = patch_texture_distance(fa, {blurred.data(), w, h});
+  const double striped = patch_texture_distance(fa, {stripes.data(), w, h});
+  EXPECT_GT(blur, 4 * shifted) << shifted;
+  EXPECT_GT(striped, 4 * shifted) << shifted;
+  EXPECT_TRUE(std::isnan(patch_texture_distance(fa, {a.data(), w - 1, h})));
+}
+
 TEST(ImageMetrics, PhaseCorrelationFindsTheShift) {
   const int w = 64, h = 64;
   const auto a = texture(w, h, 1);
