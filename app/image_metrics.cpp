@@ -105,11 +105,14 @@ const std::vector<double>& patch_directions() {
   return dirs;
 }
 
-// Per direction, the sorted projections of every 3x3 patch of f: [kDirections][patches].
-std::vector<std::vector<double>> sorted_patch_projections(FrameView f) {
+}  // namespace
+
+PatchTexture patch_texture(FrameView f) {
   const std::vector<double>& dirs = patch_directions();
   const int pw = f.width - kPatch + 1, ph = f.height - kPatch + 1;
-  std::vector<std::vector<double>> out(kDirections, std::vector<double>(static_cast<size_t>(std::max(0, pw * ph))));
+  PatchTexture t{f.width, f.height, {}};
+  if (pw <= 0 || ph <= 0) return t;
+  t.sorted.assign(kDirections, std::vector<double>(static_cast<size_t>(pw) * ph));
   double patch[kPatchDims];
   for (int y = 0; y < ph; ++y)
     for (int x = 0; x < pw; ++x) {
@@ -120,24 +123,28 @@ std::vector<std::vector<double>> sorted_patch_projections(FrameView f) {
       for (int k = 0; k < kDirections; ++k) {
         double v = 0;
         for (j = 0; j < kPatchDims; ++j) v += patch[j] * dirs[static_cast<size_t>(k) * kPatchDims + j];
-        out[k][static_cast<size_t>(y) * pw + x] = v;
+        t.sorted[k][static_cast<size_t>(y) * pw + x] = v;
       }
     }
-  for (auto& v : out) std::sort(v.begin(), v.end());
-  return out;
+  for (auto& v : t.sorted) std::sort(v.begin(), v.end());
+  return t;
 }
 
-}  // namespace
-
-double patch_texture_distance(FrameView a, FrameView b) {
-  if (a.width != b.width || a.height != b.height || a.width < kPatch || a.height < kPatch)
+double patch_texture_distance(const PatchTexture& a, const PatchTexture& b) {
+  if (a.width != b.width || a.height != b.height || a.sorted.empty() || b.sorted.empty())
     return std::numeric_limits<double>::quiet_NaN();
-  const auto pa = sorted_patch_projections(a), pb = sorted_patch_projections(b);
   double se = 0;
   size_t n = 0;
   for (int k = 0; k < kDirections; ++k)
-    for (size_t i = 0; i < pa[k].size(); ++i) se += (pa[k][i] - pb[k][i]) * (pa[k][i] - pb[k][i]), ++n;
+    for (size_t i = 0; i < a.sorted[k].size(); ++i) {
+      const double d = a.sorted[k][i] - b.sorted[k][i];
+      se += d * d, ++n;
+    }
   return std::sqrt(se / n);
+}
+
+double patch_texture_distance(FrameView a, FrameView b) {
+  return patch_texture_distance(patch_texture(a), patch_texture(b));
 }
 
 Shift phase_correlation(FrameView prev, FrameView next) {

@@ -24,11 +24,18 @@ double histogram_distance(const std::vector<double>& a, const std::vector<double
 // Standard deviation of luma (0..255).
 double contrast(FrameView f);
 
-// How unlike two frames' textures are, wherever things sit: the sliced
-// Wasserstein distance between their sets of 3x3 RGB patches (all positions),
-// projected on 16 fixed unit directions, in levels (0..255). A frame against
-// the same texture moved elsewhere gives little; blur, invented stripes or
-// the wrong colours side by side give more. Frames must have the same size.
+// A frame's texture, wherever things sit: its 3x3 RGB patches (all positions)
+// projected on 16 fixed unit directions, sorted per direction.
+struct PatchTexture {
+  int width = 0, height = 0;
+  std::vector<std::vector<double>> sorted;  // [16][patches]
+};
+PatchTexture patch_texture(FrameView f);
+// How unlike two textures are: their sliced Wasserstein distance, in levels
+// (0..255). A frame against the same texture moved elsewhere gives little;
+// blur, invented stripes or the wrong colours side by side give more. NaN when
+// the frames differ in size or are under 3x3.
+double patch_texture_distance(const PatchTexture& a, const PatchTexture& b);
 double patch_texture_distance(FrameView a, FrameView b);
 
 // The translation (dx, dy) in pixels that moves `prev` onto `next` (content

@@ -280,8 +280,9 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
           other_frame_contrast_ratio.push_back(contrast({other.frame.data(), W, H}) / oc);
         }
         window_model_contrast += mc, window_oracle_contrast += oc;
-        texture_distance.push_back(patch_texture_distance(mf, of));
-        other_texture_distance.push_back(patch_texture_distance({other.frame.data(), W, H}, of));
+        const PatchTexture oracle_texture = patch_texture(of);
+        texture_distance.push_back(patch_texture_distance(patch_texture(mf), oracle_texture));
+        other_texture_distance.push_back(patch_texture_distance(patch_texture({other.frame.data(), W, H}), oracle_texture));
         // Motion: the content moves against the camera.
         const oracle::Motion m = run.game.motion_for(actions[f + i]);
         if (have_prev && (m.dx || m.dy)) {

@@ -103,7 +103,8 @@ def main():
     assert ((moved - cur).abs() * ok).max() == 0, "align_previous does not move frames with the camera"
     print("roll temporal alignment ok")
 
-    # roll's texture distance: ~0 for the same texture moved elsewhere (new patches only at the seams), > 0 for stripes of its colours
+    # roll's texture distance: ~0 for the same texture moved elsewhere (new patches only at the
+    # seams), > 0 for stripes of its colours
     tex = torch.randn(1, 1, 4, 12, 12, generator=torch.Generator().manual_seed(0))
     stripes = tex.clone()
     stripes[..., ::2, :] = tex[..., :6, :].mean()  # [1, 1, 4, 12, 12]
@@ -129,8 +130,8 @@ def main():
         train_dit.main(common + ["--stage", "sf", "--max-steps", "70"])
         train_dit.main(common + ["--stage", "sfd", "--max-steps", "80", "--budget", "3"])
         train_dit.main(common + ["--stage", "roll", "--max-steps", "90", "--chunk", "1", "--budget", "3",
-                                 "--steps", "1000", "500", "--frames", "5", "--roll-stats-weight", "1", "--roll-swd-weight", "1",
-                                 "--roll-temporal-weight", "1"])
+                                 "--steps", "1000", "500", "--frames", "5", "--roll-stats-weight", "1",
+                                 "--roll-swd-weight", "1", "--roll-temporal-weight", "1"])
         l = [json.loads(x) for x in open(f"{d}/dit/dit_log.jsonl")]
         for stage in ("sf", "sfd", "roll"):
             assert any(x.get("stage") == stage for x in l), f"no {stage} steps logged"

@@ -119,12 +119,18 @@ ACTION_DX = torch.tensor([0, -4, 0, 4, 0, 0, -2, 2], dtype=torch.float32)
 ACTION_DY = torch.tensor([-4, 0, 4, 0, -2, 2, 0, 0], dtype=torch.float32)
 
 
+def camera_steps(acts):
+    """acts [B, F, 8] -> (dx, dy) [B, F] each: texels the camera moves right / down in each frame."""
+    held = (acts > 0.5).float()  # [B, F, 8]
+    return held @ ACTION_DX, held @ ACTION_DY
+
+
 def seen_mask(acts, h, w, texels_per_latent=4):
     """acts [B, F, 8]: the actions of F frames that follow a reference frame. Returns [B, F, 1, h, w]:
     1 where the latent pixel shows world texels that were all inside the reference frame's view
     (the bench's psnr16 mask), 0 where the camera has revealed something new since."""
-    dx = torch.cumsum((acts > 0.5).float() @ ACTION_DX, 1)  # [B, F] camera shift since the reference
-    dy = torch.cumsum((acts > 0.5).float() @ ACTION_DY, 1)  # [B, F]
+    dx, dy = camera_steps(acts)  # [B, F] each
+    dx, dy = torch.cumsum(dx, 1), torch.cumsum(dy, 1)  # [B, F] camera shift since the reference
     tx = torch.arange(w, dtype=torch.float32) * texels_per_latent  # [w] first texel of each latent column
     ty = torch.arange(h, dtype=torch.float32) * texels_per_latent  # [h]
     size_x, size_y = w * texels_per_latent, h * texels_per_latent
@@ -139,8 +145,7 @@ def align_previous(prev, acts, texels_per_latent=4):
     pixel the world texels frame f shows there, and valid [B, F, 1, H, W] = 1 where it can: inside
     the previous view, and only in frames whose camera step is a whole latent pixel (W/A/S/D, idle;
     the arrows' half-pixel looks are 0)."""
-    dx = (acts > 0.5).float() @ ACTION_DX  # [B, F] texels the camera moved right
-    dy = (acts > 0.5).float() @ ACTION_DY  # [B, F] texels it moved down
+    dx, dy = camera_steps(acts)  # [B, F] each
     whole = (dx % texels_per_latent == 0) & (dy % texels_per_latent == 0)  # [B, F]
     sx = torch.where(whole, dx / texels_per_latent, torch.zeros_like(dx)).long()  # [B, F] latent pixels
     sy = torch.where(whole, dy / texels_per_latent, torch.zeros_like(dy)).long()  # [B, F]
@@ -360,6 +365,9 @@ def main(argv=None):
                 pred = torch.stack(made[P:], 1)  # [B, K - P, C, H, W]
                 target = x0[:, P:]  # [B, K - P, C, H, W]
                 w = (torch.arange(P, K)[None, :] >= last[:, None]).float()  # [B, K - P]
+
+                def over_frames(v):  # mean of [B, K - P] over the frames after the last prompt switch
+                    return (v * w).sum() / w.sum().clamp(min=1)
                 # what the priming showed weighs 1, what the camera revealed since --roll-unseen-weight
                 seen = seen_mask(acts[:, P:], x0.shape[3], x0.shape[4], a.texels_per_latent)  # [B, K - P, 1, H, W]
                 pix = (seen + a.roll_unseen_weight * (1 - seen)) * motion_weights(target, x0[:, P - 1], a.motion_weight)
@@ -367,11 +375,11 @@ def main(argv=None):
                 stats = ((texture_stats(pred) - texture_stats(target)) ** 2).mean(-1)  # [B, K - P]
                 if a.roll_stats_weight > 0:  # keep the texture's amplitude: regression alone blurs
                     per = per + a.roll_stats_weight * stats
-                extra = dict(stats=((stats * w).sum() / w.sum().clamp(min=1)).item())
+                extra = dict(stats=over_frames(stats).item())
                 if a.roll_swd_weight > 0:
                     swd = texture_swd(pred, target)  # [B, K - P]
                     per = per + a.roll_swd_weight * swd
-                    extra["swd"] = ((swd * w).sum() / w.sum().clamp(min=1)).item()
+                    extra["swd"] = over_frames(swd).item()
                 if a.roll_temporal_weight > 0:
                     # invented texture included: a frame is the frame before it moved by the keys,
                     # plus what changed in the oracle over that step (water, fire, creatures)
@@ -381,8 +389,8 @@ def main(argv=None):
                     d = (pred - moved_pred) - (target - moved_tgt)  # [B, K - P, C, H, W]
                     temporal = (d ** 2 * ok).sum((2, 3, 4)) / (ok.sum((2, 3, 4)) * d.shape[2]).clamp(min=1)
                     per = per + a.roll_temporal_weight * temporal
-                    extra["temporal"] = ((temporal * w).sum() / w.sum().clamp(min=1)).item()
-                loss = (per * w).sum() / w.sum().clamp(min=1)
+                    extra["temporal"] = over_frames(temporal).item()
+                loss = over_frames(per)
             else:
                 # prime with oracle chunks (as the engine's prime_frames), roll out the chunks up
                 # to c with the sampler, train chunk c on that self-made context
