@@ -33,6 +33,7 @@ def main():
     torch.manual_seed(0)
     import data
     import export
+    import rollout_latents
     import train_ae
     import train_dit
     from load_world import load_world, text_context
@@ -147,6 +148,21 @@ def main():
         img = w["dec"](frames[0] / world["latent_scale"])
         assert img.shape == (9, 3, 64, 64) and torch.isfinite(img).all()
         print(f"export ok: {size / 1e3:.0f} kB, package loads and rolls out ({time.time() - t0:.0f}s)")
+
+        # the decoder's fine-tune on the world's own rollouts: D reveals 4 new pixel columns a frame
+        seen = rollout_latents.seen_pixels(torch.stack([right, right])[None], 64)[0, :, 0]  # [2, 64, 64]
+        assert seen[0, :, :60].all() and not seen[0, :, 60:].any() and seen[1, :, :56].all()
+        assert not seen[1, :, 56:].any()
+        rollout_latents.main(["--world", out, "--data", ds, "--out", f"{d}/ro.pt", "--clips", "8", "--batch", "4",
+                              "--frames", "3"])
+        ro = torch.load(f"{d}/ro.pt")
+        assert ro["latents"].shape == (8, 3, 4, 16, 16) and ro["frames"].shape == (8, 3, 3, 64, 64)
+        train_ae.main(["--data", ds, "--run", f"{d}/aero", "--decoder-only", f"{d}/ae/ae_final.pt", "--rollouts",
+                       f"{d}/ro.pt", "--max-steps", "25", "--ch", "16", "--batch", "8", "--lr", "3e-3",
+                       "--minutes", "30"])
+        l = [json.loads(x) for x in open(f"{d}/aero/ae_log.jsonl")]
+        assert any("rollout" in x for x in l) and "heldout_rollout_seen_psnr" in l[-1]
+        print(f"decoder on rollouts ok ({time.time() - t0:.0f}s)")
     print(f"PASS in {time.time() - t0:.0f}s")
 
 
