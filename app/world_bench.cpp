@@ -125,6 +125,8 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     std::vector<int> frame_n(16, 0);
     double still_sum = 0;  // reference: the last priming frame moved with the camera
     int still_n = 0;
+    double ae_sum = 0;  // reference: the oracle's frame through the package's encoder and decoder
+    int ae_n = 0;
     WorldSource model(source_options(o, "", W, H));  // reset() below re-primes it for each start
     for (size_t p = 0; p < d.presets.size(); ++p) {
       const uint64_t seed = o.seed + p;
@@ -160,6 +162,12 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
           const double still = std::min(psnr({moved.data(), W, H}, {run.frame.data(), W, H}, mask),
                                         10.0 * std::log10(255.0 * 255.0));
           if (!std::isnan(still)) still_sum += still, ++still_n;
+          if (const ImageEncoder* encoder = model.world().encoder()) {
+            std::vector<uint8_t> round_trip;
+            model.world().decoder().decode_rgb8(encoder->encode_rgb8(run.frame.data(), 1, H, W), round_trip);
+            const double v = psnr({round_trip.data(), W, H}, {run.frame.data(), W, H}, mask);
+            if (std::isfinite(v)) ae_sum += v, ++ae_n;
+          }
         }
       }
       sum += start_sum, n += start_n;
@@ -176,6 +184,8 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     // What copying what the priming showed would score: the cost of the world's own motion
     // (water, fire, creatures) that a model has to predict to do better.
     out["psnr16_moved_priming_frame_db"] = still_n ? still_sum / still_n : std::numeric_limits<double>::quiet_NaN();
+    // What perfect latents would score: the autoencoder's own loss, a ceiling for the model.
+    out["psnr16_autoencoder_db"] = ae_n ? ae_sum / ae_n : std::numeric_limits<double>::quiet_NaN();
     out["psnr16_mask"] = "pixels whose world position was inside the priming view (frames with none are skipped)";
   }
 
