@@ -25,7 +25,7 @@ def bf16(sd):
 
 
 def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=True, budget=9, chunk=3,
-           context_noise=0, steps=(1000, 750, 500, 250), shift=5.0):
+           context_noise=0.0, steps=(1000, 750, 500, 250), shift=5.0):
     os.makedirs(out, exist_ok=True)
     ae = torch.load(ae_path)
     ck = common.latest_ckpt(dit_run)
@@ -44,7 +44,8 @@ def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=T
             {"format": "wan-causal-dit", "config": json.dumps(cfg)})
     st.save(os.path.join(out, "text_encoder.safetensors"), te_sd, {"config": json.dumps(ck["te_config"])})
     st.save(os.path.join(out, "decoder.safetensors"), {k: v.float() for k, v in ae["dec"].items()},
-            {"config": json.dumps({"channels": ae["ch"], "latent_channels": latent_ch, "blocks": 2})})
+            {"config": json.dumps({"channels": ae.get("dec_ch", ae["ch"]), "latent_channels": latent_ch,
+                                   "blocks": 2})})
     st.save(os.path.join(out, "encoder.safetensors"), {k: v.float() for k, v in ae["enc"].items()},
             {"config": json.dumps({"channels": ae["ch"], "latent_channels": latent_ch, "blocks": 2})})
     shutil.copy(os.path.join(dit_run, "tokenizer.model"), os.path.join(out, "tokenizer.model"))
@@ -84,7 +85,7 @@ def main():
     ap.add_argument("--dit-dtype", choices=["bf16", "f32"], default="bf16")
     ap.add_argument("--budget", type=int, default=9, help="cache frames (the current chunk included)")
     ap.add_argument("--chunk", type=int, default=3, help="latent frames per chunk (1: frame-wise)")
-    ap.add_argument("--context-noise", type=float, default=0, help="timestep of the clean pass")
+    ap.add_argument("--context-noise", type=float, default=0.0, help="timestep of the clean pass")
     ap.add_argument("--steps", type=int, nargs="+", default=[1000, 750, 500, 250], help="the sampler's steps")
     ap.add_argument("--shift", type=float, default=5.0, help="the sampler's timestep shift")
     ap.add_argument("--no-ema", action="store_true", help="export the raw weights instead of their EMA")

@@ -1,5 +1,5 @@
 """Smoke test of the training pipeline: tiny synthetic dataset, a few steps of every stage,
-losses must go down, export must give a loadable world package. < 60 s on 2 cores.
+losses must go down, export must give a loadable world package. about 70 s on 2 cores.
 Exits 0 with a message when torch (or sentencepiece) is missing.
 
   /usr/bin/python3 tools/train/smoke_test.py

@@ -71,6 +71,24 @@ def rollout_psnr(dec, r, n=512):
     return 10 * np.log10(1.0 / max(mse, 1e-12))
 
 
+def widen_decoder(small, wide):
+    """Copy `small`'s weights into the first channels of `wide` (more channels, same depth) so that
+    `wide` computes exactly what `small` does: the old channels ignore the new ones (zero weights)
+    and so does conv_out; the new channels keep their fresh random inputs, so they learn."""
+    sd, wd = small.state_dict(), wide.state_dict()
+    for k, w in wd.items():
+        v = sd[k]
+        if k == "conv_out.weight":
+            w[:, v.shape[1]:] = 0
+        elif k.endswith(".weight") and not k.startswith("conv_in."):
+            w[:v.shape[0], v.shape[1]:] = 0
+        w[tuple(slice(0, n) for n in v.shape)] = v
+        if k.endswith(".bias") and k != "conv_out.bias":
+            w[v.shape[0]:] = 0
+    wide.load_state_dict(wd)
+    return wide
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -90,6 +108,8 @@ def main(argv=None):
     ap.add_argument("--rollout-unseen-weight", type=float, default=0.0)
     ap.add_argument("--decoder-init", default=None, metavar="AE_FINAL",
                     help="(with --decoder-only) start the decoder from this AE's decoder instead")
+    ap.add_argument("--widen-to", type=int, default=None, metavar="CH",
+                    help="(with --decoder-only) widen the decoder to CH channels, starting from what it computes")
     a = ap.parse_args(argv)
     if a.rollouts and not a.decoder_only:
         ap.error("--rollouts needs --decoder-only: the made latents belong to the frozen encoder's space")
@@ -105,6 +125,8 @@ def main(argv=None):
         enc.load_state_dict(init["enc"]); dec.load_state_dict(init["dec"])
         if a.decoder_init:
             dec.load_state_dict(torch.load(a.decoder_init)["dec"])
+        if a.widen_to:
+            dec = widen_decoder(dec, Decoder(a.widen_to, a.latent)).to(memory_format=torch.channels_last)
         for p in enc.parameters():
             p.requires_grad_(False)
     ro_train = ro_val = None
@@ -171,7 +193,7 @@ def main(argv=None):
           + "".join(f", {k} {v:.2f} dB" for k, v in extra.items()), flush=True)
     common.save_ckpt(a.run, dict(enc=enc.state_dict(), dec=dec.state_dict(), opt=opt.state_dict(), step=step,
                                  elapsed=time.time() - t0, psnr=p, done=True))
-    torch.save(dict(enc=enc.state_dict(), dec=dec.state_dict(), ch=a.ch, latent=a.latent, psnr=p, step=step),
+    torch.save(dict(enc=enc.state_dict(), dec=dec.state_dict(), ch=a.ch, dec_ch=a.widen_to or a.ch, latent=a.latent, psnr=p, step=step),
                os.path.join(a.run, "ae_final.pt"))
     return p
 
