@@ -44,8 +44,8 @@ def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=T
             {"format": "wan-causal-dit", "config": json.dumps(cfg)})
     st.save(os.path.join(out, "text_encoder.safetensors"), te_sd, {"config": json.dumps(ck["te_config"])})
     st.save(os.path.join(out, "decoder.safetensors"), {k: v.float() for k, v in ae["dec"].items()},
-            {"config": json.dumps({"channels": ae.get("dec_ch", ae["ch"]), "latent_channels": latent_ch,
-                                   "blocks": 2})})
+            {"config": json.dumps({"channels": ae["dec"]["conv_in.weight"].shape[0],  # its own width
+                                   "latent_channels": latent_ch, "blocks": 2})})
     st.save(os.path.join(out, "encoder.safetensors"), {k: v.float() for k, v in ae["enc"].items()},
             {"config": json.dumps({"channels": ae["ch"], "latent_channels": latent_ch, "blocks": 2})})
     shutil.copy(os.path.join(dit_run, "tokenizer.model"), os.path.join(out, "tokenizer.model"))

@@ -65,10 +65,7 @@ def rollout_psnr(dec, r, n=512):
     idx = np.linspace(0, r["latents"].shape[0] - 1, min(n, r["latents"].shape[0])).astype(np.int64)
     with torch.no_grad():
         y = to_pixels(dec(r["latents"][idx].float()))  # [n, 3, H, W] in [0, 1]
-    x = r["frames"][idx].float() / 255
-    m = r["seen"][idx].float()
-    mse = float((((y - x) ** 2) * m).sum() / (m.sum() * 3))
-    return 10 * np.log10(1.0 / max(mse, 1e-12))
+    return psnr(y, r["frames"][idx].float() / 255, r["seen"][idx].float())
 
 
 def widen_decoder(small, wide):
@@ -193,7 +190,7 @@ def main(argv=None):
           + "".join(f", {k} {v:.2f} dB" for k, v in extra.items()), flush=True)
     common.save_ckpt(a.run, dict(enc=enc.state_dict(), dec=dec.state_dict(), opt=opt.state_dict(), step=step,
                                  elapsed=time.time() - t0, psnr=p, done=True))
-    torch.save(dict(enc=enc.state_dict(), dec=dec.state_dict(), ch=a.ch, dec_ch=a.widen_to or a.ch, latent=a.latent, psnr=p, step=step),
+    torch.save(dict(enc=enc.state_dict(), dec=dec.state_dict(), ch=a.ch, latent=a.latent, psnr=p, step=step),
                os.path.join(a.run, "ae_final.pt"))
     return p
 
