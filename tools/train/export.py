@@ -24,10 +24,17 @@ def bf16(sd):
     return {k: v.to(torch.bfloat16) for k, v in sd.items()}
 
 
+def autoencoder_from_world(path):
+    """The encoder and decoder of an exported world package, in the shape torch.load(ae_final.pt) has."""
+    dec, _ = st.load_torch(os.path.join(path, "decoder.safetensors"))
+    enc, _ = st.load_torch(os.path.join(path, "encoder.safetensors"))
+    return dict(dec=dec, enc=enc, ch=enc["conv_in.weight"].shape[0], latent=enc["conv_out.weight"].shape[0])
+
+
 def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=True, budget=9, chunk=3,
-           context_noise=0.0, steps=(1000, 750, 500, 250), shift=5.0):
+           context_noise=0.0, steps=(1000, 750, 500, 250), shift=5.0, ae_world=None):
+    ae = autoencoder_from_world(ae_world) if ae_world else torch.load(ae_path)  # before `out` is written
     os.makedirs(out, exist_ok=True)
-    ae = torch.load(ae_path)
     ck = common.latest_ckpt(dit_run)
     if ck is None:
         raise SystemExit(f"no checkpoint in {dit_run}")
@@ -77,7 +84,9 @@ def export(ae_path, dit_run, out, name, recipe=None, dit_dtype="bf16", use_ema=T
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ae", required=True)
+    ae = ap.add_mutually_exclusive_group(required=True)
+    ae.add_argument("--ae", help="an autoencoder run's ae_final.pt")
+    ae.add_argument("--ae-world", help="take the encoder and decoder of this world package as they are")
     ap.add_argument("--dit-run", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="oracle")
@@ -93,7 +102,7 @@ def main():
     recipe = open(a.recipe_md).read() if a.recipe_md else None
     world, size = export(a.ae, a.dit_run, a.out, a.name, recipe, a.dit_dtype, budget=a.budget, chunk=a.chunk,
                          context_noise=a.context_noise, steps=a.steps, shift=a.shift,
-                         use_ema=not a.no_ema)
+                         use_ema=not a.no_ema, ae_world=a.ae_world)
     print(f"exported {a.out}: {size / 1e6:.2f} MB, latent_scale {world['latent_scale']:.4f}")
 
 

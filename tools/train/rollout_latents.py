@@ -1,6 +1,8 @@
 """The world model's own rollouts on training episodes, for fine-tuning the decoder on what it
 will really decode: latents the DiT made (not the encoder's), each paired with the oracle frame
 of the same moment and a mask of the pixels that frame shares with the last priming frame.
+For the DiT (train_dit.py --stage ro) it also keeps each clip's keys [N, P + F, 8] and the
+oracle's own latents of all P + F frames (DiT scale, `oracle_latents`).
 
 Each clip: `--prime` encoded oracle frames, then `--frames` frames made with the engine's sampler
 (tools/train/sampler.py: the world's steps, shift, chunk and window cache) under the episode's
@@ -55,7 +57,7 @@ def main(argv=None):
     train = eps[:-max(1, len(eps) // 20)] if len(eps) > 1 else eps
     K = P + a.frames
     rng = np.random.default_rng(a.seed)
-    lat, frames, masks, prompts = [], [], [], []
+    lat, frames, masks, prompts, keys, truth = [], [], [], [], [], []
     t0 = time.time()
     while len(lat) * a.batch < a.clips:
         gt, acts, texts = [], [], []
@@ -70,20 +72,23 @@ def main(argv=None):
         gt = torch.from_numpy(np.stack(gt))  # [B, K, 3, H, W] in [0, 1]
         acts = torch.from_numpy(np.stack(acts))  # [B, K, 8]
         B, _, _, H, W = gt.shape
-        z = w["enc"]((gt[:, :P] * 2 - 1).flatten(0, 1)) * scale  # [B*P, C, h, w]
-        z = z.view(B, P, *z.shape[1:])  # [B, P, C, h, w]
+        z = w["enc"]((gt * 2 - 1).flatten(0, 1)) * scale  # [B*K, C, h, w] the oracle's latents, DiT scale
+        z = z.view(B, K, *z.shape[1:])  # [B, K, C, h, w]
         ids, lens = w["tok"].batch(texts)
         ctx = w["dit"].embed_context(w["te"](ids, lens))  # [B, text_len, dim]
         with common.autocast():  # bf16 on AMX: ~the speed of the engine's own loop
-            made = generate(w["dit"], ctx, z, acts, a.frames, budget=wj["cache"]["budget_frames"] - ch,
+            made = generate(w["dit"], ctx, z[:, :P], acts, a.frames, budget=wj["cache"]["budget_frames"] - ch,
                             steps=wj["sampler"]["steps"], shift=wj["sampler"]["shift"], chunk=ch,
                             seed=a.seed * 100003 + len(lat))[:, P:].float()  # [B, frames, C, h, w]
         lat.append((made / scale).half())  # the decoder's input space
         frames.append((gt[:, P:] * 255).round().to(torch.uint8))  # [B, frames, 3, H, W]
         masks.append(seen_pixels(acts[:, P:], H))  # [B, frames, 1, H, W]
         prompts += texts
+        keys.append(acts)
+        truth.append(z.half())
         print(f"rollouts {len(lat) * a.batch}/{a.clips} {time.time() - t0:.0f}s", flush=True)
     out = dict(latents=torch.cat(lat), frames=torch.cat(frames), seen=torch.cat(masks), prompts=prompts,
+               actions=torch.cat(keys), oracle_latents=torch.cat(truth), latent_scale=scale,
                world=os.path.abspath(a.world), prime=P, seed=a.seed)
     torch.save(out, a.out)
     print(f"wrote {a.out}: latents {tuple(out['latents'].shape)}, seen fraction {out['seen'].float().mean():.2f}")

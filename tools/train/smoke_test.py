@@ -163,6 +163,23 @@ def main():
         l = [json.loads(x) for x in open(f"{d}/aero/ae_log.jsonl")]
         assert any("rollout" in x for x in l) and "heldout_rollout_seen_psnr" in l[-1]
         print(f"decoder on rollouts ok ({time.time() - t0:.0f}s)")
+
+        # the DiT from the package, on its own stored rollouts (stage ro), exported with the
+        # package's autoencoder as it is
+        assert ro["actions"].shape == (8, 6, 8) and ro["oracle_latents"].shape == (8, 6, 4, 16, 16)
+        train_dit.main(["--data", ds, "--init-world", out, "--run", f"{d}/ditro", "--stage", "ro", "--rollouts",
+                        f"{d}/ro.pt", "--chunk", "1", "--frames", "6", "--batch", "4", "--max-steps", "10",
+                        "--lr", "1e-3", "--minutes", "30"])
+        l = [json.loads(x) for x in open(f"{d}/ditro/dit_log.jsonl")]
+        assert l and l[-1]["stage"] == "ro" and l[-1]["step"] == 10
+        out2 = os.path.join(d, "world_ro")
+        export.export(None, f"{d}/ditro", out2, "smoke-ro", use_ema=False, ae_world=out)
+        for f in ("encoder.safetensors", "decoder.safetensors", "tokenizer.model"):
+            assert open(os.path.join(out, f), "rb").read() == open(os.path.join(out2, f), "rb").read(), f
+        w2 = load_world(out2)
+        moved = max((p - q).abs().max().item() for p, q in zip(w["dit"].parameters(), w2["dit"].parameters()))
+        assert moved > 0, "stage ro did not change the package's DiT"
+        print(f"DiT on stored rollouts ok ({time.time() - t0:.0f}s)")
     print(f"PASS in {time.time() - t0:.0f}s")
 
 

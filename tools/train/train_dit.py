@@ -16,6 +16,7 @@ so the model learns not to make the errors that compound (exposure bias), not on
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -28,6 +29,7 @@ import data
 from autoencoder import Encoder
 from common import step_sigmas, warp
 from dit import WanDiT
+from load_world import load_world
 from sampler import denoise_chunk
 from text_encoder import TextEncoder, Tokenizer, train_tokenizer
 
@@ -37,6 +39,8 @@ def prepare(a):
     os.makedirs(a.run, exist_ok=True)
     eps = data.load_dir(a.data, a.limit)
     tok_path = os.path.join(a.run, "tokenizer.model")
+    if a.init_world and not os.path.exists(tok_path):  # the package's tokenizer: its ids are the weights'
+        shutil.copy(os.path.join(a.init_world, "tokenizer.model"), tok_path)
     if not os.path.exists(tok_path):
         texts = data.corpus(eps, a.extra_prompts)
         train_tokenizer(texts, os.path.join(a.run, "tokenizer"), a.vocab)
@@ -46,9 +50,12 @@ def prepare(a):
     if os.path.exists(lat_path):
         lat = torch.load(lat_path)
     else:
-        ae = torch.load(a.ae)
-        enc = Encoder(ae["ch"], ae.get("latent", 4))
-        enc.load_state_dict(ae["enc"])
+        if a.init_world:
+            enc = load_world(a.init_world)["enc"]
+        else:
+            ae = torch.load(a.ae)
+            enc = Encoder(ae["ch"], ae.get("latent", 4))
+            enc.load_state_dict(ae["enc"])
         enc.eval()
         lat = []
         with torch.no_grad():
@@ -56,7 +63,8 @@ def prepare(a):
                 x = torch.from_numpy(e["frames"].astype(np.float32)) * 2 - 1
                 lat.append(torch.cat([enc(x[i:i + 128]) for i in range(0, len(x), 128)]).half())
         std = torch.cat([l.float().flatten() for l in lat]).std().item()
-        lat = dict(latents=lat, scale=1.0 / std)
+        scale = json.load(open(os.path.join(a.init_world, "world.json")))["latent_scale"] if a.init_world else 1.0 / std
+        lat = dict(latents=lat, scale=scale)
         torch.save(lat, lat_path)
     for e, l in zip(eps, lat["latents"]):
         e["lat"] = l.float() * lat["scale"]
@@ -188,6 +196,39 @@ def texture_swd(x, y, directions=32, patch=3):
     return ((sx - sy) ** 2).mean((1, 2)).view(B, F)
 
 
+class Rollouts:
+    """Stored rollouts (rollout_latents.py) as df clips of K frames: `sample` picks a clip and a window
+    of it and returns (context [B, K, C, H, W]: the priming latents then the model's made ones,
+    keys [B, K, 8], targets [B, K, C, H, W]: the oracle's latents of the same frames, prompts,
+    loss weights of frames 1..K-1 [B, K - 1, 1, H, W]: 1 on the priming frames and on what the last
+    priming frame showed, `unseen` on what the camera revealed since, which cannot be known)."""
+
+    def __init__(self, path, K, texels_per_latent, unseen):
+        r = torch.load(path)
+        for k in ("actions", "oracle_latents"):
+            if k not in r:
+                raise SystemExit(f"{path}: no '{k}' (written by an older rollout_latents.py; make it again)")
+        self.P = r["prime"]
+        truth = r["oracle_latents"].float()  # [N, P + F, C, H, W] DiT scale
+        made = r["latents"].float() * r["latent_scale"]  # [N, F, C, H, W] DiT scale
+        self.ctx = torch.cat([truth[:, :self.P], made], 1)  # [N, P + F, C, H, W]
+        self.truth, self.acts, self.prompts, self.K = truth, r["actions"].float(), r["prompts"], K
+        H, W = truth.shape[3:]
+        seen = seen_mask(self.acts[:, self.P:], H, W, texels_per_latent)  # [N, F, 1, H, W]
+        self.w = torch.cat([torch.ones(len(truth), self.P, 1, H, W), seen + unseen * (1 - seen)], 1)
+        if self.ctx.shape[1] < K:
+            raise SystemExit(f"{path}: clips of {self.ctx.shape[1]} frames, training needs {K}")
+        print(f"rollouts: {len(truth)} clips of {self.P} + {made.shape[1]} frames, seen share "
+              f"{seen.mean():.2f}", flush=True)
+
+    def sample(self, rng, B):
+        ci = rng.integers(len(self.truth), size=B)
+        s0 = rng.integers(0, self.ctx.shape[1] - self.K + 1, size=B)
+        pick = lambda x: torch.stack([x[c, s:s + self.K] for c, s in zip(ci, s0)])
+        return (pick(self.ctx), pick(self.acts), pick(self.truth), [self.prompts[c] for c in ci],
+                pick(self.w)[:, 1:])
+
+
 def encode_text(te, tok, prompts):
     ids, lens = tok.batch(prompts)
     out = te(ids, lens)
@@ -197,12 +238,21 @@ def encode_text(te, tok, prompts):
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
-    ap.add_argument("--ae", required=True)
+    ap.add_argument("--ae", default=None, help="the autoencoder run's ae_final.pt (its encoder makes the latents)")
+    ap.add_argument("--init-world", default=None,
+                    help="start a new run from an exported world package: its DiT, text encoder, tokenizer, "
+                         "encoder and latent scale (the optimiser starts afresh)")
+    ap.add_argument("--rollouts", default=None,
+                    help="ro: rollout_latents.py output (the model's own made latents with the oracle's)")
+    ap.add_argument("--ro-df-share", type=float, default=0.5,
+                    help="ro: share of each batch that is plain df on oracle context (keeps what df taught)")
     ap.add_argument("--run", required=True)
-    ap.add_argument("--stage", choices=["df", "sf", "sfd", "roll"], default="df",
+    ap.add_argument("--stage", choices=["df", "sf", "sfd", "roll", "ro"], default="df",
                     help="df: diffusion forcing on oracle context; sf: one chunk on a self-made rollout; "
                          "sfd: diffusion forcing on a self-made rollout (every chunk after the priming); "
-                         "roll: back-propagate through a whole rollout (chunk 1)")
+                         "roll: back-propagate through a whole rollout (chunk 1); "
+                         "ro: df whose context is the model's own stored rollouts (--rollouts), targets the "
+                         "oracle's latents on the pixels the priming showed (chunk 1)")
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--batch", type=int, default=4)
@@ -248,13 +298,17 @@ def main(argv=None):
     ap.add_argument("--ema-decay", type=float, default=0.999, help="decay of the exported EMA weights")
     ap.add_argument("--prime", type=int, default=3, help="sf: oracle frames that prime a rollout (rounded up to chunks)")
     a = ap.parse_args(argv)
+    if not a.ae and not a.init_world:
+        ap.error("give --ae (an autoencoder run) or --init-world (a world package)")
+    if a.stage == "ro" and (not a.rollouts or a.chunk != 1):
+        ap.error("--stage ro needs --rollouts and --chunk 1")
 
     train, val, tok, scale = prepare(a)
     print(f"DiT: {len(train)} train episodes, {len(val)} held out, vocab {tok.vocab}, latent scale {scale:.4f}",
           flush=True)
     ck = common.latest_ckpt(a.run)
     lat_ch = train[0]["lat"].shape[1]
-    cfg = ck["dit_config"] if ck else dict(text_len=a.text_len, dim=a.dim, ffn_dim=a.ffn, freq_dim=a.freq_dim,
+    cfg = ck["dit_config"] if ck else load_world(a.init_world)["dit"].config if a.init_world else dict(text_len=a.text_len, dim=a.dim, ffn_dim=a.ffn, freq_dim=a.freq_dim,
                                            text_dim=a.text_dim, num_heads=a.heads, num_layers=a.layers,
                                            in_dim=lat_ch, out_dim=lat_ch)
     dit = WanDiT(**cfg)
@@ -264,6 +318,15 @@ def main(argv=None):
     step, stage_elapsed, stage, stage_start = 0, 0.0, a.stage, 0
     ema = common.EMA(dit, a.ema_decay)
     ema_te = common.EMA(te, a.ema_decay)
+    if not ck and a.init_world:
+        w0 = load_world(a.init_world)
+        if w0["dit"].config != cfg:
+            raise SystemExit(f"{a.init_world}: DiT config {w0['dit'].config} is not the run's {cfg}")
+        dit.load_state_dict(w0["dit"].state_dict())
+        te.load_state_dict(w0["te"].state_dict(), strict=False)  # the theme head (aux) is not exported
+        ema = common.EMA(dit, a.ema_decay)
+        ema_te = common.EMA(te, a.ema_decay)
+        print(f"initialised from {a.init_world}", flush=True)
     if ck:
         dit.load_state_dict(ck["dit"]); te.load_state_dict(ck["te"]); opt.load_state_dict(ck["opt"])
         ema.shadow, ema_te.shadow = ck["ema"], ck["ema_te"]
@@ -288,6 +351,7 @@ def main(argv=None):
     n_params = sum(p.numel() for p in dit.parameters())
     print(f"DiT params {n_params / 1e6:.2f}M", flush=True)
     acc = []
+    ro = Rollouts(a.rollouts, K, a.texels_per_latent, a.roll_unseen_weight) if a.stage == "ro" else None
 
     def save(done=False):
         common.save_ckpt(a.run, dict(dit=dit.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
@@ -308,8 +372,25 @@ def main(argv=None):
             txt = txt.float()
             aux = te.aux(te.pooled(txt, lens)).float()
             aux_loss = torch.nn.functional.cross_entropy(aux, themes)
-            if a.stage in ("df", "sfd"):
-                if a.stage == "df":
+            if a.stage in ("df", "sfd", "ro"):
+                pix_w = 1.0
+                if a.stage == "ro":
+                    # the first share of the batch: oracle context (df); the rest: a window of a stored
+                    # rollout, targets the oracle's latents, weighted by what the priming showed
+                    nd = int(round(B * a.ro_df_share))
+                    rx, ra, rt, rp, rw = ro.sample(rng, B - nd)
+                    ctx_x = torch.cat([x0[:nd, :nc], rx[:, :nc]])
+                    x0 = torch.cat([x0[:nd], rt])
+                    acts = torch.cat([acts[:nd], ra])
+                    last = torch.cat([last[:nd], torch.zeros(B - nd, dtype=last.dtype)])
+                    pix_w = torch.cat([torch.ones(nd, *rw.shape[1:]), rw])  # [B, K - 1, 1, H, W]
+                    txt, lens = encode_text(te, tok, prompts[:nd] + rp)
+                    txt = txt.float()
+                    aux = te.aux(te.pooled(txt[:nd], lens[:nd])).float()
+                    aux_loss = torch.nn.functional.cross_entropy(aux, themes[:nd])
+                    t_ctx = torch.zeros(B, nc)
+                    ctx_emb, cont_p = dit.embed_context(txt), a.continuous_p
+                elif a.stage == "df":
                     # oracle frames as context, sometimes with a little noise (said through t): the
                     # model learns not to trust its context blindly (the engine's context_noise)
                     sc = torch.rand(B) * a.context_noise_max * (torch.rand(B) < a.context_noise_p).float()
@@ -345,8 +426,9 @@ def main(argv=None):
                 v = dit(seq, t, acts[:, src], None, mask=tf_mask, frame_pos=src, ctx=ctx_emb)[:, nc:].float()
                 # chunks before the clip's last prompt switch are context only
                 w = (torch.arange(C3, K)[None, :] >= last[:, None]).float()
-                per = ((v - (noise - target_x0)) ** 2
-                       * motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight)).mean((2, 3, 4))
+                pw = motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight) * pix_w
+                per = ((v - (noise - target_x0)) ** 2 * pw).mean((2, 3, 4)) / (
+                    torch.ones_like(v) * pw).mean((2, 3, 4)).clamp(min=1e-6)
                 loss = (per * w).sum() / w.sum().clamp(min=1)
                 extra = {}
             elif a.stage == "roll":
