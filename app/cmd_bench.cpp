@@ -10,15 +10,19 @@
 #include "app/world_bench.h"
 #include "runtime/error.h"
 #include "runtime/model/world.h"
+#include "runtime/ops.h"
 
 namespace wl::app {
 
 int cmd_bench(int argc, char** argv) {
-  Args args(argc, argv, {"model", "frames", "threads", "seed", "memory-steps", "out"}, {"json", "help"});
+  Args args(argc, argv, {"model", "frames", "threads", "seed", "memory-steps", "out", "precision"},
+            {"json", "help", "quick"});
   const std::string what = args.positional().empty() ? "" : args.positional().front();
   if (args.has("help") || (what != "world" && what != "strip")) {
-    std::fputs("usage: worldloop bench world [--json] [--model DIR] [--frames N] [--threads N] [--seed S]\n"
-               "                             [--memory-steps K]\n"
+    std::fputs("usage: worldloop bench world [--json] [--quick] [--model DIR] [--frames N] [--threads N]\n"
+               "                             [--precision auto|f32|bf16] [--seed S] [--memory-steps K]\n"
+               "         --quick: the same keys and measures with smaller counts (300 frames of long play,\n"
+               "         prompt switches every 100), a run of about a minute\n"
                "       worldloop bench strip --out PNG [--model DIR] [--seed S]\n"
                "         (oracle row over model row, same start and keys, prompt switched half way)\n",
                args.has("help") ? stdout : stderr);
@@ -36,7 +40,10 @@ int cmd_bench(int argc, char** argv) {
   }
   WorldBenchOptions o;
   o.world_dir = args.get("model", default_world_dir());
+  if (args.has("quick")) o.frames = 300, o.switch_every = 100;
   o.frames = static_cast<int>(args.get_int("frames", o.frames));
+  o.precision = args.get("precision", "auto");
+  ops::parse_precision(o.precision);  // a bad value fails before any work
   o.seed = static_cast<uint64_t>(args.get_int("seed", 1));
   o.memory_steps = static_cast<int>(args.get_int("memory-steps", o.memory_steps));
   if (o.frames < 100) throw Error("--frames must be at least 100 (drift is measured per 100 frames)");

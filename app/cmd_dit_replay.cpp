@@ -20,7 +20,7 @@ namespace {
 
 const char* kUsage =
     "usage: worldloop dit-replay --weights W.safetensors --calls C.safetensors --out O.safetensors\n"
-    "                            [--precision f32|bf16] [--backend cpu|cuda|auto]\n"
+    "                            [--precision f32|bf16|auto] [--backend cpu|cuda|auto]\n"
     "Runs call.{i} of C in order (x, t, start_frame) with one KV cache (capacity and sink from C's\n"
     "metadata cache_frames and sink_frames) and writes call.{i}.flow to O. Products run in f32 unless\n"
     "--precision bf16; the model runs on the CPU unless --backend cuda (auto: CUDA when a device is\n"
@@ -56,9 +56,7 @@ int cmd_dit_replay(int argc, char** argv) {
   }
   const std::string precision = args.get("precision", "f32");
   DitOptions options;
-  if (precision == "f32") options.precision = ops::MatmulPrecision::F32;
-  else if (precision == "bf16") options.precision = ops::MatmulPrecision::BF16;
-  else throw Error("--precision must be f32 or bf16, got '" + precision + "'");
+  options.precision = ops::parse_precision(precision);
 
   WeightMap weights = WeightMap::open(args.require("weights"));
   SafetensorsFile calls = SafetensorsFile::open(args.require("calls"));
@@ -120,7 +118,7 @@ int cmd_dit_replay(int argc, char** argv) {
       throw Error(calls.path() + ": " + pre.substr(0, pre.size() - 1) + ": " + e.what());
     }
   }
-  write_safetensors(out_path, flows, {{"calls", std::to_string(n)}, {"precision", precision}});
+  write_safetensors(out_path, flows, {{"calls", std::to_string(n)}, {"precision", options.precision == ops::MatmulPrecision::BF16 ? "bf16" : "f32"}});
   std::printf("dit-replay: %lld calls -> %s\n", static_cast<long long>(n), out_path.c_str());
   return 0;
 }

@@ -23,7 +23,7 @@ const char* kUsage =
     "usage: worldloop generate --weights W.safetensors --noise N.safetensors --out O.safetensors\n"
     "         [--steps 1000,750,500,250] [--shift 5] [--chunk 3] [--frames F] [--mode chunk|rolling]\n"
     "         [--policy full|window|sink|observed|future] [--budget-frames B] [--sink-frames S]\n"
-    "         [--attention-frames A] [--context-noise T] [--precision f32|bf16] [--seed S]\n"
+    "         [--attention-frames A] [--context-noise T] [--precision f32|bf16|auto] [--seed S]\n"
     "         [--backend cpu|cuda|auto]\n"
     "Reads `context` and the noise (noise.init, noise.step.{chunk}.{step} or noise.roll.{window}.{chunk})\n"
     "from N (--seed S draws seeded noise instead) and writes `latents [F, C, H, W]` to O. Flags default to\n"
@@ -74,9 +74,7 @@ int cmd_generate(int argc, char** argv) {
   const std::string out_path = args.require("out");
   const std::string precision = args.get("precision", "f32");
   DitOptions options;
-  if (precision == "f32") options.precision = ops::MatmulPrecision::F32;
-  else if (precision == "bf16") options.precision = ops::MatmulPrecision::BF16;
-  else throw Error("--precision must be f32 or bf16, got '" + precision + "'");
+  options.precision = ops::parse_precision(precision);
 
   WeightMap weights = WeightMap::open(args.require("weights"));
   const DitConfig config = DitConfig::from_weights(weights);

@@ -2,11 +2,14 @@
 // the arguments after its name and returns the process exit code; bad input
 // is reported as one line on stderr by main().
 #pragma once
+#include <string>
 
 namespace wl::app {
 
 int cmd_dit_replay(int argc, char** argv);
 int cmd_play(int argc, char** argv);
+// `worldloop --version`: the build, oneDNN's ISA, the kernels and the default precision.
+std::string version_text();
 int cmd_generate(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 

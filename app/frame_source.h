@@ -57,6 +57,9 @@ class FrameSource {
   virtual void reset(uint64_t seed, const std::string& prompt) = 0;
   // Makes the prompt in force from the next chunk on (called only between chunks).
   virtual void set_prompt(const std::string& prompt) = 0;
+  // Where and how the frames are computed, for the start-up log line and the
+  // HUD: "CPU avx2 (kernels avx2), F32, 2 threads"; empty for a source with no model.
+  virtual std::string compute_description() const { return {}; }
   // Prompts this world was made for (the 1-9 presets); empty: use the config's.
   virtual std::vector<std::string> presets() const { return {}; }
   // Switches the cache policy and budget (latent frames; 0 keeps it) between

@@ -25,7 +25,8 @@ const Command kCommands[] = {
 void usage(FILE* out) {
   std::fprintf(out, "usage: worldloop <command> [options]\n\ncommands:\n");
   for (const Command& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.help);
-  std::fprintf(out, "\n'worldloop <command> --help' describes a command's options.\n");
+  std::fprintf(out, "\n'worldloop <command> --help' describes a command's options; 'worldloop --version'\n"
+                   "names the build, the processor's ISA and the precision in use.\n");
 }
 
 }  // namespace
@@ -36,6 +37,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string name = argv[1];
+  if (name == "--version" || name == "version") {
+    std::fputs(wl::app::version_text().c_str(), stdout);
+    return 0;
+  }
   if (name == "--help" || name == "-h" || name == "help") {
     usage(stdout);
     return 0;

@@ -16,6 +16,9 @@ const char* play_usage() {
          "  --backend B           auto|cpu|cuda: where the world computes (auto: CUDA when a\n"
          "                        device is usable); with CUDA and a window, frames reach the\n"
          "                        presenter in GPU memory\n"
+         "  --precision P         auto|f32|bf16: the DiT's matrix products (auto: bf16 where the\n"
+         "                        processor has bf16 instructions, else f32; bf16 without them is\n"
+         "                        emulated with the same numbers, slower)\n"
          "  --frames N            exit after N presented frames\n"
          "  --screenshot FILE.png write the last presented image (overlay included)\n"
          "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (ffmpeg)\n"
@@ -62,6 +65,10 @@ PlayOptions parse_play_options(int argc, char** argv) {
       o.backend = value();
       if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")
         throw std::invalid_argument("--backend must be auto, cpu or cuda, got '" + o.backend + "'");
+    } else if (a == "--precision") {
+      o.precision = value();
+      if (o.precision != "auto" && o.precision != "f32" && o.precision != "bf16")
+        throw std::invalid_argument("--precision must be auto, f32 or bf16, got '" + o.precision + "'");
     } else if (a == "--frames") o.frames = parse_int(a, value(), 1);
     else if (a == "--screenshot") o.screenshot = value();
     else if (a == "--record") o.record = value();

@@ -13,6 +13,7 @@ struct PlayOptions {
   std::string policy;         // empty: the world's own
   int64_t budget_frames = 0;  // 0: the world's own
   std::string backend = "auto";
+  std::string precision = "auto";  // auto|f32|bf16: the DiT's matrix products (auto: bf16 where native)
   int64_t frames = -1;        // exit after N presented frames; -1: run until quit
   std::string screenshot;     // PNG of the last presented image, overlay included
   std::string record;         // directory, .y4m or .mp4

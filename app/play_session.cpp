@@ -23,6 +23,7 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
   if (options.model == "oracle") return std::make_unique<OracleSource>();
   WorldSourceOptions w;
   w.dit.backend = backend;
+  w.dit.precision = ops::parse_precision(options.precision);
   w.dir = options.model.empty() ? default_world_dir() : options.model;
   if (options.model.empty() && !std::filesystem::exists(std::filesystem::path(w.dir) / "world.json")) {
     std::fprintf(stderr, "worldloop play: no default world in %s yet; playing the built-in test pattern\n",
@@ -37,7 +38,9 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
                                                                      int frames, std::vector<FrameActions>& actions) {
     return oracle_priming_frames(width, height, seed, prompt, frames, actions);
   };
-  return std::make_unique<WorldSource>(w);
+  auto source = std::make_unique<WorldSource>(w);
+  std::fprintf(stderr, "worldloop play: %s on %s\n", w.dir.c_str(), source->compute_description().c_str());
+  return source;
 }
 
 PlayConfig with_source_presets(const PlayConfig& config, const FrameSource& source) {

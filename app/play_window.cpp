@@ -131,6 +131,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
   state.presets = config.presets;
   state.source_name = options.model.empty() ? "default world" : options.model;
   state.chunk_frames = session.source().chunk_frames();
+  state.compute = session.source().compute_description();
   state.prompt = session.initial_prompt();
   state.seed = options.seed;
   session.start();

@@ -6,11 +6,14 @@
 #include <limits>
 #include <memory>
 
+#include <omp.h>
+
 #include "app/frame_writer.h"
 #include "app/image_metrics.h"
 #include "app/oracle_primer.h"
 #include "app/world_source.h"
 #include "runtime/error.h"
+#include "runtime/ops.h"
 #include "tools/oracle/oracle.h"
 
 namespace wl::app {
@@ -38,6 +41,7 @@ WorldSourceOptions source_options(const WorldBenchOptions& o, const std::string&
   WorldSourceOptions s;
   s.dir = o.world_dir;
   s.policy = policy;
+  s.dit.precision = ops::parse_precision(o.precision);
   s.primer = [w, h](uint64_t seed, const std::string& prompt, int frames, std::vector<FrameActions>& actions) {
     return oracle_priming_frames(w, h, seed, prompt, frames, actions);
   };
@@ -91,8 +95,15 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
   const int prime = static_cast<int>(d.prime_frames);
   const size_t frame_bytes = static_cast<size_t>(W) * H * 3;
   if (d.presets.empty()) throw Error(d.dir + "/world.json: the benchmark needs prompt presets");
+  const ops::CpuInfo cpu = ops::cpu_info();
+  const ops::MatmulPrecision precision = ops::parse_precision(o.precision);
   nlohmann::json out = {{"world", d.name}, {"frames", o.frames}, {"image", {W, H}}, {"chunk", chunk},
-                        {"steps", d.steps}, {"prime_frames", prime}};
+                        {"steps", d.steps}, {"prime_frames", prime},
+                        {"isa", cpu.onednn_isa}, {"kernels", cpu.kernels},
+                        {"precision", ops::precision_name(precision)},
+                        {"bf16", precision == ops::MatmulPrecision::BF16 ? (cpu.native_bf16 ? "native" : "emulated")
+                                                                         : "unused"},
+                        {"threads", omp_get_max_threads()}, {"build_arch", cpu.build_arch}};
 
   // Theme centroids from the oracle (mean colour over a walk in each theme).
   std::vector<MeanColour> centroids(oracle::kThemeCount);

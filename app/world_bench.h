@@ -18,6 +18,7 @@ struct WorldBenchOptions {
   int switch_every = 300;   // frames between prompt switches in the long play
   int memory_steps = 24;    // frames walked out (and back) in the memory test
   std::vector<std::string> policies = {"full", "window", "sink", "observed", "future"};
+  std::string precision = "auto";  // the DiT's matrix products: auto|f32|bf16
 };
 
 nlohmann::json run_world_bench(const WorldBenchOptions& options);

@@ -3,7 +3,10 @@
 #include <chrono>
 #include <utility>
 
+#include <omp.h>
+
 #include "runtime/error.h"
+#include "runtime/ops.h"
 
 namespace wl::app {
 namespace {
@@ -34,6 +37,12 @@ WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) 
     action_bits_.push_back(bit);
   }
   reset(1, d.presets.empty() ? std::string() : d.presets.front());
+}
+
+std::string WorldSource::compute_description() const {
+  const ops::MatmulPrecision p = world_->dit().precision();
+  if (options_.dit.backend == Backend::CUDA) return std::string("CUDA, ") + ops::precision_name(p);
+  return "CPU " + ops::describe_cpu(p) + ", " + std::to_string(omp_get_max_threads()) + " threads";
 }
 
 FrameFormat WorldSource::format() const {

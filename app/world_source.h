@@ -42,6 +42,7 @@ class WorldSource final : public FrameSource {
   void set_prompt(const std::string& prompt) override;
   std::string set_cache(const std::string& policy, int64_t budget_frames) override;
   std::vector<std::string> presets() const override { return world_->description().presets; }
+  std::string compute_description() const override;
   ChunkStats next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) override;
   bool decodes_on_device() const override { return world_->decoder().backend() == Backend::CUDA; }
   void set_device_sink(DeviceFrameSink* sink) override;

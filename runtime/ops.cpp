@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "runtime/cpu/cpu_isa.h"
 #include "runtime/cpu/ops_cpu.h"
 #include "runtime/error.h"
 // Declarations only: without the CUDA backend its calls are never made, but
@@ -183,6 +184,29 @@ void synchronize(Backend b) {
 // ---- matrix products ---------------------------------------------------------
 
 MatmulPrecision best_matmul_precision() { return cpu::best_matmul_precision(); }
+
+MatmulPrecision parse_precision(const std::string& value, const std::string& flag) {
+  if (value == "auto") return best_matmul_precision();
+  if (value == "f32" || value == "F32") return MatmulPrecision::F32;
+  if (value == "bf16" || value == "BF16") return MatmulPrecision::BF16;
+  throw Error(flag + " must be auto, f32 or bf16, got '" + value + "'");
+}
+
+CpuInfo cpu_info() {
+  CpuInfo info;
+  info.onednn_isa = cpu::onednn_isa_name();
+  info.kernels = cpu::kernel_isa_name(cpu::kernel_isa());
+  info.native_bf16 = cpu::native_bf16();
+  info.build_arch = cpu::build_arch();
+  return info;
+}
+
+std::string describe_cpu(MatmulPrecision p) {
+  const CpuInfo c = cpu_info();
+  std::string s = c.onednn_isa + " (kernels " + c.kernels + "), " + precision_name(p);
+  if (p == MatmulPrecision::BF16) s += c.native_bf16 ? " native" : " emulated in f32";
+  return s;
+}
 
 const char* precision_name(MatmulPrecision p) {
   switch (p) {

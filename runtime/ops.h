@@ -41,9 +41,24 @@ enum class MatmulPrecision : uint8_t {
   F32,   // f32 inputs, f32 accumulation: exact comparisons
   BF16,  // bf16 inputs, f32 accumulation (AMX / AVX-512-BF16)
 };
-// BF16 where the processor has native bf16 dot products, F32 otherwise.
+// BF16 where the processor has native bf16 dot products, F32 otherwise; the
+// environment variable WORLDLOOP_MATMUL=f32|bf16 overrides it.
 MatmulPrecision best_matmul_precision();
 const char* precision_name(MatmulPrecision p);
+// A --precision flag's value: "auto" (best_matmul_precision()), "f32" or
+// "bf16"; anything else throws an Error that names `flag` and the value.
+MatmulPrecision parse_precision(const std::string& value, const std::string& flag = "--precision");
+
+// What the CPU backend runs on, for logs, --version, the HUD and bench JSON.
+struct CpuInfo {
+  std::string onednn_isa;  // oneDNN's effective ISA: "avx2", "avx512_core", "avx512_core_amx", ...
+  std::string kernels;     // worldloop's own vector kernels: "avx512", "avx2" or "portable"
+  bool native_bf16 = false;  // bf16 dot products in hardware; BF16 products are emulated without them
+  std::string build_arch;  // the compiler's base target: "native" or "x86-64-v2"
+};
+CpuInfo cpu_info();
+// "avx512_core_amx (kernels avx512), BF16 native" / "avx2 (kernels avx2), BF16 emulated"
+std::string describe_cpu(MatmulPrecision p);
 
 // A linear layer's weight prepared once for a precision: W [N, K] (torch
 // layout, out x in) stored as F32 or BF16, optional bias [N] (always F32).

@@ -30,6 +30,7 @@ void Overlay::draw_hud(const OverlayState& s) {
               s.latency_ms.percentile(99));
   ImGui::Text("present p99 %.1f ms   dropped %lld", s.present_ms.percentile(99),
               static_cast<long long>(s.dropped_frames));
+  if (!s.compute.empty()) ImGui::TextDisabled("model: %s", s.compute.c_str());
   ImGui::TextDisabled("%s | %s", s.device_name.c_str(), s.present_mode.c_str());
   ImGui::End();
 }

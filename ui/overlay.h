@@ -27,6 +27,7 @@ struct OverlayState {
   FrameTimeHistory latency_ms{240};  // input-to-display
   int64_t dropped_frames = 0;
   std::string device_name, present_mode;
+  std::string compute;  // where the world computes: "CPU avx2 (kernels avx2), F32, 2 threads"
   // World.
   StageTimesMs stages;  // of the newest chunk, per chunk
   int chunk_frames = 1;

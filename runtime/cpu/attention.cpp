@@ -1,397 +1,47 @@
-// Attention, flash-style: per (head, block of BQ queries) the keys stream by
-// in chunks of at most BK (a chunk never crosses a KV segment), with an online
-// max / sum so only a BK x BQ score tile and a BQ x d accumulator live at once.
-//
-// Scores are kept transposed (S[key][query]): the query block is transposed
-// and pre-scaled once per task into Qt[d][BQ], so the score kernel broadcasts
-// a key element and multiplies it into a row of BQ queries (vectorised over
-// queries, no horizontal sums), and the softmax statistics (max, sum, rescale)
-// are vector operations over the BQ queries.
+// Attention on the CPU: splits the KV segments into chunks of at most 64 keys
+// (a chunk never crosses a segment) and runs the kernel built for the widest
+// instruction set this processor and oneDNN's cap allow (cpu_isa.h). The
+// portable build of the kernel (attention_tiles.inc, the project's base flags)
+// lives here; attention_avx2.cpp and attention_avx512.cpp hold the others.
 #include <algorithm>
 #include <cfloat>
-#include <cmath>
+#include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include <omp.h>
 
+#include "runtime/cpu/attention_kernels.h"
+#include "runtime/cpu/cpu_isa.h"
 #include "runtime/cpu/ops_cpu.h"
 
-#if defined(__AVX512F__)
-// GCC 12 reports the _mm512_undefined_ps() inside the intrinsics as maybe
-// uninitialised; a false positive.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#endif
-
 namespace wl::cpu {
-
-using detail::fast_exp;
-#if defined(__AVX512F__)
-using detail::exp512;
-#endif
-
 namespace {
-
-constexpr int BK = 64;  // keys per chunk
-
-struct Chunk {
-  const float* k;     // first key row of the chunk (head offset not yet applied)
-  const float* v;
-  const float* bias;  // or nullptr
-  int len;
-};
-
-int64_t chunks_keys(const std::vector<Chunk>& chunks) {
-  int64_t n = 0;
-  for (const Chunk& c : chunks) n += c.len;
-  return n;
-}
-
-// S[j][i] = sum_c K[j][c] Qt[c][i] (+ bias[j]) for j < len, i < BQ.
-template <int BQ>
-void scores(const float* Qt, const float* k, int64_t ld, int len, int64_t d, const float* bias, float* S) {
-  for (int j = 0; j < len; ++j) {
-    float acc[BQ] = {};
-    const float* kr = k + j * ld;
-    for (int64_t c = 0; c < d; ++c) {
-      const float kc = kr[c];
-      const float* qt = Qt + c * BQ;
-#pragma omp simd
-      for (int i = 0; i < BQ; ++i) acc[i] += kc * qt[i];
-    }
-    const float b = bias ? bias[j] : 0.0f;
-#pragma omp simd
-    for (int i = 0; i < BQ; ++i) S[j * BQ + i] = acc[i] + b;
-  }
-}
-
-// O[i][:] += sum_j P[j][i] V[j][:] for i < nq, j < len.
-template <int BQ>
-void accumulate(const float* P, const float* v, int64_t ld, int len, int64_t d, int nq, float* O) {
-  for (int i = 0; i < nq; ++i) {
-    float* o = O + i * d;
-    for (int j = 0; j < len; ++j) {
-      const float p = P[j * BQ + i];
-      const float* vr = v + j * ld;
-#pragma omp simd
-      for (int64_t c = 0; c < d; ++c) o[c] += p * vr[c];
-    }
-  }
-}
-
-template <int BQ>
-void attention_impl(const Tensor& q, const std::vector<Chunk>& chunks, float scale, Tensor& out) {
-  const int64_t Lq = q.dim(0), H = q.dim(1), d = q.dim(2), ld = H * d;
-  const int64_t nqb = (Lq + BQ - 1) / BQ;
-  const int64_t tasks = nqb * H;
-  const int64_t work = Lq * H * d * chunks_keys(chunks);
-  const float* qp = q.f32();
-  float* op = out.f32();
-#pragma omp parallel if (work >= (int64_t{1} << 20))
-  {
-    std::vector<float> Qt(static_cast<size_t>(d * BQ)), S(static_cast<size_t>(BK * BQ)),
-        O(static_cast<size_t>(BQ * d));
-    alignas(64) float m[BQ], l[BQ], alpha[BQ], bm[BQ], rs[BQ];
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t h = task / nqb, qb = task % nqb;  // head-major: threads share one head's keys in cache
-      const int64_t q0 = qb * BQ;
-      const int nq = static_cast<int>(std::min<int64_t>(BQ, Lq - q0));
-      for (int64_t c = 0; c < d; ++c)
-        for (int i = 0; i < BQ; ++i) Qt[c * BQ + i] = i < nq ? qp[(q0 + i) * ld + h * d + c] * scale : 0.0f;
-      std::fill(O.begin(), O.end(), 0.0f);
-      for (int i = 0; i < BQ; ++i) m[i] = -FLT_MAX, l[i] = 0.0f;
-      for (const Chunk& ch : chunks) {
-        float* Sp = S.data();
-        scores<BQ>(Qt.data(), ch.k + h * d, ld, ch.len, d, ch.bias, Sp);
-        for (int i = 0; i < BQ; ++i) bm[i] = -FLT_MAX, rs[i] = 0.0f;
-        for (int j = 0; j < ch.len; ++j)
-#pragma omp simd
-          for (int i = 0; i < BQ; ++i) bm[i] = std::max(bm[i], Sp[j * BQ + i]);
-#pragma omp simd
-        for (int i = 0; i < BQ; ++i) {
-          const float mn = std::max(m[i], bm[i]);
-          alpha[i] = fast_exp(m[i] - mn);
-          m[i] = mn;
-        }
-        for (int j = 0; j < ch.len; ++j)
-#pragma omp simd
-          for (int i = 0; i < BQ; ++i) {
-            const float p = fast_exp(Sp[j * BQ + i] - m[i]);
-            Sp[j * BQ + i] = p;
-            rs[i] += p;
-          }
-#pragma omp simd
-        for (int i = 0; i < BQ; ++i) l[i] = l[i] * alpha[i] + rs[i];
-        for (int i = 0; i < nq; ++i) {
-          const float a = alpha[i];
-          if (a != 1.0f)
-#pragma omp simd
-            for (int64_t c = 0; c < d; ++c) O[i * d + c] *= a;
-        }
-        accumulate<BQ>(Sp, ch.v + h * d, ld, ch.len, d, nq, O.data());
-      }
-      for (int i = 0; i < nq; ++i) {
-        const float inv = 1.0f / l[i];
-        float* dst = op + (q0 + i) * ld + h * d;
-        for (int64_t c = 0; c < d; ++c) dst[c] = O[i * d + c] * inv;
-      }
-    }
-  }
-}
-
-
-#if defined(__AVX512F__)
-// ---- AVX-512 kernels ---------------------------------------------------------
-
-
-// S[j][:] = K[j] . Qt (+ bias[j]), NV vectors of 16 queries per key, JB keys
-// at a time (JB * NV accumulators).
-template <int NV>
-void scores_avx512(const float* Qt, const float* k, int64_t ld, int len, int64_t d, const float* bias, float* S) {
-  constexpr int BQ = 16 * NV;
-  constexpr int JB = NV >= 4 ? 4 : 8;
-  int j = 0;
-  for (; j + JB <= len; j += JB) {
-    __m512 acc[JB][NV];
-    #pragma GCC unroll 16
-    for (int a = 0; a < JB; ++a)
-      #pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v) acc[a][v] = _mm512_setzero_ps();
-    const float* kr = k + j * ld;
-    for (int64_t c = 0; c < d; ++c) {
-      __m512 qv[NV];
-      #pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v) qv[v] = _mm512_load_ps(Qt + c * BQ + 16 * v);
-      #pragma GCC unroll 16
-      for (int a = 0; a < JB; ++a) {
-        const __m512 kb = _mm512_set1_ps(kr[a * ld + c]);
-        #pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) acc[a][v] = _mm512_fmadd_ps(kb, qv[v], acc[a][v]);
-      }
-    }
-    #pragma GCC unroll 16
-    for (int a = 0; a < JB; ++a) {
-      const __m512 b = _mm512_set1_ps(bias ? bias[j + a] : 0.0f);
-      #pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v) _mm512_store_ps(S + (j + a) * BQ + 16 * v, _mm512_add_ps(acc[a][v], b));
-    }
-  }
-  for (; j < len; ++j) {
-    __m512 acc[NV];
-    #pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
-    const float* kr = k + j * ld;
-    for (int64_t c = 0; c < d; ++c) {
-      const __m512 kb = _mm512_set1_ps(kr[c]);
-      #pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(kb, _mm512_load_ps(Qt + c * BQ + 16 * v), acc[v]);
-    }
-    const __m512 b = _mm512_set1_ps(bias ? bias[j] : 0.0f);
-    #pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) _mm512_store_ps(S + j * BQ + 16 * v, _mm512_add_ps(acc[v], b));
-  }
-}
-
-// O[i][:] += sum_j P[j][i] V[j][:] for the rows i < nr (a multiple of 4, O has
-// them), in tiles of 4 rows x 64 columns (masked at the end of a row).
-template <int BQ>
-void accumulate_avx512(const float* P, const float* v, int64_t ld, int len, int64_t d, int nr, float* O) {
-  for (int64_t c0 = 0; c0 < d; c0 += 64) {
-    __mmask16 mk[4];
-    #pragma GCC unroll 16
-    for (int t = 0; t < 4; ++t) {
-      const int64_t rem = d - (c0 + 16 * t);
-      mk[t] = rem >= 16 ? __mmask16(0xFFFF) : rem <= 0 ? __mmask16(0) : __mmask16((1u << rem) - 1u);
-    }
-    const float* vc = v + c0;
-    for (int i = 0; i < nr; i += 4) {
-      __m512 acc[4][4];
-      #pragma GCC unroll 16
-      for (int r = 0; r < 4; ++r)
-        #pragma GCC unroll 16
-        for (int t = 0; t < 4; ++t) acc[r][t] = _mm512_maskz_loadu_ps(mk[t], O + (i + r) * d + c0 + 16 * t);
-      for (int j = 0; j < len; ++j) {
-        __m512 vv[4];
-        #pragma GCC unroll 16
-        for (int t = 0; t < 4; ++t) vv[t] = _mm512_maskz_loadu_ps(mk[t], vc + j * ld + 16 * t);
-        #pragma GCC unroll 16
-        for (int r = 0; r < 4; ++r) {
-          const __m512 p = _mm512_set1_ps(P[j * BQ + i + r]);
-          #pragma GCC unroll 16
-          for (int t = 0; t < 4; ++t) acc[r][t] = _mm512_fmadd_ps(p, vv[t], acc[r][t]);
-        }
-      }
-      #pragma GCC unroll 16
-      for (int r = 0; r < 4; ++r)
-        #pragma GCC unroll 16
-        for (int t = 0; t < 4; ++t) _mm512_mask_storeu_ps(O + (i + r) * d + c0 + 16 * t, mk[t], acc[r][t]);
-    }
-  }
-}
-
-// One task = a block of BQ queries x a group of G consecutive heads. Per key
-// chunk the task walks its heads, so the chunk's key/value rows (G*d floats
-// each, contiguous) are read from memory once and then hit the cache.
-template <int NV>
-void attention_avx512(const Tensor& q, const std::vector<Chunk>& chunks, float scale, int64_t G, Tensor& out) {
-  constexpr int BQ = 16 * NV;
-  const int64_t Lq = q.dim(0), H = q.dim(1), d = q.dim(2), ld = H * d;
-  const int64_t nqb = (Lq + BQ - 1) / BQ, ngroups = H / G;
-  const int64_t tasks = nqb * ngroups;
-  const int64_t work = Lq * H * d * chunks_keys(chunks);
-  const float* qp = q.f32();
-  float* op = out.f32();
-#pragma omp parallel if (work >= (int64_t{1} << 20))
-  {
-    auto alloc = [](int64_t n) { return static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(n) * 4)); };
-    float* Qt = alloc(G * d * BQ);  // [G][d][BQ], pre-scaled
-    float* O = alloc(G * BQ * d);   // [G][BQ][d]
-    float* S = alloc(BK * BQ);      // [BK][BQ]
-    float* Vp = alloc(BK * d);      // one head's value rows of a chunk, packed
-    float* M = alloc(G * BQ);       // running max per head and query
-    float* L = alloc(G * BQ);       // running sum
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t hg = task / nqb, qb = task % nqb;
-      const int64_t h0 = hg * G, q0 = qb * BQ;
-      const int nq = static_cast<int>(std::min<int64_t>(BQ, Lq - q0));
-      const int nr = (nq + 3) / 4 * 4;
-      for (int64_t g = 0; g < G; ++g) {
-        float* qt = Qt + g * d * BQ;
-        for (int i = 0; i < BQ; ++i) {
-          const float* src = qp + (q0 + i) * ld + (h0 + g) * d;
-          for (int64_t c = 0; c < d; ++c) qt[c * BQ + i] = i < nq ? src[c] * scale : 0.0f;
-        }
-      }
-      std::fill(O, O + G * BQ * d, 0.0f);
-      std::fill(M, M + G * BQ, -FLT_MAX);
-      std::fill(L, L + G * BQ, 0.0f);
-      for (size_t ci = 0; ci < chunks.size(); ++ci) {
-        const Chunk& ch = chunks[ci];
-        const Chunk* next = ci + 1 < chunks.size() ? &chunks[ci + 1] : nullptr;
-        for (int64_t g = 0; g < G; ++g) {
-          const int64_t h = h0 + g;
-          float* Og = O + g * BQ * d;
-          // Bring this head's keys and values of the next chunk towards L2
-          // while this one computes (rows H*d apart defeat the prefetchers).
-          if (next)
-            for (int j = 0; j < next->len; ++j)
-              for (int64_t c = 0; c < d; c += 16) {
-                _mm_prefetch(reinterpret_cast<const char*>(next->k + j * ld + h * d + c), _MM_HINT_T1);
-                _mm_prefetch(reinterpret_cast<const char*>(next->v + j * ld + h * d + c), _MM_HINT_T1);
-              }
-          scores_avx512<NV>(Qt + g * d * BQ, ch.k + h * d, ld, ch.len, d, ch.bias, S);
-          __m512 m[NV], alpha[NV], rs[NV];
-#pragma GCC unroll 16
-          for (int v = 0; v < NV; ++v) m[v] = _mm512_load_ps(M + g * BQ + 16 * v), rs[v] = _mm512_setzero_ps();
-          __m512 bm[NV];
-#pragma GCC unroll 16
-          for (int v = 0; v < NV; ++v) bm[v] = m[v];
-          for (int j = 0; j < ch.len; ++j)
-#pragma GCC unroll 16
-            for (int v = 0; v < NV; ++v) bm[v] = _mm512_max_ps(bm[v], _mm512_load_ps(S + j * BQ + 16 * v));
-#pragma GCC unroll 16
-          for (int v = 0; v < NV; ++v) alpha[v] = exp512(_mm512_sub_ps(m[v], bm[v]));
-          for (int j = 0; j < ch.len; ++j)
-#pragma GCC unroll 16
-            for (int v = 0; v < NV; ++v) {
-              const __m512 p = exp512(_mm512_sub_ps(_mm512_load_ps(S + j * BQ + 16 * v), bm[v]));
-              _mm512_store_ps(S + j * BQ + 16 * v, p);
-              rs[v] = _mm512_add_ps(rs[v], p);
-            }
-          alignas(64) float al[BQ];
-          bool rescale = false;
-#pragma GCC unroll 16
-          for (int v = 0; v < NV; ++v) {
-            _mm512_store_ps(M + g * BQ + 16 * v, bm[v]);
-            const __m512 l = _mm512_load_ps(L + g * BQ + 16 * v);
-            _mm512_store_ps(L + g * BQ + 16 * v, _mm512_fmadd_ps(l, alpha[v], rs[v]));
-            rescale |= _mm512_cmp_ps_mask(alpha[v], _mm512_set1_ps(1.0f), _CMP_NEQ_UQ) != 0;
-            _mm512_store_ps(al + 16 * v, alpha[v]);
-          }
-          if (rescale)
-            for (int i = 0; i < nr; ++i) {
-              const float a = al[i];
-              if (a != 1.0f)
-                for (int64_t c = 0; c < d; ++c) Og[i * d + c] *= a;
-            }
-          // Value rows of one head are H*d apart, which for large H maps them
-          // onto few cache sets: pack them before the nr/4 passes over them.
-          for (int j = 0; j < ch.len; ++j)
-            std::memcpy(Vp + j * d, ch.v + j * ld + h * d, static_cast<size_t>(d) * 4);
-          accumulate_avx512<BQ>(S, Vp, d, ch.len, d, nr, Og);
-        }
-      }
-      for (int64_t g = 0; g < G; ++g)
-        for (int i = 0; i < nq; ++i) {
-          const float inv = 1.0f / L[g * BQ + i];
-          const float* o = O + (g * BQ + i) * d;
-          float* dst = op + (q0 + i) * ld + (h0 + g) * d;
-          for (int64_t c = 0; c < d; ++c) dst[c] = o[c] * inv;
-        }
-    }
-    for (float* p : {Qt, O, S, Vp, M, L}) std::free(p);
-  }
-}
-
-// Picks the query block (16 * NV rows) and head group G: the least estimated
-// time on `threads` threads (tasks of BQ * G query-heads each, dynamic), the
-// 64-row kernel counted as faster per row; with the software prefetch of the
-// next chunk, groups of one head are usually best.
-void attention_avx512_dispatch(const Tensor& q, const std::vector<Chunk>& chunks, float scale, int64_t threads,
-                               Tensor& out) {
-  const int64_t Lq = q.dim(0), H = q.dim(1);
-  int best_nv = 4;
-  int64_t best_g = 1;
-  double best = 1e300;
-  for (int nv : {4, 2, 1}) {
-    const int64_t bq = 16 * nv;
-    const double eff = nv == 4 ? 1.0 : nv == 2 ? 0.8 : 0.57;  // measured speed per query row
-    const int64_t nqb = (Lq + bq - 1) / bq;
-    for (int64_t g = H; g >= 1; --g) {
-      if (H % g != 0 || g * bq > 1024) continue;  // bound the per-thread buffers
-      const int64_t tasks = nqb * (H / g);
-      // Groups share the key rows' cache lines but crowd L2 (measured ~4% per extra head).
-      const double t = static_cast<double>((tasks + threads - 1) / threads) * static_cast<double>(bq * g) / eff *
-                       (1.0 + 0.04 * static_cast<double>(g - 1));
-      if (t < best * (1.0 - 1e-9)) best = t, best_nv = nv, best_g = g;
-    }
-  }
-  if (best_nv == 4)
-    attention_avx512<4>(q, chunks, scale, best_g, out);
-  else if (best_nv == 2)
-    attention_avx512<2>(q, chunks, scale, best_g, out);
-  else
-    attention_avx512<1>(q, chunks, scale, best_g, out);
-}
-#endif  // __AVX512F__
-
+#include "runtime/cpu/attention_tiles.inc"
 }  // namespace
+
+void attention_portable(const AttnProblem& p) { attention_tiles(p); }
 
 void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out) {
   const int64_t Lq = q.dim(0), H = q.dim(1), d = q.dim(2);
   if (Lq == 0 || H == 0 || d == 0) return;
   const int64_t ld = H * d;
-  std::vector<Chunk> chunks;
+  std::vector<AttnChunk> chunks;
   for (const KVSegment& s : kv)
-    for (int64_t j0 = 0; j0 < s.len; j0 += BK)
+    for (int64_t j0 = 0; j0 < s.len; j0 += kAttnChunkKeys)
       chunks.push_back({s.k + j0 * ld, s.v + j0 * ld, s.bias ? s.bias + j0 : nullptr,
-                        static_cast<int>(std::min<int64_t>(BK, s.len - j0))});
-  // Query blocks of 64 rows unless that leaves the threads without enough tasks.
-  const int64_t threads = omp_get_max_threads();
-#if defined(__AVX512F__)
-  attention_avx512_dispatch(q, chunks, scale, threads, out);
-#else
-  if ((Lq + 63) / 64 * H >= 4 * threads)
-    attention_impl<64>(q, chunks, scale, out);
-  else if ((Lq + 31) / 32 * H >= 2 * threads)
-    attention_impl<32>(q, chunks, scale, out);
-  else
-    attention_impl<16>(q, chunks, scale, out);
+                        static_cast<int>(std::min<int64_t>(kAttnChunkKeys, s.len - j0))});
+  const AttnProblem p{q.f32(), Lq, H, d, chunks.data(), static_cast<int64_t>(chunks.size()),
+                      scale, omp_get_max_threads(), out.f32()};
+  switch (kernel_isa()) {
+#if WL_KERNELS_AVX512
+    case KernelIsa::Avx512: return attention_avx512(p);
 #endif
+#if WL_KERNELS_AVX2
+    case KernelIsa::Avx2: return attention_avx2(p);
+#endif
+    default: return attention_portable(p);
+  }
 }
 
 }  // namespace wl::cpu

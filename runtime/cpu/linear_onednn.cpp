@@ -4,7 +4,15 @@
 // oneDNN offers a blocked layout for this processor (AMX / AVX-512 tiles), reordered
 // into it so that no call pays for the reorder. BF16 mode converts the activations
 // to bf16 per call and accumulates in f32; F32 mode is exact to f32 rounding.
+//
+// BF16 on a processor without bf16 dot products (AVX2, plain AVX-512; oneDNN 2.6
+// has no bf16 matmul there) is emulated with the same numbers: the weights are
+// rounded to bf16 once and kept as f32, the activations are rounded to bf16 per
+// call, and oneDNN's f32 kernels multiply them. A product of two bf16 values is
+// exact in f32 (8 + 8 significant bits), so this is a bf16 product accumulated
+// in f32, as AMX computes it; only the order of the sums differs.
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -14,6 +22,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "runtime/cpu/cpu_isa.h"
 #include "runtime/cpu/ops_cpu.h"
 #include "runtime/cpu/scratchpad.h"
 #include "runtime/error.h"
@@ -38,7 +47,19 @@ constexpr int64_t kNominalRows = 256;
 struct PackedWeight {
   dnnl::memory::desc desc;
   dnnl::memory memory;  // owns the packed bytes
+  bool emulated_bf16 = false;  // f32 bytes holding bf16-rounded weights (see the top of the file)
 };
+
+// x rounded to the nearest bf16 (ties to even), kept as f32. NaN stays NaN.
+inline float round_to_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const bool nan = (u & 0x7fffffffu) > 0x7f800000u;
+  u = nan ? (u | 0x00400000u) : u + 0x7fffu + ((u >> 16) & 1u);
+  u &= 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
 
 dnnl::memory::desc plain_weight_desc(int64_t n, int64_t k, dt type) {
   // W is stored [N, K] row-major: as the [K, N] operand that is layout "ba".
@@ -62,11 +83,11 @@ dnnl::matmul::primitive_desc make_pd(int64_t m, int64_t n, int64_t k, dt type,
 
 struct PrimitiveKey {
   int64_t m, n, k;
-  int precision;
+  int type;  // oneDNN data type of the operands (f32 for emulated bf16)
   bool bias;
   bool packed;
   bool operator<(const PrimitiveKey& o) const {
-    return std::tie(m, n, k, precision, bias, packed) < std::tie(o.m, o.n, o.k, o.precision, o.bias, o.packed);
+    return std::tie(m, n, k, type, bias, packed) < std::tie(o.m, o.n, o.k, o.type, o.bias, o.packed);
   }
 };
 
@@ -86,18 +107,18 @@ ops::MatmulPrecision best_matmul_precision() {
     if (v == "f32" || v == "F32") return ops::MatmulPrecision::F32;
     if (v == "bf16" || v == "BF16") return ops::MatmulPrecision::BF16;
   }
-  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
-  const bool native_bf16 = isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
-  return native_bf16 ? ops::MatmulPrecision::BF16 : ops::MatmulPrecision::F32;
+  return native_bf16() ? ops::MatmulPrecision::BF16 : ops::MatmulPrecision::F32;
 }
 
 ops::LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, ops::MatmulPrecision precision) {
   if (weight.rank() < 2) throw Error("prepare_linear: weight " + shape_str(weight.shape()) + " is not a matrix");
   const int64_t n = weight.dim(0);
   const int64_t k = weight.numel() / n;  // a Conv3d patch weight [D, C, 1, ph, pw] is [D, C*ph*pw]
+  const bool bf16 = precision == ops::MatmulPrecision::BF16;
+  const bool emulate = bf16 && !native_bf16();
   ops::LinearWeight lw;
   lw.precision = precision;
-  lw.weight = weight.reshape({n, k}).to(precision == ops::MatmulPrecision::BF16 ? DType::BF16 : DType::F32);
+  lw.weight = weight.reshape({n, k}).to(bf16 ? DType::BF16 : DType::F32);
   if (bias.defined()) {
     if (bias.numel() != n)
       throw Error("prepare_linear: bias " + shape_str(bias.shape()) + " does not match weight " +
@@ -105,23 +126,29 @@ ops::LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, ops::
     lw.bias = bias.reshape({n}).to(DType::F32);
   }
 
+  // The bytes oneDNN multiplies: the weight itself, or for emulated bf16 its
+  // bf16 values widened to f32.
+  Tensor operand = emulate ? lw.weight.to(DType::F32) : lw.weight;
+  const dt type = emulate ? dt::f32 : onednn_type(precision);
+
   // Ask oneDNN for its preferred layout and reorder once.
-  const dt type = onednn_type(precision);
   dnnl::memory::desc any_w({k, n}, type, tag::any);
   try {
     auto pd = make_pd(kNominalRows, n, k, type, any_w, bias.defined());
     dnnl::memory::desc chosen = pd.weights_desc();
-    if (chosen != plain_weight_desc(n, k, type)) {
+    if (chosen != plain_weight_desc(n, k, type) || emulate) {
       auto packed = std::make_shared<PackedWeight>();
       packed->desc = chosen;
       packed->memory = dnnl::memory(chosen, cpu_engine());
-      dnnl::memory plain(plain_weight_desc(n, k, type), cpu_engine(), lw.weight.raw());
+      packed->emulated_bf16 = emulate;
+      dnnl::memory plain(plain_weight_desc(n, k, type), cpu_engine(), operand.raw());
       dnnl::stream s(cpu_engine());
       dnnl::reorder(plain, packed->memory).execute(s, plain, packed->memory);
       s.wait();
       lw.packed = packed;
     }
-  } catch (const dnnl::error&) {
+  } catch (const dnnl::error& e) {
+    if (emulate) throw Error(std::string("prepare_linear: oneDNN has no f32 matmul for this processor: ") + e.what());
     lw.packed.reset();  // plain layout it is
   }
   return lw;
@@ -129,14 +156,15 @@ ops::LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, ops::
 
 void linear(const Tensor& x, const ops::LinearWeight& w, Tensor& y) {
   const int64_t m = x.dim(0), k = x.dim(1), n = w.out_features();
-  const dt type = onednn_type(w.precision);
-  const bool has_bias = w.bias.defined();
   const auto* packed = static_cast<const PackedWeight*>(w.packed.get());
+  const bool emulated = packed && packed->emulated_bf16;
+  const dt type = emulated ? dt::f32 : onednn_type(w.precision);
+  const bool has_bias = w.bias.defined();
 
   CachedMatmul prim;
   {
     std::lock_guard<std::mutex> lock(g_cache_mutex);
-    PrimitiveKey key{m, n, k, static_cast<int>(w.precision), has_bias, packed != nullptr};
+    PrimitiveKey key{m, n, k, static_cast<int>(type), has_bias, packed != nullptr};
     auto it = g_primitives.find(key);
     if (it == g_primitives.end()) {
       dnnl::memory::desc wdesc = packed ? packed->desc : plain_weight_desc(n, k, type);
@@ -146,17 +174,24 @@ void linear(const Tensor& x, const ops::LinearWeight& w, Tensor& y) {
     prim = it->second;
   }
 
-  // Activations in the product's input type.
+  // Activations in the product's input type: bf16, or bf16 values kept as f32.
   static thread_local std::vector<uint16_t> x_bf16;
+  static thread_local std::vector<float> x_rounded;
   void* src_ptr = const_cast<void*>(x.raw());
-  if (type == dt::bf16) {
-    x_bf16.resize(static_cast<size_t>(m * k));
-    const float* xf = x.f32();
-    uint16_t* xb = x_bf16.data();  // the caller's buffer: thread_local differs per OpenMP thread
-    const int64_t total = m * k;
-#pragma omp parallel for schedule(static)
+  const float* xf = x.f32();
+  const int64_t total = m * k;
+  if (emulated) {
+    x_rounded.resize(static_cast<size_t>(total));
+    float* xr = x_rounded.data();  // the caller's buffer: thread_local differs per OpenMP thread
+#pragma omp parallel for simd schedule(static) if (total >= detail::kParallelMin)
+    for (int64_t i = 0; i < total; ++i) xr[i] = round_to_bf16(xf[i]);
+    src_ptr = xr;
+  } else if (type == dt::bf16) {
+    x_bf16.resize(static_cast<size_t>(total));
+    uint16_t* xb = x_bf16.data();
+#pragma omp parallel for schedule(static) if (total >= detail::kParallelMin)
     for (int64_t i = 0; i < total; ++i) xb[i] = f32_to_bf16(xf[i]);
-    src_ptr = x_bf16.data();
+    src_ptr = xb;
   }
 
   dnnl::engine& eng = cpu_engine();
@@ -168,7 +203,7 @@ void linear(const Tensor& x, const ops::LinearWeight& w, Tensor& y) {
                                               {DNNL_ARG_SCRATCHPAD, scratchpad_memory(prim.scratchpad, eng)}};
   if (has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory({{1, n}, dt::f32, tag::ab}, eng,
                                                          const_cast<void*>(w.bias.raw())));
-  dnnl::stream s(eng);
+  static thread_local dnnl::stream s(eng);
   prim.primitive.execute(s, args);
   s.wait();
 }
