@@ -1,11 +1,13 @@
 // worldloop bench world: the default world (or --model DIR) played headless
 // against the oracle; prints one JSON object (see app/world_bench.h).
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <omp.h>
 
 #include "app/args.h"
+#include "app/play_options.h"
 #include "app/commands.h"
 #include "app/world_bench.h"
 #include "runtime/error.h"
@@ -47,7 +49,11 @@ int cmd_bench(int argc, char** argv) {
   o.seed = static_cast<uint64_t>(args.get_int("seed", 1));
   o.memory_steps = static_cast<int>(args.get_int("memory-steps", o.memory_steps));
   if (o.frames < 100) throw Error("--frames must be at least 100 (drift is measured per 100 frames)");
-  if (const long long t = args.get_int("threads", 0); t > 0) omp_set_num_threads(static_cast<int>(t));
+  const long long t = args.get_int("threads", 0);
+  if (t < 0 || t > kMaxThreads)
+    throw Error("--threads must be 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(t));
+  if (t > 0) omp_set_num_threads(static_cast<int>(t));
+  o.adaptive_threads = t == 0 && std::getenv("OMP_NUM_THREADS") == nullptr;
   const nlohmann::json result = run_world_bench(o);
   std::printf("%s\n", result.dump(args.has("json") ? -1 : 2).c_str());
   return 0;

@@ -27,6 +27,7 @@ struct StageTimes {
 // What comes back with every chunk.
 struct ChunkStats {
   StageTimes stages;
+  int threads = 0;  // CPU threads the chunk ran on (0: not a CPU model)
   cache::CacheStats cache;
 };
 

@@ -19,6 +19,8 @@ const char* play_usage() {
          "  --precision P         auto|f32|bf16: the DiT's matrix products (auto: bf16 where the\n"
          "                        processor has bf16 instructions, else f32; bf16 without them is\n"
          "                        emulated with the same numbers, slower)\n"
+         "  --threads N|auto      CPU threads for the model (auto: as many as the other processes\n"
+         "                        leave free, re-checked while playing; OMP_NUM_THREADS fixes it too)\n"
          "  --frames N            exit after N presented frames\n"
          "  --screenshot FILE.png write the last presented image (overlay included)\n"
          "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (ffmpeg)\n"
@@ -69,6 +71,12 @@ PlayOptions parse_play_options(int argc, char** argv) {
       o.precision = value();
       if (o.precision != "auto" && o.precision != "f32" && o.precision != "bf16")
         throw std::invalid_argument("--precision must be auto, f32 or bf16, got '" + o.precision + "'");
+    } else if (a == "--threads") {
+      const std::string_view v = value();
+      o.threads = v == "auto" ? 0 : static_cast<int>(parse_int(a, v, 1));
+      if (o.threads > kMaxThreads)
+        throw std::invalid_argument("--threads must be auto or 1.." + std::to_string(kMaxThreads) + ", got '" +
+                                    std::string(v) + "'");
     } else if (a == "--frames") o.frames = parse_int(a, value(), 1);
     else if (a == "--screenshot") o.screenshot = value();
     else if (a == "--record") o.record = value();

@@ -7,13 +7,16 @@
 
 namespace wl::app {
 
+constexpr int kMaxThreads = 256;  // --threads above this is a typo, not a machine
+
 struct PlayOptions {
   std::string model;          // world package folder; empty: the default world; "test-pattern": no model
   std::optional<std::string> prompt;
   std::string policy;         // empty: the world's own
   int64_t budget_frames = 0;  // 0: the world's own
   std::string backend = "auto";
-  std::string precision = "auto";  // auto|f32|bf16: the DiT's matrix products (auto: bf16 where native)
+  std::string precision = "auto";
+  int threads = 0;  // CPU threads; 0: adaptive (or OMP_NUM_THREADS when set), see runtime/cpu_threads.h  // auto|f32|bf16: the DiT's matrix products (auto: bf16 where native)
   int64_t frames = -1;        // exit after N presented frames; -1: run until quit
   std::string screenshot;     // PNG of the last presented image, overlay included
   std::string record;         // directory, .y4m or .mp4

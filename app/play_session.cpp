@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "app/dit_backend.h"
@@ -24,6 +25,8 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
   WorldSourceOptions w;
   w.dit.backend = backend;
   w.dit.precision = ops::parse_precision(options.precision);
+  w.threads = options.threads;
+  w.adaptive_threads = options.threads == 0 && std::getenv("OMP_NUM_THREADS") == nullptr;
   w.dir = options.model.empty() ? default_world_dir() : options.model;
   if (options.model.empty() && !std::filesystem::exists(std::filesystem::path(w.dir) / "world.json")) {
     std::fprintf(stderr, "worldloop play: no default world in %s yet; playing the built-in test pattern\n",

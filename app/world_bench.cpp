@@ -42,6 +42,7 @@ WorldSourceOptions source_options(const WorldBenchOptions& o, const std::string&
   s.dir = o.world_dir;
   s.policy = policy;
   s.dit.precision = ops::parse_precision(o.precision);
+  s.adaptive_threads = o.adaptive_threads;
   s.primer = [w, h](uint64_t seed, const std::string& prompt, int frames, std::vector<FrameActions>& actions) {
     return oracle_priming_frames(w, h, seed, prompt, frames, actions);
   };
@@ -242,6 +243,7 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     std::vector<uint8_t> rgb, prev(frame_bytes), oracle_prev(frame_bytes);
     bool have_prev = false;
     std::vector<double> frame_ms, denoise_ms, cache_ms, decode_ms;
+    nlohmann::json chunk_threads = nlohmann::json::object();  // thread count -> chunks made with it
     double total_ms = 0;
     std::vector<double> hist_window_dist;  // per 100-frame window
     std::vector<double> model_hist_acc, oracle_hist_acc;
@@ -273,6 +275,7 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
       total_ms += ms;
       for (int i = 0; i < chunk; ++i) frame_ms.push_back(ms / chunk);
       denoise_ms.push_back(stats.stages.denoise_ms / chunk);
+      chunk_threads[std::to_string(stats.threads)] = chunk_threads.value(std::to_string(stats.threads), 0) + 1;
       cache_ms.push_back(stats.stages.cache_update_ms / chunk);
       decode_ms.push_back(stats.stages.decode_ms / chunk);
 
@@ -327,6 +330,23 @@ nlohmann::json run_world_bench(const WorldBenchOptions& o) {
     out["fps"] = frame_ms.size() / (total_ms * 1e-3);
     out["p50_ms"] = percentile(frame_ms, 0.5);
     out["p99_ms"] = percentile(frame_ms, 0.99);
+    out["max_ms"] = percentile(frame_ms, 1.0);
+    out["chunks_per_thread_count"] = chunk_threads;
+    out["adaptive_threads"] = o.adaptive_threads;
+    {
+      // The slowest frames and what happened there (a stall at a prompt switch counts).
+      std::vector<size_t> order(frame_ms.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      const size_t n = std::min<size_t>(5, order.size());
+      std::partial_sort(order.begin(), order.begin() + n, order.end(),
+                        [&](size_t a, size_t b) { return frame_ms[a] > frame_ms[b]; });
+      nlohmann::json slow = nlohmann::json::array();
+      for (size_t i = 0; i < n; ++i)
+        slow.push_back({{"frame", order[i]}, {"ms", frame_ms[order[i]]},
+                        {"after_prompt_switch", o.switch_every > 0 && order[i] >= static_cast<size_t>(o.switch_every) &&
+                                                    order[i] % o.switch_every < static_cast<size_t>(2 * chunk)}});
+      out["slowest_frames"] = slow;
+    }
     out["frame_ms_meaning"] = "model time per frame: (denoise + cache update + decode) of its chunk / chunk frames";
     out["stage_p50_ms"] = {{"denoise", percentile(denoise_ms, 0.5)},
                            {"cache_update", percentile(cache_ms, 0.5)},

@@ -19,6 +19,7 @@ struct WorldBenchOptions {
   int memory_steps = 24;    // frames walked out (and back) in the memory test
   std::vector<std::string> policies = {"full", "window", "sink", "observed", "future"};
   std::string precision = "auto";  // the DiT's matrix products: auto|f32|bf16
+  bool adaptive_threads = false;   // size the CPU team to the free cores (runtime/cpu_threads.h)
 };
 
 nlohmann::json run_world_bench(const WorldBenchOptions& options);

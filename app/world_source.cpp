@@ -1,6 +1,7 @@
 #include "app/world_source.h"
 
 #include <chrono>
+#include <cstdio>
 #include <utility>
 
 #include <omp.h>
@@ -30,6 +31,7 @@ uint32_t bit_for_world_action(const std::string& name) {
 
 WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) {
   world_ = World::open(options.dir, options.dit);
+  if (options.adaptive_threads && options.dit.backend == Backend::CPU) governor_ = std::make_unique<CpuThreadGovernor>();
   const WorldDescription& d = world_->description();
   for (const std::string& a : d.actions) {
     const uint32_t bit = bit_for_world_action(a);
@@ -42,7 +44,17 @@ WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) 
 std::string WorldSource::compute_description() const {
   const ops::MatmulPrecision p = world_->dit().precision();
   if (options_.dit.backend == Backend::CUDA) return std::string("CUDA, ") + ops::precision_name(p);
-  return "CPU " + ops::describe_cpu(p) + ", " + std::to_string(omp_get_max_threads()) + " threads";
+  std::string s = "CPU " + ops::describe_cpu(p) + ", " + std::to_string(omp_get_max_threads()) + " threads";
+  if (governor_) {
+    s += " (adaptive";
+    if (governor_->others_cores() >= 0) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "; others use %.1f cores", governor_->others_cores());
+      s += buf;
+    }
+    s += ")";
+  }
+  return s;
 }
 
 FrameFormat WorldSource::format() const {
@@ -109,6 +121,8 @@ ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint
   if (static_cast<int64_t>(request.actions.size()) != d.chunk)
     throw Error("world source: asked for " + std::to_string(request.actions.size()) + " frames, chunks are " +
                 std::to_string(d.chunk));
+  if (governor_) governor_->update();
+  else if (options_.threads > 0 && omp_get_max_threads() != options_.threads) omp_set_num_threads(options_.threads);
   Tensor z = sampler_->next_chunk(action_tensor(request.actions.data(), request.actions.size()));
   const auto t0 = Clock::now();
   if (d.latent_scale != 1.0f) {
@@ -130,6 +144,7 @@ ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint
   stats.stages.cache_update_ms = sampler_->last_timing().cache_update_ms;
   stats.stages.decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   stats.cache = store_->stats();
+  stats.threads = options_.dit.backend == Backend::CPU ? omp_get_max_threads() : 0;
   return stats;
 }
 

@@ -15,6 +15,7 @@
 #include "cache/kv_store.h"
 #include "runtime/model/noise_source.h"
 #include "runtime/model/sampler.h"
+#include "runtime/cpu_threads.h"
 #include "runtime/model/world.h"
 
 namespace wl::app {
@@ -24,6 +25,11 @@ struct WorldSourceOptions {
   std::string policy;            // empty: the package's
   int64_t budget_frames = 0;     // 0: the package's
   DitOptions dit;                // products (bf16 where the processor has it); backend: also the decoder's
+  // CPU: size the thread team between chunks to the cores other processes
+  // leave free (runtime/cpu_threads.h). Off: the OpenMP default, fixed.
+  bool adaptive_threads = false;
+  // > 0: a fixed team size, set on the thread that makes the chunks.
+  int threads = 0;
   // RGB8 frames [n][H][W][3] of the world at `seed` for `prompt`, with the
   // actions that led to them; used to prime the cache. Null: no priming.
   std::function<std::vector<uint8_t>(uint64_t seed, const std::string& prompt, int frames,
@@ -57,6 +63,7 @@ class WorldSource final : public FrameSource {
 
   WorldSourceOptions options_;
   std::unique_ptr<World> world_;
+  std::unique_ptr<CpuThreadGovernor> governor_;  // null unless options.adaptive_threads on the CPU
   std::unique_ptr<cache::KvStore> store_;
   std::unique_ptr<SeededNoise> noise_;
   std::unique_ptr<Sampler> sampler_;

@@ -7,8 +7,14 @@
 // (capacity below). Weights are random with the stated shapes (speed does not
 // depend on their values); products in f32 and/or bf16.
 //
-//   bench_dit [--config tiny|wan1.3b] [--precision f32|bf16|both] [--chunks N]
+//   bench_dit [--config tiny|wan1.3b|T] [--precision f32|bf16|both] [--chunks N]
 //             [--height H --width W] (latent size) [--capacity FRAMES]
+//             [--weights-out PATH] (keep the random checkpoint there: bench/peer
+//             runs PyTorch on the same weights)
+//
+// Configuration T is bench/peer's: dim 256, 8 blocks, 4 heads, ffn 1024, 16
+// latent channels at 16x16, frame-wise chunks, 4 steps plus the clean pass, a
+// sliding 12-frame cache.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -34,6 +40,7 @@ struct BenchConfig {
   std::string name;
   RandomCheckpointSpec spec;
   int64_t height, width, chunk, steps, capacity;
+  std::string policy = "full";
 };
 
 BenchConfig make_config(const std::string& name) {
@@ -50,8 +57,14 @@ BenchConfig make_config(const std::string& name) {
     s.dim = 384; s.num_heads = 3; s.num_layers = 10; s.ffn_dim = 1536; s.freq_dim = 256;
     s.text_dim = 256; s.text_len = 32; s.in_dim = 8; s.out_dim = 8;
     b.height = 16; b.width = 16; b.chunk = 3; b.steps = 4; b.capacity = 21;
+  } else if (name == "T") {
+    s.dim = 256; s.num_heads = 4; s.num_layers = 8; s.ffn_dim = 1024; s.freq_dim = 256;
+    s.text_dim = 256; s.text_len = 16; s.in_dim = 16; s.out_dim = 16;
+    b.height = 16; b.width = 16; b.chunk = 1; b.steps = 4; b.capacity = 12; b.policy = "window";
+    s.dtype = wl::DType::F32;  // read as it is by tools/train/st.py on the PyTorch side
+    return b;
   } else {
-    throw wl::Error("--config must be tiny or wan1.3b, got '" + name + "'");
+    throw wl::Error("--config must be tiny, wan1.3b or T, got '" + name + "'");
   }
   s.dtype = wl::DType::BF16;
   return b;
@@ -82,7 +95,7 @@ nlohmann::json run(const BenchConfig& b, wl::ops::MatmulPrecision precision, con
                    int64_t chunks) {
   wl::WeightMap map = wl::WeightMap::open(weights);
   wl::CausalDit model(map, wl::DitOptions{precision});
-  wl::cache::KvStore cache(model.cache_config(b.height, b.width, b.capacity, 0), wl::cache::make_policy("full"));
+  wl::cache::KvStore cache(model.cache_config(b.height, b.width, b.capacity, 0), wl::cache::make_policy(b.policy));
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
   std::vector<float> ctx(static_cast<size_t>(b.spec.text_len / 2 * b.spec.text_dim));
@@ -123,6 +136,8 @@ nlohmann::json run(const BenchConfig& b, wl::ops::MatmulPrecision precision, con
       {"forward_gflops", flops_call / (call.median * 1e-3) * 1e-9},
       {"chunk_gflops", flops_chunk / (chunk.median * 1e-3) * 1e-9},
       {"latent_frames_per_s", b.chunk / (chunk.median * 1e-3)},
+      {"ms_per_frame", {{"median", chunk.median / b.chunk}, {"min", chunk.min / b.chunk},
+                        {"max", chunk.max / b.chunk}}},
   };
 }
 
@@ -130,7 +145,7 @@ nlohmann::json run(const BenchConfig& b, wl::ops::MatmulPrecision precision, con
 
 int main(int argc, char** argv) {
   try {
-    wl::app::Args args(argc, argv, {"config", "precision", "chunks", "height", "width", "capacity"});
+    wl::app::Args args(argc, argv, {"config", "precision", "chunks", "height", "width", "capacity", "weights-out"});
     BenchConfig b = make_config(args.get("config", "tiny"));
     b.height = args.get_int("height", b.height);
     b.width = args.get_int("width", b.width);
@@ -140,10 +155,13 @@ int main(int argc, char** argv) {
     std::vector<wl::ops::MatmulPrecision> precisions;
     if (which == "f32" || which == "both") precisions.push_back(wl::ops::MatmulPrecision::F32);
     if (which == "bf16" || which == "both") precisions.push_back(wl::ops::MatmulPrecision::BF16);
-    if (precisions.empty()) throw wl::Error("--precision must be f32, bf16 or both");
+    if (which == "auto") precisions.push_back(wl::ops::best_matmul_precision());
+    if (precisions.empty()) throw wl::Error("--precision must be f32, bf16, both or auto");
 
+    const std::string keep = args.get("weights-out", "");
     const std::string weights =
-        (std::filesystem::temp_directory_path() / ("worldloop-bench-" + b.name + ".safetensors")).string();
+        !keep.empty() ? keep
+                      : (std::filesystem::temp_directory_path() / ("worldloop-bench-" + b.name + ".safetensors")).string();
     wl::testref::write_random_checkpoint(weights, b.spec);
 
     nlohmann::json out = {
@@ -157,10 +175,13 @@ int main(int argc, char** argv) {
                     {"tokens_per_frame", (b.height / 2) * (b.width / 2)}, {"cache_frames", b.capacity}}},
         {"steps", b.steps},
         {"threads", omp_get_max_threads()},
+        {"isa", wl::ops::cpu_info().onednn_isa},
+        {"kernels", wl::ops::cpu_info().kernels},
+        {"bf16", wl::ops::cpu_info().native_bf16 ? "native" : "emulated in f32"},
         {"results", nlohmann::json::array()},
     };
     for (auto p : precisions) out["results"].push_back(run(b, p, weights, chunks));
-    std::filesystem::remove(weights);
+    if (keep.empty()) std::filesystem::remove(weights);
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   } catch (const std::exception& e) {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
 
 #include "runtime/cpu/ops_cpu.h"
 #include "runtime/cpu/scratchpad.h"
@@ -35,7 +36,8 @@ struct ConvKey {
   int stride, padding;
   const void* weight;  // the weights packed into the primitive's layout (held below, so never reused)
   const void* bias;
-  auto tie() const { return std::tie(n, c, h, w, o, kh, kw, stride, padding, weight, bias); }
+  int threads;  // oneDNN fixes a primitive's team size when it creates it (cpu_threads.h changes it)
+  auto tie() const { return std::tie(n, c, h, w, o, kh, kw, stride, padding, weight, bias, threads); }
   bool operator<(const ConvKey& other) const { return tie() < other.tie(); }
 };
 
@@ -112,7 +114,7 @@ void conv2d(const Tensor& x, const ops::ConvWeight& w, Tensor& y) {
   {
     std::lock_guard<std::mutex> lock(g_conv_mutex);
     const ConvKey key{n, c, h, wd, o, kh, kw, w.stride, w.padding, w.weight.raw(),
-                      w.bias.defined() ? w.bias.raw() : nullptr};
+                      w.bias.defined() ? w.bias.raw() : nullptr, omp_get_max_threads()};
     auto it = g_convs.find(key);
     if (it == g_convs.end()) it = g_convs.emplace(key, make_conv(key, w, eng)).first;
     prim = it->second;

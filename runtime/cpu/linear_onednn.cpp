@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
 
 #include "runtime/cpu/cpu_isa.h"
 #include "runtime/cpu/ops_cpu.h"
@@ -86,8 +87,10 @@ struct PrimitiveKey {
   int type;  // oneDNN data type of the operands (f32 for emulated bf16)
   bool bias;
   bool packed;
+  int threads;  // oneDNN fixes a primitive's team size when it creates it (cpu_threads.h changes it)
   bool operator<(const PrimitiveKey& o) const {
-    return std::tie(m, n, k, type, bias, packed) < std::tie(o.m, o.n, o.k, o.type, o.bias, o.packed);
+    return std::tie(m, n, k, type, bias, packed, threads) <
+           std::tie(o.m, o.n, o.k, o.type, o.bias, o.packed, o.threads);
   }
 };
 
@@ -164,7 +167,7 @@ void linear(const Tensor& x, const ops::LinearWeight& w, Tensor& y) {
   CachedMatmul prim;
   {
     std::lock_guard<std::mutex> lock(g_cache_mutex);
-    PrimitiveKey key{m, n, k, static_cast<int>(type), has_bias, packed != nullptr};
+    PrimitiveKey key{m, n, k, static_cast<int>(type), has_bias, packed != nullptr, omp_get_max_threads()};
     auto it = g_primitives.find(key);
     if (it == g_primitives.end()) {
       dnnl::memory::desc wdesc = packed ? packed->desc : plain_weight_desc(n, k, type);
