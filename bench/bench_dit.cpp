@@ -9,6 +9,7 @@
 //
 //   bench_dit [--config tiny|wan1.3b|T] [--precision f32|bf16|both] [--chunks N]
 //             [--height H --width W] (latent size) [--capacity FRAMES]
+//             [--warmup N] (untimed chunks first, default 1)
 //             [--weights-out PATH] (keep the random checkpoint there: bench/peer
 //             runs PyTorch on the same weights)
 //
@@ -92,7 +93,7 @@ Stats summarise(std::vector<double> v) {
 }
 
 nlohmann::json run(const BenchConfig& b, wl::ops::MatmulPrecision precision, const std::string& weights,
-                   int64_t chunks) {
+                   int64_t chunks, int64_t warmup) {
   wl::WeightMap map = wl::WeightMap::open(weights);
   wl::CausalDit model(map, wl::DitOptions{precision});
   wl::cache::KvStore cache(model.cache_config(b.height, b.width, b.capacity, 0), wl::cache::make_policy(b.policy));
@@ -106,8 +107,8 @@ nlohmann::json run(const BenchConfig& b, wl::ops::MatmulPrecision precision, con
   std::vector<float> xs(static_cast<size_t>(b.chunk * b.spec.in_dim * b.height * b.width));
   std::vector<double> call_ms, chunk_ms;
   double flops_calls = 0, flops_chunks = 0;
-  for (int64_t c = -1; c < chunks; ++c) {  // chunk -1 warms up
-    const int64_t start = std::max<int64_t>(c, 0) * b.chunk;
+  for (int64_t c = -warmup; c < chunks; ++c) {  // chunks below 0 warm up
+    const int64_t start = (c + warmup) * b.chunk;
     const int64_t keys = std::min(start + b.chunk, b.capacity) * tpf;
     const auto chunk_begin = Clock::now();
     for (int64_t step = 0; step <= b.steps; ++step) {
@@ -145,12 +146,14 @@ nlohmann::json run(const BenchConfig& b, wl::ops::MatmulPrecision precision, con
 
 int main(int argc, char** argv) {
   try {
-    wl::app::Args args(argc, argv, {"config", "precision", "chunks", "height", "width", "capacity", "weights-out"});
+    wl::app::Args args(argc, argv, {"config", "precision", "chunks", "height", "width", "capacity", "weights-out", "warmup"});
     BenchConfig b = make_config(args.get("config", "tiny"));
     b.height = args.get_int("height", b.height);
     b.width = args.get_int("width", b.width);
     b.capacity = args.get_int("capacity", b.capacity);
     const int64_t chunks = args.get_int("chunks", b.name == "tiny" ? 12 : 2);
+    const int64_t warmup = args.get_int("warmup", 1);
+    if (chunks < 1 || warmup < 0) throw wl::Error("--chunks must be >= 1 and --warmup >= 0");
     const std::string which = args.get("precision", "both");
     std::vector<wl::ops::MatmulPrecision> precisions;
     if (which == "f32" || which == "both") precisions.push_back(wl::ops::MatmulPrecision::F32);
@@ -174,13 +177,14 @@ int main(int argc, char** argv) {
         {"latent", {{"frames_per_chunk", b.chunk}, {"height", b.height}, {"width", b.width},
                     {"tokens_per_frame", (b.height / 2) * (b.width / 2)}, {"cache_frames", b.capacity}}},
         {"steps", b.steps},
+        {"warmup_chunks", warmup},
         {"threads", omp_get_max_threads()},
         {"isa", wl::ops::cpu_info().onednn_isa},
         {"kernels", wl::ops::cpu_info().kernels},
         {"bf16", wl::ops::cpu_info().native_bf16 ? "native" : "emulated in f32"},
         {"results", nlohmann::json::array()},
     };
-    for (auto p : precisions) out["results"].push_back(run(b, p, weights, chunks));
+    for (auto p : precisions) out["results"].push_back(run(b, p, weights, chunks, warmup));
     if (keep.empty()) std::filesystem::remove(weights);
     std::printf("%s\n", out.dump(2).c_str());
     return 0;

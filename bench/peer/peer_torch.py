@@ -33,15 +33,30 @@ def load_model(path):
     cfg.pop("model_type", None)
     cfg.setdefault("action_dim", 0)
     model = wdit.WanDiT(**cfg)
-    sd = {k: torch.from_numpy(v.copy()) for k, v in st.load(path).items()}
+    tensors, _ = st.load(path)
+    sd = {k: torch.as_tensor(v).float() for k, v in tensors.items()}
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if missing or unexpected:
         raise SystemExit(f"{path}: weights do not fit configuration T: missing {missing[:4]}, unexpected {unexpected[:4]}")
     return model.eval(), cfg
 
 
+def rope(x, cos, sin):
+    """wdit.apply_rope without complex numbers (torch.compile does not generate code for them):
+    pairs (x[2i], x[2i+1]) rotated by the angle whose cos/sin are given, [N, d/2]."""
+    xr = x.float().reshape(*x.shape[:-1], -1, 2)
+    a, b = xr[..., 0], xr[..., 1]
+    return torch.stack([a * cos - b * sin, a * sin + b * cos], -1).flatten(-2)
+
+
 class CachedStepper:
-    """One forward call of a chunk of `chunk` frames against per-block K/V caches."""
+    """One forward call of a chunk of `chunk` frames against per-block K/V caches.
+
+    `step` is a pure function of tensors (the frame's noise and time, its RoPE
+    tables, the context and the caches' past keys and values) that returns the
+    flow and the chunk's new keys and values, so torch.compile sees one graph;
+    the cache itself (append, slide, commit on the clean pass) is kept outside it.
+    """
 
     def __init__(self, model, cfg, h, w, capacity):
         self.m, self.c = model, cfg
@@ -49,38 +64,22 @@ class CachedStepper:
         self.tpf = (h // 2) * (w // 2)
         self.capacity = capacity
         self.heads = cfg["num_heads"]
-        self.k_cache = [None] * len(model.blocks)
-        self.v_cache = [None] * len(model.blocks)
+        blocks = len(model.blocks)
+        D = cfg["dim"]
+        d = D // self.heads
+        self.k_cache = [torch.zeros(1, self.heads, 0, d) for _ in range(blocks)]
+        self.v_cache = [torch.zeros(1, self.heads, 0, d) for _ in range(blocks)]
 
-    def attend(self, blk, i, h, cos, sin, commit):
-        sa = blk.self_attn
-        B, N, D = h.shape
-        H = self.heads
-        q = sa.norm_q(sa.q(h)).view(B, N, H, -1).transpose(1, 2)
-        k = sa.norm_k(sa.k(h)).view(B, N, H, -1).transpose(1, 2)
-        v = sa.v(h).view(B, N, H, -1).transpose(1, 2)
-        q = wdit.apply_rope(q, cos, sin)
-        k = wdit.apply_rope(k, cos, sin)
-        keep = (self.capacity - N // self.tpf) * self.tpf
-        if self.k_cache[i] is not None and keep > 0:
-            kk = torch.cat([self.k_cache[i][:, :, -keep:], k.to(self.k_cache[i].dtype)], 2)
-            vv = torch.cat([self.v_cache[i][:, :, -keep:], v.to(self.v_cache[i].dtype)], 2)
-        else:
-            kk, vv = k, v
-        if commit:
-            self.k_cache[i], self.v_cache[i] = kk[:, :, -self.capacity * self.tpf:], vv[:, :, -self.capacity * self.tpf:]
-        out = F.scaled_dot_product_attention(q, kk.to(q.dtype), vv.to(q.dtype))
-        return sa.o(out.transpose(1, 2).reshape(B, N, D))
-
-    def forward(self, x, t, start_frame, ctx, commit):
+    def step(self, x, t, cos, sin, ctx, past_k, past_v):
         m, c = self.m, self.c
         B, Fr = x.shape[0], x.shape[1]
         tpf = self.tpf
+        H = self.heads
         xe = m.patch_embedding(x.permute(0, 2, 1, 3, 4)).flatten(2).transpose(1, 2).float()  # [B, N, D]
         e = m.time_embedding(wdit.sinusoidal_embedding(c["freq_dim"], t).float()).float()  # [B, F, D]
         e0 = m.time_projection(e).float().view(B, Fr, 6, -1)
-        cos, sin = wdit.rope_tables(c["dim"] // c["num_heads"], Fr, self.h // 2, self.w // 2, start_frame)
         N, D = xe.shape[1], xe.shape[2]
+        new_k, new_v = [], []
         for i, blk in enumerate(m.blocks):
             mod = (blk.modulation.float()[:, None] + e0)[:, :, :, None]
             sh1, sc1, g1, sh2, sc2, g2 = mod.unbind(2)
@@ -89,14 +88,40 @@ class CachedStepper:
                 return a.view(B, Fr, tpf, D)
 
             h = (fr(wdit.layer_norm(xe, blk.eps)) * (1 + sc1) + sh1).view(B, N, D)
-            xe = (fr(xe) + fr(self.attend(blk, i, h, cos, sin, commit).float()) * g1).view(B, N, D)
+            sa = blk.self_attn
+            q = sa.norm_q(sa.q(h)).view(B, N, H, -1).transpose(1, 2)
+            k = sa.norm_k(sa.k(h)).view(B, N, H, -1).transpose(1, 2)
+            v = sa.v(h).view(B, N, H, -1).transpose(1, 2)
+            q = rope(q, cos, sin)
+            k = rope(k, cos, sin)
+            v = v.float()
+            new_k.append(k)
+            new_v.append(v)
+            kk = torch.cat([past_k[i], k], 2)
+            vv = torch.cat([past_v[i], v], 2)
+            att = F.scaled_dot_product_attention(q, kk.to(q.dtype), vv.to(q.dtype))
+            att = sa.o(att.transpose(1, 2).reshape(B, N, D))
+            xe = (fr(xe) + fr(att.float()) * g1).view(B, N, D)
             xe = xe + blk.cross_attn(wdit.layer_norm(xe, blk.eps, blk.norm3.weight.float(), blk.norm3.bias.float()),
                                      ctx).float()
             h = (fr(wdit.layer_norm(xe, blk.eps)) * (1 + sc2) + sh2).view(B, N, D)
             xe = (fr(xe) + fr(blk.ffn(h).float()) * g2).view(B, N, D)
         hm = (m.head.modulation.float()[:, None] + e[:, :, None])[:, :, :, None]
         hn = wdit.layer_norm(xe, c["eps"]).view(B, Fr, tpf, -1) * (1 + hm[:, :, 1]) + hm[:, :, 0]
-        return m.head.head(hn.view(B, Fr * tpf, -1)).float()
+        return m.head.head(hn.view(B, Fr * tpf, -1)).float(), new_k, new_v
+
+    def call(self, step_fn, x, t, start_frame, ctx, commit):
+        c = self.c
+        cos, sin = wdit.rope_tables(c["dim"] // c["num_heads"], x.shape[1], self.h // 2, self.w // 2, start_frame)
+        # The chunk's own keys count toward the cache's frames, as in the engine.
+        keep = (self.capacity - x.shape[1]) * self.tpf
+        past_k = [k[:, :, k.shape[2] - min(keep, k.shape[2]):] for k in self.k_cache]
+        past_v = [v[:, :, v.shape[2] - min(keep, v.shape[2]):] for v in self.v_cache]
+        out, new_k, new_v = step_fn(x, t, cos, sin, ctx, past_k, past_v)
+        if commit:
+            self.k_cache = [torch.cat([p, n], 2) for p, n in zip(past_k, new_k)]
+            self.v_cache = [torch.cat([p, n], 2) for p, n in zip(past_v, new_v)]
+        return out
 
 
 def run_mode(model, cfg, args, mode):
@@ -104,19 +129,22 @@ def run_mode(model, cfg, args, mode):
     stepper = CachedStepper(model, cfg, args.height, args.width, args.capacity)
     text = torch.randn(1, cfg["text_len"] // 2, cfg["text_dim"])
     bf16 = mode.startswith("bf16")
-    fwd = stepper.forward
+    step_fn = stepper.step
     if mode.endswith("compile"):
-        fwd = torch.compile(stepper.forward, dynamic=True)
+        step_fn = torch.compile(stepper.step, dynamic=True)
     times = []
+    # Untimed warm-up frames, as many as bench_dit's (--warmup): the cache is full when timing
+    # starts, and a compiled mode has recompiled for every cache length by then.
+    warm = args.warmup
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         ctx = model.embed_context(text)
-        for f in range(-2, args.frames):  # two warm-up frames (compilation happens there)
-            start = max(f, 0)
+        for f in range(-warm, args.frames):
+            start = f + warm
             t0 = time.perf_counter()
             for step in range(args.steps + 1):
                 x = torch.randn(1, 1, cfg["in_dim"], args.height, args.width)
                 tv = 0.0 if step == args.steps else 1000.0 * (args.steps - step) / args.steps
-                fwd(x, torch.full((1, 1), tv), start, ctx, step == args.steps)
+                stepper.call(step_fn, x, torch.full((1, 1), tv), start, ctx, step == args.steps)
             if f >= 0:
                 times.append((time.perf_counter() - t0) * 1e3)
     return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": len(times)}
@@ -131,6 +159,7 @@ def main():
     ap.add_argument("--height", type=int, default=16)
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--modes", default="auto")
+    ap.add_argument("--warmup", type=int, default=15)
     args = ap.parse_args()
     model, cfg = load_model(args.weights)
     native_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
