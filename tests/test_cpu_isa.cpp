@@ -24,13 +24,6 @@
 namespace wl {
 namespace {
 
-Tensor random(const Shape& s, std::mt19937& g, float lo = -2.0f, float hi = 2.0f) {
-  std::uniform_real_distribution<float> u(lo, hi);
-  Tensor t = Tensor::empty(s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = u(g);
-  return t;
-}
-
 using Kernel = void (*)(const cpu::AttnProblem&);
 struct NamedKernel {
   const char* name;
@@ -75,13 +68,13 @@ TEST(CpuIsa, EveryAttentionKernelMatchesTheReferenceOnOddShapes) {
     std::vector<Tensor> keep;
     std::vector<ops::KVSegment> segs;
     for (int64_t len : c.lens) {
-      keep.push_back(random({len, c.H, c.d}, g));
-      keep.push_back(random({len, c.H, c.d}, g));
-      keep.push_back(random({len}, g, -3.0f, 1.0f));
+      keep.push_back(ref::uniform({len, c.H, c.d}, g));
+      keep.push_back(ref::uniform({len, c.H, c.d}, g));
+      keep.push_back(ref::uniform({len}, g, -3.0f, 1.0f));
       const size_t n = keep.size();
       segs.push_back({keep[n - 3].f32(), keep[n - 2].f32(), c.bias ? keep[n - 1].f32() : nullptr, len});
     }
-    Tensor q = random({c.Lq, c.H, c.d}, g);
+    Tensor q = ref::uniform({c.Lq, c.H, c.d}, g);
     const float scale = c.logit_scale / std::sqrt(static_cast<float>(c.d));
     const auto want = ref::attention(q, segs, scale);
     const int64_t ld = c.H * c.d;
@@ -131,8 +124,8 @@ TEST(CpuIsa, Bf16ProductsAreBf16ProductsAccumulatedInF32Everywhere) {
   };
   for (const Shape3 s : {Shape3{1, 3, 5, true}, Shape3{7, 19, 33, false}, Shape3{64, 192, 192, true},
                          Shape3{257, 130, 71, true}, Shape3{256, 768, 192, false}, Shape3{33, 1000, 17, true}}) {
-    Tensor x = random({s.m, s.k}, g), w = random({s.n, s.k}, g, -0.5f, 0.5f);
-    Tensor b = s.bias ? random({s.n}, g) : Tensor();
+    Tensor x = ref::uniform({s.m, s.k}, g), w = ref::uniform({s.n, s.k}, g, -0.5f, 0.5f);
+    Tensor b = s.bias ? ref::uniform({s.n}, g) : Tensor();
     const auto want = bf16_product_reference(x, w, b);
     const std::string what = "M " + std::to_string(s.m) + " K " + std::to_string(s.k) + " N " + std::to_string(s.n);
 

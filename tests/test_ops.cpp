@@ -19,13 +19,6 @@
 namespace wl {
 namespace {
 
-Tensor random(const Shape& s, std::mt19937& g, float lo = -2.0f, float hi = 2.0f) {
-  std::uniform_real_distribution<float> u(lo, hi);
-  Tensor t = Tensor::empty(s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = u(g);
-  return t;
-}
-
 #define EXPECT_CLOSE(a, expected, tol, what) \
   EXPECT_LE(ref::normalised_error((a), (expected)), (tol)) << what
 
@@ -37,9 +30,9 @@ TEST(Ops, LayerNorm) {
     for (int64_t D : {8, 48, 72, 130})
       for (int affine = 0; affine < 3; ++affine) {
         // An offset mean checks the variance is not computed as E[x^2] - E[x]^2 in float.
-        Tensor x = random({rows, D}, g, 40.0f, 44.0f);
-        Tensor w = affine >= 1 ? random({D}, g) : Tensor();
-        Tensor b = affine >= 2 ? random({D}, g) : Tensor();
+        Tensor x = ref::uniform({rows, D}, g, 40.0f, 44.0f);
+        Tensor w = affine >= 1 ? ref::uniform({D}, g) : Tensor();
+        Tensor b = affine >= 2 ? ref::uniform({D}, g) : Tensor();
         auto want = ref::layer_norm(x, w, b, 1e-6);
         Tensor y = Tensor::empty({rows, D});
         ops::layer_norm(x, w, b, 1e-6f, y);
@@ -55,8 +48,8 @@ TEST(Ops, LayerNormModulate) {
     for (int64_t D : {8, 72, 130})
       for (int64_t tpf : {1, 5, 131}) {
         const int64_t F = (T + tpf - 1) / tpf;
-        Tensor x = random({T, D}, g, -3.0f, 5.0f);
-        Tensor mod = random({F, 6, D}, g, -1.0f, 1.0f);
+        Tensor x = ref::uniform({T, D}, g, -3.0f, 5.0f);
+        Tensor mod = ref::uniform({F, 6, D}, g, -1.0f, 1.0f);
         auto want = ref::layer_norm_modulate(x, mod, 0, 1, tpf, 1e-6);
         Tensor y = Tensor::empty({T, D});
         ops::layer_norm_modulate(x, mod, 0, 1, tpf, 1e-6f, y);
@@ -72,8 +65,8 @@ TEST(Ops, RmsNorm) {
   for (int64_t rows : {1, 7, 33, 131, 300})
     for (int64_t D : {8, 48, 72, 130})
       for (bool weighted : {false, true}) {
-        Tensor x = random({rows, D}, g, -3.0f, 5.0f);
-        Tensor w = weighted ? random({D}, g) : Tensor();
+        Tensor x = ref::uniform({rows, D}, g, -3.0f, 5.0f);
+        Tensor w = weighted ? ref::uniform({D}, g) : Tensor();
         auto want = ref::rms_norm(x, w, 1e-6);
         Tensor y = Tensor::empty({rows, D});
         ops::rms_norm(x, w, 1e-6f, y);
@@ -82,8 +75,8 @@ TEST(Ops, RmsNorm) {
         EXPECT_CLOSE(x, want, 1e-5, shp(x.shape()) << " in place");
       }
   // [T, H, d] tensors normalise over d.
-  Tensor x = random({5, 3, 18}, g);
-  Tensor w = random({18}, g);
+  Tensor x = ref::uniform({5, 3, 18}, g);
+  Tensor w = ref::uniform({18}, g);
   auto want = ref::rms_norm(x, w, 1e-6);
   ops::rms_norm(x, w, 1e-6f, x);
   EXPECT_CLOSE(x, want, 1e-5, "rank 3");
@@ -93,18 +86,18 @@ TEST(Ops, AddAndGatedAdd) {
   std::mt19937 g(14);
   for (int64_t T : {1, 7, 33, 131, 300})
     for (int64_t D : {8, 72, 130}) {
-      Tensor x = random({T, D}, g), y = random({T, D}, g);
+      Tensor x = ref::uniform({T, D}, g), y = ref::uniform({T, D}, g);
       auto want = ref::add(x, y);
       ops::add(x, y);
       EXPECT_CLOSE(x, want, 1e-6, shp(x.shape()));
       for (int64_t tpf : {1, 4, 200}) {
-        Tensor mod = random({(T + tpf - 1) / tpf + 1, 3, D}, g);
+        Tensor mod = ref::uniform({(T + tpf - 1) / tpf + 1, 3, D}, g);
         auto want2 = ref::gated_add(x, y, mod, 2, tpf);
         ops::gated_add(x, y, mod, 2, tpf);
         EXPECT_CLOSE(x, want2, 1e-6, shp(x.shape()) << " tpf " << tpf);
       }
     }
-  Tensor big = random({70001}, g), other = random({70001}, g);  // several parallel chunks
+  Tensor big = ref::uniform({70001}, g), other = ref::uniform({70001}, g);  // several parallel chunks
   auto want = ref::add(big, other);
   ops::add(big, other);
   EXPECT_CLOSE(big, want, 1e-6, "70001");
@@ -114,7 +107,7 @@ TEST(Ops, Activations) {
   std::mt19937 g(15);
   for (auto [lo, hi] : {std::pair{-1.0f, 1.0f}, std::pair{-8.0f, 8.0f}, std::pair{-60.0f, 60.0f}})
     for (int64_t n : {1, 7, 33, 1000, 40001}) {
-      Tensor x = random({n}, g, lo, hi);
+      Tensor x = ref::uniform({n}, g, lo, hi);
       Tensor x2 = x.clone();
       auto want = ref::gelu_tanh(x);
       ops::gelu_tanh(x);
@@ -148,7 +141,7 @@ TEST(Ops, Rope3d) {
         for (Grid gr : {Grid{1, 1, 1}, Grid{2, 3, 5}, Grid{3, 4, 2}, Grid{3, 7, 9}}) {
           const int64_t T = gr.frames * gr.rows * gr.cols;
           if (T * H * d > 20000 && !(H == 5 && d == 128 && frame0 == 1500)) continue;  // one large, threaded case
-          Tensor x = random({T, H, d}, g);
+          Tensor x = ref::uniform({T, H, d}, g);
           auto want = ref::rope_3d(x, frame0, gr.frames, gr.rows, gr.cols);
           ops::rope_3d(x, frame0, gr.frames, gr.rows, gr.cols);
           EXPECT_CLOSE(x, want, 1e-6,
@@ -166,11 +159,11 @@ void check_attention(std::mt19937& g, int64_t Lq, int64_t H, int64_t d, const st
   std::vector<Kv> store;
   std::vector<ops::KVSegment> segs;
   for (int64_t len : lens) {
-    Kv s{random({len, H, d}, g), random({len, H, d}, g), random({len}, g, -3.0f, 1.0f)};
+    Kv s{ref::uniform({len, H, d}, g), ref::uniform({len, H, d}, g), ref::uniform({len}, g, -3.0f, 1.0f)};
     store.push_back(s);
     segs.push_back({s.k.f32(), s.v.f32(), with_bias ? s.bias.f32() : nullptr, len});
   }
-  Tensor q = random({Lq, H, d}, g);
+  Tensor q = ref::uniform({Lq, H, d}, g);
   const float scale = logit_scale / std::sqrt(static_cast<float>(d));
   auto want = ref::attention(q, segs, scale);
   Tensor out = Tensor::empty({Lq, H, d});
@@ -207,11 +200,11 @@ TEST(Ops, PatchifyUnpatchify) {
   std::mt19937 g(18);
   struct Case { int64_t F, C, h, w; int ph, pw; };
   for (Case c : {Case{1, 1, 1, 1, 1, 1}, Case{2, 3, 2, 5, 2, 2}, Case{3, 16, 3, 4, 2, 2}, Case{1, 5, 2, 3, 1, 3}, Case{3, 16, 16, 16, 2, 2}}) {
-    Tensor x = random({c.F, c.C, c.h * c.ph, c.w * c.pw}, g);
+    Tensor x = ref::uniform({c.F, c.C, c.h * c.ph, c.w * c.pw}, g);
     Tensor p = Tensor::empty({c.F * c.h * c.w, c.C * c.ph * c.pw});
     ops::patchify(x, c.ph, c.pw, p);
     EXPECT_EQ(ref::normalised_error(p, ref::patchify(x, c.ph, c.pw)), 0.0) << shp(x.shape());
-    Tensor t = random({c.F * c.h * c.w, c.ph * c.pw * c.C}, g);
+    Tensor t = ref::uniform({c.F * c.h * c.w, c.ph * c.pw * c.C}, g);
     Tensor o = Tensor::empty({c.F, c.C, c.h * c.ph, c.w * c.pw});
     ops::unpatchify(t, c.F, c.h, c.w, c.ph, c.pw, c.C, o);
     EXPECT_EQ(ref::normalised_error(o, ref::unpatchify(t, c.F, c.h, c.w, c.ph, c.pw, c.C)), 0.0) << shp(t.shape());

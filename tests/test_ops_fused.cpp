@@ -14,13 +14,6 @@
 namespace wl {
 namespace {
 
-Tensor random(const Shape& s, std::mt19937& g, float lo, float hi) {
-  std::uniform_real_distribution<float> u(lo, hi);
-  Tensor t = Tensor::empty(s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = u(g);
-  return t;
-}
-
 TEST(OpsFused, RmsNormRope3dEqualsRmsNormThenRope3d) {
   std::mt19937 g(31);
   struct Grid {
@@ -35,8 +28,8 @@ TEST(OpsFused, RmsNormRope3dEqualsRmsNormThenRope3d) {
             const std::string what = "H " + std::to_string(H) + " d " + std::to_string(d) + " frame0 " +
                                      std::to_string(frame0) + " T " + std::to_string(T) + " weighted " +
                                      std::to_string(weighted);
-            const Tensor x = random({T, H, d}, g, -2.0f, 3.0f);
-            const Tensor w = weighted ? random({H * d}, g, 0.5f, 1.5f) : Tensor();
+            const Tensor x = ref::uniform({T, H, d}, g, -2.0f, 3.0f);
+            const Tensor w = weighted ? ref::uniform({H * d}, g, 0.5f, 1.5f) : Tensor();
             Tensor normed = Tensor::empty({T, H, d}), rotated = Tensor::empty({T, H, d});
             ops::rms_norm_rope_3d(x, w, 1e-6f, frame0, gr.frames, gr.rows, gr.cols, normed, rotated);
 

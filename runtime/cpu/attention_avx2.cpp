@@ -17,6 +17,7 @@
 #include <cstdlib>
 
 #include "runtime/cpu/attention_kernels.h"
+#include "runtime/cpu/simd_exp.h"
 
 #if !defined(__AVX2__) || !defined(__FMA__)
 #error "attention_avx2.cpp must be compiled with AVX2 and FMA enabled"
@@ -25,27 +26,8 @@
 namespace wl::cpu {
 namespace {
 
+using detail::exp256;
 constexpr int BK = kAttnChunkKeys;
-
-// exp on 8 lanes: the reduction and polynomial of simd_exp.h's fast_exp,
-// 2^n built in the exponent bits.
-inline __m256 exp256(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
-  x = _mm256_min_ps(x, _mm256_set1_ps(88.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
 
 // Lanes [0, rem) of 8 set (rem clamped to [0, 8]).
 inline __m256i lane_mask(int64_t rem) {

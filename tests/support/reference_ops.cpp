@@ -7,6 +7,13 @@
 
 namespace wl::ref {
 
+Tensor uniform(const Shape& s, std::mt19937& g, float lo, float hi) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  Tensor t = Tensor::empty(s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = u(g);
+  return t;
+}
+
 std::vector<double> to_double(const Tensor& t) {
   std::vector<float> f = t.to_floats();
   return std::vector<double>(f.begin(), f.end());

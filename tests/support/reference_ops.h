@@ -4,12 +4,17 @@
 // Nothing here is optimised or shared with the runtime's kernels.
 #pragma once
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "runtime/ops.h"
 #include "runtime/tensor.h"
 
 namespace wl::ref {
+
+// An F32 tensor of `s` with values uniform in [lo, hi) drawn from `g` (the op
+// tests' random inputs).
+Tensor uniform(const Shape& s, std::mt19937& g, float lo = -2.0f, float hi = 2.0f);
 
 std::vector<double> to_double(const Tensor& t);
 
