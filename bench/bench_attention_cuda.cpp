@@ -17,9 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/args.h"
-#include "runtime/error.h"
-#include "runtime/ops.h"
+#include "app/cli/args.h"
+#include "runtime/core/error.h"
+#include "runtime/core/ops.h"
 #ifdef WORLDLOOP_HAS_CUDA
 #include <cuda_runtime.h>
 

@@ -31,11 +31,11 @@
 #include <nlohmann/json.hpp>
 #include <omp.h>
 
-#include "app/args.h"
+#include "app/cli/args.h"
 #include "cache/kv_store.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "runtime/model/causal_dit.h"
-#include "runtime/ops.h"
+#include "runtime/core/ops.h"
 #include "tests/support/random_checkpoint.h"
 
 namespace {

@@ -27,8 +27,8 @@
 #include <nlohmann/json.hpp>
 #include <omp.h>
 
-#include "app/args.h"
-#include "runtime/error.h"
+#include "app/cli/args.h"
+#include "runtime/core/error.h"
 #include "runtime/model/causal_dit.h"
 #include "tests/support/random_checkpoint.h"
 

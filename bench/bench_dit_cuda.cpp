@@ -24,12 +24,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/args.h"
+#include "app/cli/args.h"
 #include "cache/kv_store.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/model/memory_plan.h"
-#include "runtime/ops.h"
+#include "runtime/core/ops.h"
 #include "tests/support/random_checkpoint.h"
 #ifdef WORLDLOOP_HAS_CUDA
 #include <cuda_runtime.h>

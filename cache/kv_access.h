@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "runtime/ops.h"
+#include "runtime/core/ops.h"
 
 namespace wl::cache {
 

@@ -2,8 +2,8 @@
 #include "cache/kv_rows.h"
 
 #include "cache/kv_store.h"
-#include "runtime/error.h"
-#include "runtime/ops.h"
+#include "runtime/core/error.h"
+#include "runtime/core/ops.h"
 
 namespace wl::cache {
 

@@ -14,7 +14,7 @@
 #include <memory>
 #include <vector>
 
-#include "runtime/tensor.h"
+#include "runtime/core/tensor.h"
 
 namespace wl::cache {
 

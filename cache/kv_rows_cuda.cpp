@@ -14,7 +14,7 @@
 #include "cache/kv_rows.h"
 #include "cache/kv_store.h"
 #include "runtime/cuda/kv_cache_kernels.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::cache {
 namespace {

@@ -25,7 +25,7 @@
 #include "cache/cache_stats.h"
 #include "cache/kv_access.h"
 #include "cache/kv_rows.h"
-#include "runtime/ops.h"
+#include "runtime/core/ops.h"
 
 namespace wl::cache {
 

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "cache/cache_policy.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::cache {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <string>
 
-#include "runtime/error.h"
-#include "runtime/ops.h"
+#include "runtime/core/error.h"
+#include "runtime/core/ops.h"
 
 namespace wl::cache {
 

@@ -4,7 +4,7 @@
 
 #include <unistd.h>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::render {
 

@@ -83,8 +83,7 @@ class Presenter {
   void notify_resized() { resize_requested_ = true; }
   void wait_idle();
 
-  // Where the frame is drawn (window pixels), for the overlay's layout.
-  Rect frame_rect() const { return frame_rect_; }
+  // The window's drawable size in pixels.
   VkExtent2D extent() const { return swapchain_->extent; }
   const char* present_mode_name() const;
   const std::string& screenshot_error() const { return screenshot_error_; }

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "render/vk_check.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::render {
 

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "render/vk_check.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::render {
 

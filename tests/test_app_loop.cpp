@@ -9,11 +9,11 @@
 
 #include <gtest/gtest.h>
 
-#include "app/action_script.h"
-#include "app/frame_mailbox.h"
-#include "app/input_queue.h"
-#include "app/test_pattern_source.h"
-#include "app/world_loop.h"
+#include "app/loop/action_script.h"
+#include "app/loop/frame_mailbox.h"
+#include "app/loop/input_queue.h"
+#include "app/sources/test_pattern_source.h"
+#include "app/loop/world_loop.h"
 
 namespace wl::app {
 namespace {

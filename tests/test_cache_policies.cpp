@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "cache/kv_store.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "runtime/model/causal_dit.h"
-#include "runtime/ops.h"
-#include "runtime/tensor.h"
+#include "runtime/core/ops.h"
+#include "runtime/core/tensor.h"
 #include "tests/support/random_checkpoint.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cache/kv_store.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <random>
 #include <vector>
 
-#include "runtime/error.h"
-#include "runtime/ops.h"
+#include "runtime/core/error.h"
+#include "runtime/core/ops.h"
 
 namespace wl {
 namespace {

@@ -17,8 +17,8 @@
 
 #include "runtime/cpu/attention_kernels.h"
 #include "runtime/cpu/cpu_isa.h"
-#include "runtime/error.h"
-#include "runtime/ops.h"
+#include "runtime/core/error.h"
+#include "runtime/core/ops.h"
 #include "tests/support/reference_ops.h"
 
 namespace wl {

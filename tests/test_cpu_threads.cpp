@@ -3,7 +3,7 @@
 // does not flip the count every interval.
 #include <gtest/gtest.h>
 
-#include "runtime/cpu_threads.h"
+#include "runtime/core/cpu_threads.h"
 
 namespace wl {
 namespace {

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 #if defined(WORLDLOOP_HAS_VULKAN)
 #include "render/cuda_vk_interop.h"

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "cache/kv_store.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "runtime/model/causal_dit.h"
-#include "runtime/safetensors.h"
-#include "runtime/tensor.h"
+#include "runtime/core/safetensors.h"
+#include "runtime/core/tensor.h"
 #include "tests/support/random_checkpoint.h"
 #include "tests/support/reference_dit.h"
 

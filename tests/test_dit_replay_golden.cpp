@@ -6,7 +6,7 @@
 #include <cmath>
 #include <string>
 
-#include "runtime/safetensors.h"
+#include "runtime/core/safetensors.h"
 #include "tests/support/golden.h"
 
 namespace wl {

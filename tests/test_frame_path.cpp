@@ -12,12 +12,12 @@
 
 #include <gtest/gtest.h>
 
-#include "app/frame_mailbox.h"
-#include "app/frame_path.h"
-#include "app/input_queue.h"
-#include "app/world_loop.h"
-#include "app/world_source.h"
-#include "runtime/error.h"
+#include "app/loop/frame_mailbox.h"
+#include "app/loop/frame_path.h"
+#include "app/loop/input_queue.h"
+#include "app/loop/world_loop.h"
+#include "app/sources/world_source.h"
+#include "runtime/core/error.h"
 #include "tests/support/golden.h"
 #include "tests/support/random_world.h"
 

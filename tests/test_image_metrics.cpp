@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "app/image_metrics.h"
+#include "bench/eval/image_metrics.h"
 
 namespace wl::app {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/model/memory_plan.h"
 

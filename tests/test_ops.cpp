@@ -12,8 +12,8 @@
 #include <random>
 #include <string>
 
-#include "runtime/error.h"
-#include "runtime/ops.h"
+#include "runtime/core/error.h"
+#include "runtime/core/ops.h"
 #include "tests/support/reference_ops.h"
 
 namespace wl {

@@ -8,7 +8,7 @@
 #include <random>
 #include <string>
 
-#include "runtime/ops.h"
+#include "runtime/core/ops.h"
 #include "tests/support/reference_ops.h"
 
 namespace wl {

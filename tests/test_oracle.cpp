@@ -10,13 +10,13 @@
 #include <algorithm>
 #include <vector>
 
-#include "app/oracle_source.h"
-#include "tools/oracle/oracle.h"
-#include "tools/oracle/policy.h"
+#include "app/sources/oracle_source.h"
+#include "app/sources/oracle/oracle.h"
+#include "app/sources/oracle/policy.h"
 
 namespace {
 
-using wl::app::FrameActions;
+using wl::FrameActions;
 using namespace wl::oracle;
 
 FrameActions keys(uint32_t k) {
@@ -72,7 +72,7 @@ TEST(Oracle, SameSeedAndActionsGiveIdenticalFrames) {
 }
 
 TEST(Oracle, DifferentSeedsGiveDifferentWorlds) {
-  const std::vector<FrameActions> acts(10, keys(wl::app::kActRight));
+  const std::vector<FrameActions> acts(10, keys(wl::kActRight));
   for (int t = 0; t < kThemeCount; ++t) {
     const auto a = play(7, static_cast<Theme>(t), acts);
     const auto b = play(8, static_cast<Theme>(t), acts);
@@ -101,9 +101,9 @@ TEST(Oracle, RevisitingAPlaceShowsTheSameWorld) {
       g.reset(11, static_cast<Theme>(t), -5000, 777);
       std::vector<uint8_t> leaving(g.frame_bytes()), back(g.frame_bytes()), far(g.frame_bytes());
       g.step({}, leaving.data());
-      for (int i = 0; i < 40; ++i) g.step(keys(wl::app::kActRight), far.data());
-      for (int i = 0; i < 20; ++i) g.step(keys(wl::app::kActBack | wl::app::kActLeft), back.data());
-      for (int i = 0; i < 20; ++i) g.step(keys(wl::app::kActForward | wl::app::kActLeft), back.data());
+      for (int i = 0; i < 40; ++i) g.step(keys(wl::kActRight), far.data());
+      for (int i = 0; i < 20; ++i) g.step(keys(wl::kActBack | wl::kActLeft), back.data());
+      for (int i = 0; i < 20; ++i) g.step(keys(wl::kActForward | wl::kActLeft), back.data());
       ASSERT_EQ(g.camera_x(), -5000);
       ASSERT_EQ(g.camera_y(), 777);
       const double same = fraction_equal_pixels(leaving, back);
@@ -127,8 +127,8 @@ TEST(Oracle, AnimatedMeadowRevisitIsOverNinetyPercentIdentical) {
     g.reset(21 + place, Theme::Meadow, place * 997, place * -311);
     std::vector<uint8_t> leaving(g.frame_bytes()), back(g.frame_bytes());
     g.step({}, leaving.data());
-    for (int i = 0; i < 30; ++i) g.step(keys(wl::app::kActRight), back.data());
-    for (int i = 0; i < 30; ++i) g.step(keys(wl::app::kActLeft), back.data());
+    for (int i = 0; i < 30; ++i) g.step(keys(wl::kActRight), back.data());
+    for (int i = 0; i < 30; ++i) g.step(keys(wl::kActLeft), back.data());
     worst = std::min(worst, fraction_equal_pixels(leaving, back));
   }
   EXPECT_GT(worst, 0.9);
@@ -159,12 +159,12 @@ void expect_shift(int size, uint32_t k, int dx, int dy, int width = 0) {
     }
     EXPECT_GT(compared, 0u);
     EXPECT_EQ(mismatched, 0u) << theme_name(static_cast<Theme>(t)) << " size " << size << " keys "
-                              << wl::app::describe_actions(k);
+                              << wl::describe_actions(k);
   }
 }
 
 TEST(Oracle, KeysShiftTheViewByExactPixels) {
-  using namespace wl::app;
+  using namespace wl;
   // D moves the camera right: the picture moves left by 4 texels (one latent pixel of the
   // default world's autoencoder at 64x64).
   expect_shift(64, kActRight, 4, 0);
@@ -233,9 +233,9 @@ TEST(Oracle, ThemeSwitchReskinsTheSameWorld) {
   OracleGame g;
   g.reset(4, Theme::Meadow, 10, 20);
   std::vector<uint8_t> rgb(g.frame_bytes());
-  for (int i = 0; i < 9; ++i) g.step(keys(wl::app::kActRight), rgb.data());
+  for (int i = 0; i < 9; ++i) g.step(keys(wl::kActRight), rgb.data());
   g.set_theme(Theme::Lava);
-  g.step(keys(wl::app::kActBack), rgb.data());
+  g.step(keys(wl::kActBack), rgb.data());
 
   OracleGame fresh;
   fresh.reset(4, Theme::Lava, g.camera_x(), g.camera_y());

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/error.h"
-#include "runtime/safetensors.h"
+#include "runtime/core/error.h"
+#include "runtime/core/safetensors.h"
 
 namespace wl {
 namespace {

@@ -10,9 +10,9 @@
 
 #include "cache/kv_store.h"
 #include "cache/rolling_window_kv.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "runtime/model/sampler.h"
-#include "runtime/safetensors.h"
+#include "runtime/core/safetensors.h"
 #include "tests/support/golden.h"
 #include "tests/support/random_checkpoint.h"
 

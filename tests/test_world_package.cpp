@@ -7,8 +7,8 @@
 #include <fstream>
 #include <thread>
 
-#include "app/world_source.h"
-#include "runtime/error.h"
+#include "app/sources/world_source.h"
+#include "runtime/core/error.h"
 #include "runtime/model/world.h"
 #include "tests/support/golden.h"
 #include "tests/support/random_world.h"
@@ -53,15 +53,15 @@ TEST(WorldPackage, WorldSourcePlaysWithActionsAndPromptSwitch) {
   o.dir = dir;
   o.dit.precision = ops::MatmulPrecision::F32;
   int primed = 0;
-  o.primer = [&](uint64_t, const std::string&, int frames, std::vector<app::FrameActions>& actions) {
+  o.primer = [&](uint64_t, const std::string&, int frames, std::vector<FrameActions>& actions) {
     primed = frames;
-    actions.assign(static_cast<size_t>(frames), app::FrameActions{});
+    actions.assign(static_cast<size_t>(frames), FrameActions{});
     return std::vector<uint8_t>(static_cast<size_t>(frames) * 64 * 64 * 3, 90);
   };
   auto play = [&](uint32_t keys) {
     app::WorldSource source(o);
     source.reset(7, "a summer meadow");
-    std::vector<app::FrameActions> actions(3, app::FrameActions{keys});
+    std::vector<FrameActions> actions(3, FrameActions{keys});
     std::vector<uint8_t> rgb, all;
     for (int c = 0; c < 4; ++c) {
       if (c == 2) source.set_prompt("a snowy forest");
@@ -74,7 +74,7 @@ TEST(WorldPackage, WorldSourcePlaysWithActionsAndPromptSwitch) {
     EXPECT_LE(source.store().bytes_used(), source.store().stats().bytes_budget);
     return all;
   };
-  const auto idle = play(0), right = play(app::kActRight);
+  const auto idle = play(0), right = play(kActRight);
   EXPECT_EQ(primed, 3);
   EXPECT_EQ(play(0), idle);   // deterministic for a seed
   EXPECT_NE(idle, right);     // the action embedding reaches the frames
@@ -88,15 +88,15 @@ TEST(WorldPackage, RunsOnAnotherThreadThanItWasLoadedOn) {
   testref::write_random_world(dir);
   app::WorldSourceOptions o;
   o.dir = dir;
-  o.primer = [](uint64_t, const std::string&, int frames, std::vector<app::FrameActions>& actions) {
-    actions.assign(static_cast<size_t>(frames), app::FrameActions{});
+  o.primer = [](uint64_t, const std::string&, int frames, std::vector<FrameActions>& actions) {
+    actions.assign(static_cast<size_t>(frames), FrameActions{});
     return std::vector<uint8_t>(static_cast<size_t>(frames) * 64 * 64 * 3, 120);
   };
   app::WorldSource source(o);  // loads, primes and packs here
   std::vector<uint8_t> rgb;
   std::thread model([&] {
     source.reset(2, "a snowy forest");
-    std::vector<app::FrameActions> actions(3, app::FrameActions{app::kActForward});
+    std::vector<FrameActions> actions(3, FrameActions{kActForward});
     for (int c = 0; c < 3; ++c) source.next_chunk({c * 3, actions}, rgb);
   });
   model.join();
@@ -110,7 +110,7 @@ TEST(WorldPackage, CachePolicyAndBudgetChangeLive) {
   o.dir = dir;
   app::WorldSource source(o);
   source.reset(3, "a swamp");
-  std::vector<app::FrameActions> actions(3);
+  std::vector<FrameActions> actions(3);
   std::vector<uint8_t> rgb;
   for (int c = 0; c < 5; ++c) source.next_chunk({c * 3, actions}, rgb);
   const int64_t tpf = source.store().config().tokens_per_frame();

@@ -18,7 +18,7 @@
 
 #include "runtime/cpu/ops_cpu.h"
 #include "runtime/cpu/scratchpad.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::cpu {
 namespace {

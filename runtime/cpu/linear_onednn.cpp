@@ -26,7 +26,7 @@
 #include "runtime/cpu/cpu_isa.h"
 #include "runtime/cpu/ops_cpu.h"
 #include "runtime/cpu/scratchpad.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::cpu {
 namespace {

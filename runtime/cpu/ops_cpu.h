@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "runtime/ops.h"
-#include "runtime/tensor.h"
+#include "runtime/core/ops.h"
+#include "runtime/core/tensor.h"
 
 namespace wl::cpu {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "runtime/cuda/attention_paths.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::cuda {
 

@@ -24,7 +24,7 @@
 
 #include "runtime/cuda/attention_paths.h"
 #include "runtime/cuda/cuda_check.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::cuda {
 

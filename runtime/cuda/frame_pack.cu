@@ -7,8 +7,8 @@
 
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/frame_pack.h"
-#include "runtime/error.h"
-#include "runtime/unit_rgb8.h"
+#include "runtime/core/error.h"
+#include "runtime/core/unit_rgb8.h"
 
 namespace wl::cuda {
 

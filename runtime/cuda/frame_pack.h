@@ -10,7 +10,7 @@
 #pragma once
 #include <vector>
 
-#include "runtime/tensor.h"
+#include "runtime/core/tensor.h"
 
 struct CUstream_st;  // cudaStream_t is CUstream_st*
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 // for (int64_t i = ...; i < n; ...) over this thread's share of n elements.
 #define WL_GRID_STRIDE_LOOP(i, n)                                                          \

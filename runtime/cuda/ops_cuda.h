@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/ops.h"
-#include "runtime/tensor.h"
+#include "runtime/core/ops.h"
+#include "runtime/core/tensor.h"
 
 struct CUstream_st;  // cudaStream_t is CUstream_st*
 

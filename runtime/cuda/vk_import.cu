@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "runtime/cuda/cuda_device.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl::cuda {
 

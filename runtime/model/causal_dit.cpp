@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl {
 namespace {

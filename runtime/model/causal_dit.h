@@ -15,9 +15,9 @@
 #include "runtime/model/cuda_graph_runner.h"
 #include "runtime/model/dit_config.h"
 #include "runtime/model/dit_workspace.h"
-#include "runtime/ops.h"
-#include "runtime/safetensors.h"
-#include "runtime/tensor.h"
+#include "runtime/core/ops.h"
+#include "runtime/core/safetensors.h"
+#include "runtime/core/tensor.h"
 
 namespace wl {
 

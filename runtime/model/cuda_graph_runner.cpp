@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #ifdef WORLDLOOP_HAS_CUDA
 #include "runtime/cuda/graph_capture.h"
 #endif

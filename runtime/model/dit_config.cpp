@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/error.h"
-#include "runtime/safetensors.h"
+#include "runtime/core/error.h"
+#include "runtime/core/safetensors.h"
 
 namespace wl {
 

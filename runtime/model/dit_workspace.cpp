@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "runtime/ops.h"
+#include "runtime/core/ops.h"
 
 namespace wl {
 

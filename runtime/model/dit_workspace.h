@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "runtime/model/dit_config.h"
-#include "runtime/tensor.h"
+#include "runtime/core/tensor.h"
 
 namespace wl {
 

@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl {
 

@@ -1,7 +1,7 @@
 #include "runtime/model/image_codec.h"
 
-#include "runtime/error.h"
-#include "runtime/unit_rgb8.h"
+#include "runtime/core/error.h"
+#include "runtime/core/unit_rgb8.h"
 
 namespace wl {
 namespace {

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/ops.h"
-#include "runtime/safetensors.h"
-#include "runtime/tensor.h"
+#include "runtime/core/ops.h"
+#include "runtime/core/safetensors.h"
+#include "runtime/core/tensor.h"
 
 namespace wl {
 

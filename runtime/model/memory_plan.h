@@ -12,7 +12,7 @@
 #include "cache/kv_store.h"
 #include "runtime/model/dit_config.h"
 #include "runtime/model/dit_workspace.h"
-#include "runtime/ops.h"
+#include "runtime/core/ops.h"
 
 namespace wl {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <random>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl {
 namespace {

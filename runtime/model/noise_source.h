@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/safetensors.h"
-#include "runtime/tensor.h"
+#include "runtime/core/safetensors.h"
+#include "runtime/core/tensor.h"
 
 namespace wl {
 

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl {
 namespace {

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 
 namespace wl {
 

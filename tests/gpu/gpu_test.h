@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "runtime/ops.h"
-#include "runtime/tensor.h"
+#include "runtime/core/ops.h"
+#include "runtime/core/tensor.h"
 
 #define WL_REQUIRE_CUDA()                                                       \
   do {                                                                          \

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace wl {

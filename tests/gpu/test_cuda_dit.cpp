@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "cache/kv_store.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/model/memory_plan.h"
-#include "runtime/safetensors.h"
+#include "runtime/core/safetensors.h"
 #include "tests/gpu/gpu_test.h"
 #include "tests/support/golden.h"
 #include "tests/support/random_checkpoint.h"

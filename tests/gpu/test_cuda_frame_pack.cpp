@@ -14,9 +14,9 @@
 
 #include "runtime/cuda/frame_pack.h"
 #include "runtime/cuda/ops_cuda.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "runtime/model/image_codec.h"
-#include "runtime/safetensors.h"
+#include "runtime/core/safetensors.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace wl {

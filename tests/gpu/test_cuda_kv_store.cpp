@@ -16,7 +16,7 @@
 
 #include "cache/kv_store.h"
 #include "cache/rolling_window_kv.h"
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace wl::cache {

@@ -1,7 +1,7 @@
 // Device allocation and copies (runtime/cuda/memory.cu) and the CPU fallback.
 #include <cstring>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace wl {

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/error.h"
+#include "runtime/core/error.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace wl {

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "runtime/safetensors.h"
+#include "runtime/core/safetensors.h"
 
 namespace wl::test {
 

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "runtime/safetensors.h"
+#include "runtime/core/safetensors.h"
 
 namespace wl::testref {
 

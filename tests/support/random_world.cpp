@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sentencepiece_trainer.h>
 
-#include "runtime/safetensors.h"
+#include "runtime/core/safetensors.h"
 #include "tests/support/random_checkpoint.h"
 
 namespace wl::testref {

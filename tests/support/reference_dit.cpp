@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "runtime/safetensors.h"
-#include "runtime/tensor.h"
+#include "runtime/core/safetensors.h"
+#include "runtime/core/tensor.h"
 
 namespace wl::testref {
 

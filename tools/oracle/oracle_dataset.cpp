@@ -22,16 +22,16 @@
 #include <nlohmann/json.hpp>
 #include <stb/stb_image_write.h>
 
-#include "runtime/error.h"
-#include "runtime/safetensors.h"
-#include "runtime/tensor.h"
-#include "tools/oracle/oracle.h"
-#include "tools/oracle/policy.h"
+#include "runtime/core/error.h"
+#include "runtime/core/safetensors.h"
+#include "runtime/core/tensor.h"
+#include "app/sources/oracle/oracle.h"
+#include "app/sources/oracle/policy.h"
 
 namespace {
 
 using namespace wl::oracle;
-using wl::app::FrameActions;
+using wl::FrameActions;
 
 struct Args {
   std::string out;
@@ -110,7 +110,7 @@ nlohmann::json write_episode(const Args& a, int episode) {
   const int F = a.frames, H = a.size, W = a.size;
   const size_t plane = static_cast<size_t>(H) * W;
   wl::Tensor frames = wl::Tensor::empty({F, 3, H, W}, wl::DType::F16);
-  wl::Tensor actions = wl::Tensor::zeros({F, wl::app::kActionBitCount});
+  wl::Tensor actions = wl::Tensor::zeros({F, wl::kActionBitCount});
   wl::Tensor theme = wl::Tensor::zeros({F});
   wl::Tensor camera = wl::Tensor::zeros({F, 2});
   uint16_t lut[256];
@@ -129,8 +129,8 @@ nlohmann::json write_episode(const Args& a, int episode) {
       dst[plane + i] = lut[rgb[i * 3 + 1]];
       dst[2 * plane + i] = lut[rgb[i * 3 + 2]];
     }
-    for (int b = 0; b < wl::app::kActionBitCount; ++b)
-      actions.f32()[f * wl::app::kActionBitCount + b] = act.held(kDatasetActionOrder[b]) ? 1.0f : 0.0f;
+    for (int b = 0; b < wl::kActionBitCount; ++b)
+      actions.f32()[f * wl::kActionBitCount + b] = act.held(kDatasetActionOrder[b]) ? 1.0f : 0.0f;
     theme.f32()[f] = static_cast<float>(static_cast<int>(game.theme()));
     camera.f32()[f * 2 + 0] = static_cast<float>(game.camera_x() - s.start_x);
     camera.f32()[f * 2 + 1] = static_cast<float>(game.camera_y() - s.start_y);
@@ -265,7 +265,7 @@ int run_preview(const Args& a) {
     game.reset(a.seed, static_cast<Theme>(t), 300, 300);
     for (int f = 0; f < frames; ++f) {
       FrameActions act;
-      act.keys = f < 4 ? wl::app::kActRight : (wl::app::kActRight | wl::app::kActBack);
+      act.keys = f < 4 ? wl::kActRight : (wl::kActRight | wl::kActBack);
       game.step(act, rgb.data());
       blit(strip, mw, rgb.data(), n, n, gap + f * (n + gap), gap + t * (n + gap));
     }

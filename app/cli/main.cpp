@@ -1,0 +1,61 @@
+// worldloop: command dispatch. Every failure a user can cause ends here as one
+// line on stderr and a non-zero exit code.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "app/cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"play", wl::app::cmd_play, "play a world in a window (or --headless)"},
+    {"generate", wl::app::cmd_generate, "generate a video's latents with the sampler (chunk-wise or rolling)"},
+    {"bench", wl::app::cmd_bench, "measure a world against its oracle ('bench world')"},
+    {"dit-replay", wl::app::cmd_dit_replay, "replay recorded forward calls of a causal Wan DiT"},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out, "usage: worldloop <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.help);
+  std::fprintf(out, "\n'worldloop <command> --help' describes a command's options; 'worldloop --version'\n"
+                   "names the build, the processor's ISA and the precision in use.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "--version" || name == "version") {
+    std::fputs(wl::app::version_text().c_str(), stdout);
+    return 0;
+  }
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(stdout);
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (name == c.name) {
+      try {
+        return c.run(argc - 2, argv + 2);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "worldloop %s: %s\n", c.name, e.what());
+        return 1;
+      }
+    }
+  }
+  std::fprintf(stderr, "worldloop: unknown command '%s'\n", name.c_str());
+  usage(stderr);
+  return 2;
+}

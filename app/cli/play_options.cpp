@@ -1,0 +1,102 @@
+#include "app/cli/play_options.h"
+
+#include <charconv>
+#include <stdexcept>
+#include <string_view>
+
+namespace wl::app {
+
+const char* play_usage() {
+  return "usage: worldloop play [options]\n"
+         "  --model PATH          world package to play (default: the shipped world;\n"
+         "                        'oracle' plays the oracle game, 'test-pattern' a test pattern)\n"
+         "  --prompt TEXT         initial prompt (default: the config's default_prompt)\n"
+         "  --policy P            cache policy: full|window|sink|observed|future (default: the world's)\n"
+         "  --budget-frames N     cache budget in latent frames (default: the world's)\n"
+         "  --backend B           auto|cpu|cuda: where the world computes (auto: CUDA when a\n"
+         "                        device is usable); with CUDA and a window, frames reach the\n"
+         "                        presenter in GPU memory\n"
+         "  --precision P         auto|f32|bf16: the DiT's matrix products (auto: bf16 where the\n"
+         "                        processor has bf16 instructions, else f32; bf16 without them is\n"
+         "                        emulated with the same numbers, slower)\n"
+         "  --threads N|auto      CPU threads for the model (auto: as many as the other processes\n"
+         "                        leave free, re-checked while playing; OMP_NUM_THREADS fixes it too)\n"
+         "  --frames N            exit after N presented frames\n"
+         "  --screenshot FILE.png write the last presented image (overlay included)\n"
+         "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (ffmpeg)\n"
+         "  --actions FILE.json   scripted input keyed by frame (see app/action_script.h)\n"
+         "  --headless            no window (use with --record; progress on a terminal)\n"
+         "  --seed N              world seed (default 0)\n"
+         "  --config FILE         key bindings and presets (JSON; written with defaults if missing)\n"
+         "  --vsync on|off        FIFO presentation (on) or MAILBOX/IMMEDIATE (off)\n"
+         "keys (defaults): W/A/S/D move, arrows look, P pause, N step, R reset, 1-9 presets,\n"
+         "  F1 overlay, F9 record, F12 screenshot, Esc quit; Enter in the prompt box switches prompt\n";
+}
+
+namespace {
+
+int64_t parse_int(std::string_view flag, std::string_view s, int64_t lo) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < lo)
+    throw std::invalid_argument(std::string(flag) + " needs an integer >= " + std::to_string(lo) + ", got '" +
+                                std::string(s) + "'");
+  return v;
+}
+
+}  // namespace
+
+PlayOptions parse_play_options(int argc, char** argv) {
+  PlayOptions o;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= argc) throw std::invalid_argument(std::string(a) + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") o.help = true;
+    else if (a == "--model") o.model = value();
+    else if (a == "--prompt") o.prompt = std::string(value());
+    else if (a == "--policy") {
+      o.policy = value();
+      if (o.policy != "full" && o.policy != "window" && o.policy != "sink" && o.policy != "observed" &&
+          o.policy != "future")
+        throw std::invalid_argument("--policy must be full, window, sink, observed or future, got '" + o.policy + "'");
+    } else if (a == "--budget-frames") o.budget_frames = parse_int(a, value(), 0);
+    else if (a == "--backend") {
+      o.backend = value();
+      if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")
+        throw std::invalid_argument("--backend must be auto, cpu or cuda, got '" + o.backend + "'");
+    } else if (a == "--precision") {
+      o.precision = value();
+      if (o.precision != "auto" && o.precision != "f32" && o.precision != "bf16")
+        throw std::invalid_argument("--precision must be auto, f32 or bf16, got '" + o.precision + "'");
+    } else if (a == "--threads") {
+      const std::string_view v = value();
+      o.threads = v == "auto" ? 0 : static_cast<int>(parse_int(a, v, 1));
+      if (o.threads > kMaxThreads)
+        throw std::invalid_argument("--threads must be auto or 1.." + std::to_string(kMaxThreads) + ", got '" +
+                                    std::string(v) + "'");
+    } else if (a == "--frames") o.frames = parse_int(a, value(), 1);
+    else if (a == "--screenshot") o.screenshot = value();
+    else if (a == "--record") o.record = value();
+    else if (a == "--actions") o.actions = value();
+    else if (a == "--headless") o.headless = true;
+    else if (a == "--seed") o.seed = static_cast<uint64_t>(parse_int(a, value(), 0));
+    else if (a == "--config") o.config = value();
+    else if (a == "--vsync") {
+      const std::string_view v = value();
+      if (v != "on" && v != "off") throw std::invalid_argument("--vsync must be on or off");
+      o.vsync = v == "on";
+    } else {
+      throw std::invalid_argument("unknown option '" + std::string(a) + "' (see 'worldloop play --help')");
+    }
+  }
+  if (o.headless && !o.screenshot.empty())
+    throw std::invalid_argument("--screenshot needs a window (it captures the overlay); drop --headless");
+  if (o.headless && o.frames < 0)
+    throw std::invalid_argument("--headless needs --frames N (there is no window to quit from)");
+  return o;
+}
+
+}  // namespace wl::app

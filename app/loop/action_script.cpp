@@ -1,0 +1,69 @@
+#include "app/loop/action_script.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/actions.h"
+
+namespace wl::app {
+
+ActionScript::ActionScript(std::vector<Event> events) : events_(std::move(events)) {
+  std::stable_sort(events_.begin(), events_.end(),
+                   [](const Event& a, const Event& b) { return a.frame < b.frame; });
+}
+
+ActionScript ActionScript::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read action script '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return parse(ss.str());
+  } catch (const std::exception& e) {
+    throw std::runtime_error("action script '" + path + "': " + e.what());
+  }
+}
+
+ActionScript ActionScript::parse(const std::string& text) {
+  const nlohmann::json j = nlohmann::json::parse(text);
+  if (!j.is_array()) throw std::runtime_error("expected a JSON array of events");
+  std::vector<Event> events;
+  for (const auto& item : j) {
+    Event e;
+    e.frame = item.at("frame").get<int64_t>();
+    if (e.frame < 0) throw std::runtime_error("negative frame in action script");
+    if (item.contains("keys")) {
+      e.sets_keys = true;
+      for (const auto& k : item["keys"]) {
+        const uint32_t bit = action_bit_from_name(k.get<std::string>());
+        if (!bit) throw std::runtime_error("unknown action '" + k.get<std::string>() + "'");
+        e.keys |= bit;
+      }
+    }
+    if (item.contains("prompt")) e.prompt = item["prompt"].get<std::string>();
+    events.push_back(std::move(e));
+  }
+  return ActionScript(std::move(events));
+}
+
+uint32_t ActionScript::keys_at(int64_t frame) const {
+  uint32_t keys = 0;
+  for (const Event& e : events_) {
+    if (e.frame > frame) break;
+    if (e.sets_keys) keys = e.keys;
+  }
+  return keys;
+}
+
+std::vector<std::string> ActionScript::prompts_between(int64_t after, int64_t upto) const {
+  std::vector<std::string> out;
+  for (const Event& e : events_)
+    if (e.frame > after && e.frame <= upto && !e.prompt.empty()) out.push_back(e.prompt);
+  return out;
+}
+
+}  // namespace wl::app

@@ -1,0 +1,75 @@
+#include "app/loop/play_config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace wl::app {
+
+PlayConfig PlayConfig::defaults() {
+  PlayConfig c;
+  c.bindings = {
+      {"forward", {"W"}},         {"back", {"S"}},           {"left", {"A"}},
+      {"right", {"D"}},           {"look_up", {"Up"}},       {"look_down", {"Down"}},
+      {"look_left", {"Left"}},    {"look_right", {"Right"}}, {"pause", {"P"}},
+      {"step", {"N"}},            {"reset", {"R"}},          {"screenshot", {"F12"}},
+      {"record", {"F9"}},         {"overlay", {"F1"}},       {"quit", {"Escape"}},
+  };
+  c.presets = {"summer meadow", "snowy forest", "desert dunes at noon", "lava night", "swamp in fog",
+               "autumn park",   "neon city",    "underwater reef",      "moon surface"};
+  c.default_prompt = c.presets.front();
+  return c;
+}
+
+std::string PlayConfig::default_path() {
+  namespace fs = std::filesystem;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg)
+    return (fs::path(xdg) / "worldloop" / "play.json").string();
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return (fs::path(home) / ".config" / "worldloop" / "play.json").string();
+  return {};
+}
+
+std::string PlayConfig::to_json() const {
+  nlohmann::ordered_json j;
+  j["default_prompt"] = default_prompt;
+  j["presets"] = presets;
+  j["bindings"] = bindings;
+  return j.dump(2) + "\n";
+}
+
+PlayConfig PlayConfig::load_or_create(const std::string& path) {
+  namespace fs = std::filesystem;
+  PlayConfig c = defaults();
+  if (path.empty()) return c;
+  if (!fs::exists(path)) {
+    std::error_code ec;
+    if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
+    std::ofstream out(path);
+    if (out) out << c.to_json();  // best effort: an unwritable home still plays
+    return c;
+  }
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read config '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    const nlohmann::json j = nlohmann::json::parse(ss.str());
+    if (j.contains("default_prompt")) c.default_prompt = j["default_prompt"].get<std::string>();
+    if (j.contains("presets")) c.presets = j["presets"].get<std::vector<std::string>>();
+    if (j.contains("bindings"))
+      for (const auto& [name, keys] : j["bindings"].items())
+        c.bindings[name] = keys.is_string() ? std::vector<std::string>{keys.get<std::string>()}
+                                            : keys.get<std::vector<std::string>>();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("config '" + path + "': " + e.what());
+  }
+  if (c.presets.size() > 9) c.presets.resize(9);
+  return c;
+}
+
+}  // namespace wl::app

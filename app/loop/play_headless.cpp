@@ -1,0 +1,59 @@
+#include "app/loop/play_headless.h"
+
+#include <cstdio>
+
+#include "app/loop/frame_path.h"
+#include "app/loop/play_session.h"
+#include "app/loop/progress_bar.h"
+
+namespace wl::app {
+
+int run_headless(const PlayOptions& options, const PlayConfig& config) {
+  const Backend backend = play_backend(options);
+  std::unique_ptr<FrameSource> source = make_frame_source(options, backend);
+  FramePathInputs path;  // no window: the host path, said once
+  path.backend = backend;
+  path.source_on_device = source->decodes_on_device();
+  std::fprintf(stderr, "worldloop play: %s\n", describe(choose_frame_path(path)).c_str());
+  const PlayConfig effective = with_source_presets(config, *source);
+  PlaySession session(std::move(source), options, effective, WorldLoopOptions::Pacing::Lockstep);
+  // No keyboard: one empty sample per frame (the action script, if any, is
+  // applied by the model thread exactly as in a window).
+  const auto now = Clock::now();
+  for (int64_t f = 0; f < options.frames; ++f) {
+    InputEvent e;
+    e.kind = InputEvent::Kind::Actions;
+    e.time = now;
+    e.frame = f;
+    session.inputs().push(e);
+  }
+  session.start();
+  ProgressBar bar(options.frames, options.record.empty() ? "playing" : "recording");
+  int64_t got = 0;
+  while (got < options.frames) {
+    auto frame = session.mailbox().pop_next(Clock::now() + std::chrono::milliseconds(200));
+    if (!frame) {
+      if (session.loop().status().finished) break;
+      continue;
+    }
+    ++got;
+    bar.update(got);
+  }
+  bar.finish();
+  const std::string desc = session.recording_description();
+  const std::string err = session.finish();
+  if (!err.empty()) {
+    std::fprintf(stderr, "worldloop play: %s\n", err.c_str());
+    return 1;
+  }
+  if (got < options.frames) {
+    std::fprintf(stderr, "worldloop play: the world stopped after %lld of %lld frames\n",
+                 static_cast<long long>(got), static_cast<long long>(options.frames));
+    return 1;
+  }
+  std::fprintf(stderr, "worldloop play: %lld frames%s%s\n", static_cast<long long>(got),
+               desc.empty() ? "" : " recorded to ", options.record.c_str());
+  return 0;
+}
+
+}  // namespace wl::app

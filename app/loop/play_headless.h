@@ -1,0 +1,13 @@
+// `worldloop play --headless`: no window, no Vulkan. Runs the session in
+// lockstep (every frame made, in order, from the same inputs a window would
+// see for the same seed and action script) and records it.
+#pragma once
+
+#include "app/loop/play_config.h"
+#include "app/loop/play_options.h"
+
+namespace wl::app {
+
+int run_headless(const PlayOptions& options, const PlayConfig& config);
+
+}  // namespace wl::app

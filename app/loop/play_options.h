@@ -1,0 +1,33 @@
+// What a `worldloop play` session is asked to do: the world, its cache, the
+// backend, how long to run and what to record. app/cli/play_options.h reads
+// it from the command line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace wl::app {
+
+constexpr int kMaxThreads = 256;  // --threads above this is a typo, not a machine
+
+struct PlayOptions {
+  std::string model;          // world package folder; empty: the default world; "test-pattern": no model
+  std::optional<std::string> prompt;
+  std::string policy;         // empty: the world's own
+  int64_t budget_frames = 0;  // 0: the world's own
+  std::string backend = "auto";
+  std::string precision = "auto";  // auto|f32|bf16: the DiT's matrix products (auto: bf16 where native)
+  int threads = 0;            // CPU threads; 0: adaptive (or OMP_NUM_THREADS when set), see runtime/core/cpu_threads.h
+  int64_t frames = -1;        // exit after N presented frames; -1: run until quit
+  std::string screenshot;     // PNG of the last presented image, overlay included
+  std::string record;         // directory, .y4m or .mp4
+  std::string actions;        // action script (JSON), see action_script.h
+  bool headless = false;
+  uint64_t seed = 0;
+  std::string config;         // empty: PlayConfig::default_path()
+  bool vsync = true;
+  bool help = false;
+};
+
+}  // namespace wl::app

@@ -1,0 +1,135 @@
+#include "app/loop/play_session.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "app/loop/dit_backend.h"
+#include "app/loop/frame_path.h"
+#include "app/sources/oracle_primer.h"
+#include "app/sources/oracle_source.h"
+#include "app/sources/test_pattern_source.h"
+#include "app/sources/world_source.h"
+#include "runtime/core/ops.h"
+
+namespace wl::app {
+
+Backend play_backend(const PlayOptions& options) { return parse_backend_flag(options.backend); }
+
+size_t mailbox_capacity(int chunk_frames) { return static_cast<size_t>(std::max(2, chunk_frames) * 3); }
+
+std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backend backend) {
+  if (options.model == "test-pattern") return std::make_unique<TestPatternSource>();
+  if (options.model == "oracle") return std::make_unique<OracleSource>();
+  WorldSourceOptions w;
+  w.dit.backend = backend;
+  w.dit.precision = ops::parse_precision(options.precision);
+  w.threads = options.threads;
+  w.adaptive_threads = options.threads == 0 && std::getenv("OMP_NUM_THREADS") == nullptr;
+  w.dir = options.model.empty() ? default_world_dir() : options.model;
+  if (options.model.empty() && !std::filesystem::exists(std::filesystem::path(w.dir) / "world.json")) {
+    std::fprintf(stderr, "worldloop play: no default world in %s yet; playing the built-in test pattern\n",
+                 w.dir.c_str());
+    return std::make_unique<TestPatternSource>();
+  }
+  w.policy = options.policy;
+  w.budget_frames = options.budget_frames;
+  // The world starts from a few oracle frames of the chosen theme (when its package has an encoder).
+  const WorldDescription desc = WorldDescription::read(w.dir);
+  w.primer = [width = desc.image_width, height = desc.image_height](uint64_t seed, const std::string& prompt,
+                                                                     int frames, std::vector<FrameActions>& actions) {
+    return oracle_priming_frames(width, height, seed, prompt, frames, actions);
+  };
+  auto source = std::make_unique<WorldSource>(w);
+  std::fprintf(stderr, "worldloop play: %s on %s\n", w.dir.c_str(), source->compute_description().c_str());
+  return source;
+}
+
+PlayConfig with_source_presets(const PlayConfig& config, const FrameSource& source) {
+  PlayConfig out = config;
+  const std::vector<std::string> presets = source.presets();
+  if (!presets.empty()) {
+    out.presets = presets;
+    out.default_prompt = presets.front();
+  }
+  return out;
+}
+
+PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions& options, const PlayConfig& config,
+                         WorldLoopOptions::Pacing pacing)
+    : source_(std::move(source)),
+      script_(options.actions.empty() ? ActionScript() : ActionScript::load(options.actions)),
+      prompt_(options.prompt.value_or(config.default_prompt)),
+      mailbox_(pacing == WorldLoopOptions::Pacing::Lockstep ? FrameMailbox::Mode::Lossless
+                                                            : FrameMailbox::Mode::Newest,
+               mailbox_capacity(source_->chunk_frames())) {
+  WorldLoopOptions lo;
+  lo.pacing = pacing;
+  lo.seed = options.seed;
+  lo.prompt = prompt_;
+  lo.script = script_.empty() ? nullptr : &script_;
+  lo.max_frames = options.headless ? options.frames : -1;
+  loop_ = std::make_unique<WorldLoop>(*source_, inputs_, mailbox_, lo);
+  loop_->set_chunk_hook([this](const std::vector<Frame>& frames) {
+    std::shared_ptr<Recorder> rec;
+    {
+      std::lock_guard<std::mutex> lock(rec_mu_);
+      rec = recorder_;
+    }
+    if (!rec) return;
+    for (const Frame& f : frames) {
+      if (!f.rgb) continue;  // device path, chunk made before the recording asked for bytes
+      Frame bytes_only = f;
+      bytes_only.device.reset();  // a queued recording must not hold the presenter's ring slots
+      rec->push(bytes_only);
+    }
+  });
+  if (!options.record.empty()) start_recording(options.record);
+}
+
+PlaySession::~PlaySession() { finish(); }
+
+void PlaySession::start() { loop_->start(); }
+
+std::string PlaySession::finish() {
+  loop_->stop();
+  std::string err = stop_recording();
+  const std::string loop_err = loop_->status().error;
+  return loop_err.empty() ? err : loop_err;
+}
+
+void PlaySession::start_recording(const std::string& path) {
+  auto rec = std::make_shared<Recorder>(open_frame_writer(path, source_->nominal_fps()));
+  {
+    std::lock_guard<std::mutex> lock(rec_mu_);
+    recorder_ = std::move(rec);
+  }
+  loop_->set_need_rgb(true);  // the device path then makes bytes as well
+}
+
+std::string PlaySession::stop_recording() {
+  std::shared_ptr<Recorder> rec;
+  {
+    std::lock_guard<std::mutex> lock(rec_mu_);
+    rec.swap(recorder_);
+  }
+  if (!rec) return {};
+  loop_->set_need_rgb(false);
+  std::string err = rec->finish();
+  std::lock_guard<std::mutex> lock(rec_mu_);
+  record_error_ = err;
+  return err;
+}
+
+bool PlaySession::recording() const {
+  std::lock_guard<std::mutex> lock(rec_mu_);
+  return recorder_ != nullptr;
+}
+
+std::string PlaySession::recording_description() const {
+  std::lock_guard<std::mutex> lock(rec_mu_);
+  return recorder_ ? recorder_->describe() : std::string();
+}
+
+}  // namespace wl::app

@@ -1,0 +1,67 @@
+// One play session's moving parts, shared by the windowed and the headless
+// front ends: the frame source, the input queue, the mailbox, the model thread
+// and the recorder it feeds.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "app/loop/action_script.h"
+#include "app/loop/frame_mailbox.h"
+#include "app/sources/frame_source.h"
+#include "app/loop/input_queue.h"
+#include "app/loop/play_config.h"
+#include "app/loop/play_options.h"
+#include "app/record/recorder.h"
+#include "app/loop/world_loop.h"
+
+namespace wl::app {
+
+// The FrameSource for these options: a world package computing on `backend`
+// (choose_backend, app/frame_path.h; the DiT and the image decoder), the
+// oracle game or the test pattern.
+std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backend backend);
+// The Backend for options.backend on this machine (throws for cuda without a device).
+Backend play_backend(const PlayOptions& options);
+// Frames the session's mailbox holds at most for a source of `chunk_frames`.
+size_t mailbox_capacity(int chunk_frames);
+// The config with the source's own prompt presets (and its first one as the
+// default prompt) when the source has them.
+PlayConfig with_source_presets(const PlayConfig& config, const FrameSource& source);
+
+class PlaySession {
+ public:
+  PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions& options, const PlayConfig& config,
+              WorldLoopOptions::Pacing pacing);
+  ~PlaySession();
+
+  void start();
+  // Stops the model thread and the recorder; returns the first error (empty if none).
+  std::string finish();
+
+  InputQueue& inputs() { return inputs_; }
+  FrameMailbox& mailbox() { return mailbox_; }
+  const WorldLoop& loop() const { return *loop_; }
+  const FrameSource& source() const { return *source_; }
+  const std::string& initial_prompt() const { return prompt_; }
+
+  // Recording (thread-safe; frames are taken on the model thread).
+  void start_recording(const std::string& path);  // throws if the writer cannot open
+  std::string stop_recording();                    // returns the writer's error, if any
+  bool recording() const;
+  std::string recording_description() const;
+
+ private:
+  std::unique_ptr<FrameSource> source_;
+  ActionScript script_;
+  std::string prompt_;
+  InputQueue inputs_;
+  FrameMailbox mailbox_;
+  std::unique_ptr<WorldLoop> loop_;
+  mutable std::mutex rec_mu_;
+  std::shared_ptr<Recorder> recorder_;
+  std::string record_error_;
+};
+
+}  // namespace wl::app

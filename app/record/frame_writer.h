@@ -1,0 +1,32 @@
+// Where recorded frames go. open_frame_writer() picks by path:
+//   ends in .y4m  -> a YUV4MPEG2 video (4:2:0, full range), written directly;
+//   ends in .mp4  -> raw frames piped to the `ffmpeg` program (error if absent);
+//   anything else -> a directory of numbered PNGs (frame_000000.png, ...).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "app/sources/frame_source.h"
+
+namespace wl::app {
+
+class FrameWriter {
+ public:
+  virtual ~FrameWriter() = default;
+  virtual void write(const uint8_t* rgb, FrameFormat format) = 0;  // throws on I/O failure
+  virtual void close() = 0;
+  virtual std::string describe() const = 0;
+};
+
+std::unique_ptr<FrameWriter> open_frame_writer(const std::string& path, double fps);
+
+std::unique_ptr<FrameWriter> make_png_sequence_writer(const std::string& dir);
+std::unique_ptr<FrameWriter> make_y4m_writer(const std::string& path, double fps);
+std::unique_ptr<FrameWriter> make_ffmpeg_writer(const std::string& path, double fps);
+
+// Writes one RGB8 image as PNG (stb_image_write); throws on failure.
+void write_png(const std::string& path, const uint8_t* rgb, int width, int height, int channels = 3);
+
+}  // namespace wl::app

@@ -1,0 +1,75 @@
+// A FrameSource that plays a world package: the sampler steps the causal DiT
+// chunk by chunk with the keys held in each frame, the decoder turns latents
+// into frames, and a prompt change switches at the next chunk boundary with a
+// KV re-cache. Starting a world primes the cache with a few frames from a
+// primer (the oracle game) when the package has an encoder. A world that
+// decodes on CUDA (dit.backend) can write its frames into a DeviceFrameSink
+// instead of returning RGB bytes (the device path, app/device_frames.h).
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/sources/frame_source.h"
+#include "cache/kv_store.h"
+#include "runtime/model/noise_source.h"
+#include "runtime/model/sampler.h"
+#include "runtime/core/cpu_threads.h"
+#include "runtime/model/world.h"
+
+namespace wl::app {
+
+struct WorldSourceOptions {
+  std::string dir;               // world package folder
+  std::string policy;            // empty: the package's
+  int64_t budget_frames = 0;     // 0: the package's
+  DitOptions dit;                // products (bf16 where the processor has it); backend: also the decoder's
+  // CPU: size the thread team between chunks to the cores other processes
+  // leave free (runtime/cpu_threads.h). Off: the OpenMP default, fixed.
+  bool adaptive_threads = false;
+  // > 0: a fixed team size, set on the thread that makes the chunks.
+  int threads = 0;
+  // RGB8 frames [n][H][W][3] of the world at `seed` for `prompt`, with the
+  // actions that led to them; used to prime the cache. Null: no priming.
+  std::function<std::vector<uint8_t>(uint64_t seed, const std::string& prompt, int frames,
+                                     std::vector<FrameActions>& actions)>
+      primer;
+};
+
+class WorldSource final : public FrameSource {
+ public:
+  explicit WorldSource(const WorldSourceOptions& options);
+
+  FrameFormat format() const override;
+  int chunk_frames() const override { return static_cast<int>(world_->description().chunk); }
+  double nominal_fps() const override { return world_->description().fps; }
+  void reset(uint64_t seed, const std::string& prompt) override;
+  void set_prompt(const std::string& prompt) override;
+  std::string set_cache(const std::string& policy, int64_t budget_frames) override;
+  std::vector<std::string> presets() const override { return world_->description().presets; }
+  std::string compute_description() const override;
+  ChunkStats next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) override;
+  bool decodes_on_device() const override { return world_->decoder().backend() == Backend::CUDA; }
+  void set_device_sink(DeviceFrameSink* sink) override;
+  std::vector<DeviceFrameRef> take_device_frames() override;
+
+  const World& world() const { return *world_; }
+  const cache::KvStore& store() const { return *store_; }
+
+ private:
+  // The DiT's action vectors [n, action_dim] for per-frame key masks.
+  Tensor action_tensor(const FrameActions* actions, size_t n) const;
+
+  WorldSourceOptions options_;
+  std::unique_ptr<World> world_;
+  std::unique_ptr<CpuThreadGovernor> governor_;  // null unless options.adaptive_threads on the CPU
+  std::unique_ptr<cache::KvStore> store_;
+  std::unique_ptr<SeededNoise> noise_;
+  std::unique_ptr<Sampler> sampler_;
+  std::vector<uint32_t> action_bits_;  // per entry of the action vector, the app's key bit
+  DeviceFrameSink* sink_ = nullptr;    // device path: where frames go
+  std::vector<DeviceFrameRef> device_frames_;  // the last chunk's, until taken
+};
+
+}  // namespace wl::app

@@ -1,0 +1,182 @@
+// The op set of the model runtime: one declaration per op, one implementation
+// per backend (runtime/cpu/ now; runtime/cuda/ later). Every op dispatches on
+// the backend of its tensors; all activations are F32, row-major, contiguous.
+//
+// Naming: T tokens, F frames, D model width, H heads, d head width.
+// Tokens are ordered frame, then row, then column, so token i belongs to frame
+// i / tokens_per_frame.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/core/tensor.h"
+
+namespace wl::ops {
+
+// ---- memory: where tensors live ----------------------------------------------
+
+// True when ops can run on `b`: always for the CPU; for CUDA when the backend
+// was built and a device is present (asked once; the first "no" logs one line
+// with the reason, so callers can fall back to the CPU).
+bool backend_available(Backend b);
+// A short reason when backend_available(b) is false ("CUDA backend not built",
+// "no CUDA device: ..."), empty otherwise.
+std::string backend_unavailable_reason(Backend b);
+// Uninitialised / zeroed storage on a backend (CUDA: device memory).
+Tensor empty(const Shape& shape, Backend on, DType dtype = DType::F32);
+Tensor zeros(const Shape& shape, Backend on, DType dtype = DType::F32);
+// dst <- src, same shape and dtype, any pair of backends. Returns when the
+// data can be read on dst's side (host reads are safe after a copy to CPU).
+void copy(const Tensor& src, Tensor& dst);
+// src itself when it already lives on `on`, else a copy there.
+Tensor to_backend(const Tensor& src, Backend on);
+// Waits for every op queued on the backend (a no-op on the CPU).
+void synchronize(Backend b);
+
+// ---- matrix products --------------------------------------------------------
+
+enum class MatmulPrecision : uint8_t {
+  F32,   // f32 inputs, f32 accumulation: exact comparisons
+  BF16,  // bf16 inputs, f32 accumulation (AMX / AVX-512-BF16)
+};
+// BF16 where the processor has native bf16 dot products, F32 otherwise; the
+// environment variable WORLDLOOP_MATMUL=f32|bf16 overrides it.
+MatmulPrecision best_matmul_precision();
+const char* precision_name(MatmulPrecision p);
+// A --precision flag's value: "auto" (best_matmul_precision()), "f32" or
+// "bf16"; anything else throws an Error that names `flag` and the value.
+MatmulPrecision parse_precision(const std::string& value, const std::string& flag = "--precision");
+
+// What the CPU backend runs on, for logs, --version, the HUD and bench JSON.
+struct CpuInfo {
+  std::string onednn_isa;  // oneDNN's effective ISA: "avx2", "avx512_core", "avx512_core_amx", ...
+  std::string kernels;     // worldloop's own vector kernels: "avx512", "avx2" or "portable"
+  bool native_bf16 = false;  // bf16 dot products in hardware; BF16 products are emulated without them
+  std::string build_arch;  // the compiler's base target: "native" or "x86-64-v2"
+};
+CpuInfo cpu_info();
+// "avx512_core_amx (kernels avx512), BF16 native" / "avx2 (kernels avx2), BF16 emulated"
+std::string describe_cpu(MatmulPrecision p);
+
+// A linear layer's weight prepared once for a precision: W [N, K] (torch
+// layout, out x in) stored as F32 or BF16, optional bias [N] (always F32).
+struct LinearWeight {
+  Tensor weight;  // [N, K], dtype F32 or BF16 matching `precision`
+  Tensor bias;    // [N] F32, or undefined
+  MatmulPrecision precision = MatmulPrecision::F32;
+  std::shared_ptr<const void> packed;  // backend-specific pre-packed form, or null
+  int64_t out_features() const { return weight.dim(0); }
+  int64_t in_features() const { return weight.dim(1); }
+};
+// Converts a checkpoint weight (F32/BF16/F16, on the CPU) and bias to
+// `precision`, stored on backend `on` (CUDA: uploaded once, here).
+LinearWeight prepare_linear(const Tensor& weight, const Tensor& bias, MatmulPrecision precision,
+                            Backend on = Backend::CPU);
+
+// y[M, N] = x[M, K] W^T + b. y must be allocated [M, N].
+void linear(const Tensor& x, const LinearWeight& w, Tensor& y);
+
+// ---- normalisation and modulation ------------------------------------------
+
+// y = LayerNorm(x) over the last dim (biased variance), optional affine
+// weight/bias [D] (undefined Tensor = none). x, y: [rows, D]; y may alias x.
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& y);
+
+// y = LayerNorm(x) * (1 + mod[f, scale_row]) + mod[f, shift_row], no affine,
+// with f = token / tokens_per_frame. x, y: [T, D]; mod: [F, R, D]. y may alias x.
+void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int scale_row,
+                         int64_t tokens_per_frame, float eps, Tensor& y);
+
+// y = x * rsqrt(mean(x^2) + eps) * weight over the last dim D. y may alias x.
+void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y);
+
+// x[t] += y[t] * mod[f, gate_row] with f = t / tokens_per_frame. x, y: [T, D].
+void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int64_t tokens_per_frame);
+
+// x += y, same shape.
+void add(Tensor& x, const Tensor& y);
+
+// out[f, r] = base[r] + e[f, r] for e [F, R, D], or base[r] + e[f] for e [F, D];
+// base [R, D], out [F, R, D]. (A block's modulation plus the frame's time
+// embedding.)
+void add_modulation(const Tensor& base, const Tensor& e, Tensor& out);
+
+// ---- activations (in place) -------------------------------------------------
+
+void gelu_tanh(Tensor& x);  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+void silu(Tensor& x);       // x / (1 + exp(-x))
+
+// ---- positions --------------------------------------------------------------
+
+// 3D RoPE in place on x [T, H, d] for tokens of `frames` x `rows` x `cols`
+// (T = frames*rows*cols), the first frame at absolute position `frame0`
+// (any non-negative integer: no table cap). Pairs (x[2i], x[2i+1]) are complex
+// numbers; of c = d/2 pairs the first c - 2*(c/3) rotate by the frame, the
+// next c/3 by the row, the last c/3 by the column; part p of size n uses
+// angle(pos, i) = pos / 10000^(2i / (2n)). Angles and rotation in float64.
+void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols);
+
+// Fused q/k preparation: normed = RMSNorm(x) * weight over the whole row
+// (H*d, as Wan's norm_q / norm_k), rotated = rope_3d(normed). x, normed,
+// rotated: [T, H, d]; weight [H*d]. The same numbers as rms_norm followed by
+// rope_3d on a copy.
+void rms_norm_rope_3d(const Tensor& x, const Tensor& weight, float eps, int64_t frame0, int64_t frames,
+                      int64_t rows, int64_t cols, Tensor& normed, Tensor& rotated);
+
+// ---- attention --------------------------------------------------------------
+
+// A run of keys and values in memory, [len, H, d] each (row stride H*d), with
+// an optional additive logit bias per key (e.g. a merged token's log count).
+// The pointers live on the backend of the attention's q (device pointers for
+// CUDA).
+struct KVSegment {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const float* bias = nullptr;  // [len] or nullptr
+  int64_t len = 0;
+};
+
+// out[Lq, H, d] = softmax(q k^T * scale + bias) v per head, over the keys of
+// all segments in order (no mask). q: [Lq, H, d]. `precision` BF16 lets a
+// backend compute the products in bf16 (f32 softmax and accumulation; the
+// CPU always uses f32); F32 is exact.
+void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out,
+               MatmulPrecision precision = MatmulPrecision::F32);
+
+// ---- convolutions (the world's image encoder and decoder) --------------------
+
+// A 2D convolution's weight prepared once: weight [O, I, kh, kw] F32, bias [O]
+// (always F32, may be undefined), zero padding, stride.
+struct ConvWeight {
+  Tensor weight;
+  Tensor bias;
+  int stride = 1;
+  int padding = 1;
+  std::shared_ptr<const void> packed;  // backend-specific pre-packed form, or null
+  int64_t out_channels() const { return weight.dim(0); }
+  int64_t in_channels() const { return weight.dim(1); }
+};
+ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding,
+                          Backend on = Backend::CPU);
+
+// y [N, O, Ho, Wo] = conv2d(x [N, I, H, W]) with Ho = (H + 2p - kh) / s + 1.
+// y must be allocated.
+void conv2d(const Tensor& x, const ConvWeight& w, Tensor& y);
+
+// y [N, C, 2H, 2W] = nearest-neighbour upsampling of x [N, C, H, W].
+void upsample_nearest_2x(const Tensor& x, Tensor& y);
+
+// ---- layout -----------------------------------------------------------------
+
+// x [F, C, H, W] -> patches [F*(H/ph)*(W/pw), C*ph*pw], each patch vector
+// ordered (c, kh, kw) like a Conv3d weight [D, C, 1, ph, pw] flattened.
+void patchify(const Tensor& x, int ph, int pw, Tensor& patches);
+
+// tokens [F*h*w, ph*pw*C] (vector ordered (ph, pw, c), c fastest) ->
+// out [F, C, h*ph, w*pw].
+void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
+                int64_t channels, Tensor& out);
+
+}  // namespace wl::ops
