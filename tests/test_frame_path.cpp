@@ -1,5 +1,5 @@
-// How `worldloop play` picks its backend and its frame path (app/frame_path.h),
-// and the device path's seam through the model thread (app/device_frames.h):
+// How `worldloop play` picks its backend and its frame path (app/loop/frame_path.h),
+// and the device path's seam through the model thread (app/sources/device_frames.h):
 // frames carry ring-slot handles instead of bytes, bytes only while a
 // recording asks for them, and every slot comes back when its frames go.
 // Runs without a GPU: the sink here only counts the slots it hands out.

@@ -5,6 +5,7 @@
 
 #include <imgui.h>
 
+#include "cache/cache_policy.h"
 #include "ui/overlay.h"
 
 namespace wl::ui {
@@ -63,16 +64,22 @@ void Overlay::draw_cache(const OverlayState& s, OverlayView& view, OverlayAction
   ImGui::Text("budget %lld tokens/block   policy %.2f ms", static_cast<long long>(c.budget_tokens), c.policy_ms);
 
   // Live policy and budget: applied by the model thread at the next chunk boundary.
-  static const char* kPolicies[] = {"full", "window", "sink", "observed", "future"};
+  static const std::vector<std::string> kPolicies = cache::policy_names();  // the registry's list
   if (c.tokens_per_frame > 0) {
     if (policy_choice_ < 0) {
       policy_choice_ = 0;
-      for (int i = 0; i < 5; ++i)
-        if (c.policy == kPolicies[i]) policy_choice_ = i;
+      for (size_t i = 0; i < kPolicies.size(); ++i)
+        if (c.policy == kPolicies[i]) policy_choice_ = static_cast<int>(i);
       budget_frames_input_ = static_cast<int>(c.budget_tokens / c.tokens_per_frame);
     }
     ImGui::SetNextItemWidth(width * 0.35f);
-    ImGui::Combo("##policy", &policy_choice_, kPolicies, 5);
+    ImGui::Combo(
+        "##policy", &policy_choice_,
+        [](void*, int i, const char** text) {
+          *text = kPolicies[static_cast<size_t>(i)].c_str();
+          return true;
+        },
+        nullptr, static_cast<int>(kPolicies.size()));
     ImGui::SameLine();
     ImGui::SetNextItemWidth(width * 0.3f);
     ImGui::InputInt("frames##budget", &budget_frames_input_);

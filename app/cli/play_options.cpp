@@ -1,17 +1,34 @@
 #include "app/cli/play_options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 #include <string_view>
 
+#include "cache/cache_policy.h"
+
 namespace wl::app {
 
+namespace {
+
+// "full|window|..." or "full, window, ... or future": the registry's names.
+std::string policy_list(const char* sep, const char* last_sep) {
+  const std::vector<std::string> names = cache::policy_names();
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == names.size() ? last_sep : sep) + names[i];
+  return s;
+}
+
+}  // namespace
+
 const char* play_usage() {
-  return "usage: worldloop play [options]\n"
+  static const std::string usage = std::string("usage: worldloop play [options]\n"
          "  --model PATH          world package to play (default: the shipped world;\n"
          "                        'oracle' plays the oracle game, 'test-pattern' a test pattern)\n"
          "  --prompt TEXT         initial prompt (default: the config's default_prompt)\n"
-         "  --policy P            cache policy: full|window|sink|observed|future (default: the world's)\n"
+         "  --policy P            cache policy: ") + policy_list("|", "|") + " (default: the world's)\n" +
+         std::string(
          "  --budget-frames N     cache budget in latent frames (default: the world's)\n"
          "  --backend B           auto|cpu|cuda: where the world computes (auto: CUDA when a\n"
          "                        device is usable); with CUDA and a window, frames reach the\n"
@@ -24,13 +41,14 @@ const char* play_usage() {
          "  --frames N            exit after N presented frames\n"
          "  --screenshot FILE.png write the last presented image (overlay included)\n"
          "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (ffmpeg)\n"
-         "  --actions FILE.json   scripted input keyed by frame (see app/action_script.h)\n"
+         "  --actions FILE.json   scripted input keyed by frame (see app/loop/action_script.h)\n"
          "  --headless            no window (use with --record; progress on a terminal)\n"
          "  --seed N              world seed (default 0)\n"
          "  --config FILE         key bindings and presets (JSON; written with defaults if missing)\n"
          "  --vsync on|off        FIFO presentation (on) or MAILBOX/IMMEDIATE (off)\n"
          "keys (defaults): W/A/S/D move, arrows look, P pause, N step, R reset, 1-9 presets,\n"
-         "  F1 overlay, F9 record, F12 screenshot, Esc quit; Enter in the prompt box switches prompt\n";
+         "  F1 overlay, F9 record, F12 screenshot, Esc quit; Enter in the prompt box switches prompt\n");
+  return usage.c_str();
 }
 
 namespace {
@@ -59,9 +77,9 @@ PlayOptions parse_play_options(int argc, char** argv) {
     else if (a == "--prompt") o.prompt = std::string(value());
     else if (a == "--policy") {
       o.policy = value();
-      if (o.policy != "full" && o.policy != "window" && o.policy != "sink" && o.policy != "observed" &&
-          o.policy != "future")
-        throw std::invalid_argument("--policy must be full, window, sink, observed or future, got '" + o.policy + "'");
+      const std::vector<std::string> names = cache::policy_names();
+      if (std::find(names.begin(), names.end(), o.policy) == names.end())
+        throw std::invalid_argument("--policy must be " + policy_list(", ", " or ") + ", got '" + o.policy + "'");
     } else if (a == "--budget-frames") o.budget_frames = parse_int(a, value(), 0);
     else if (a == "--backend") {
       o.backend = value();

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cache/cache_policy.h"
+
 namespace wl::app {
 
 struct WorldBenchOptions {
@@ -17,7 +19,7 @@ struct WorldBenchOptions {
   uint64_t seed = 1;
   int switch_every = 300;   // frames between prompt switches in the long play
   int memory_steps = 24;    // frames walked out (and back) in the memory test
-  std::vector<std::string> policies = {"full", "window", "sink", "observed", "future"};
+  std::vector<std::string> policies = cache::policy_names();  // every registered policy
   std::string precision = "auto";  // the DiT's matrix products: auto|f32|bf16
   bool adaptive_threads = false;   // size the CPU team to the free cores (runtime/cpu_threads.h)
 };
