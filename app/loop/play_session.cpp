@@ -7,7 +7,6 @@
 
 #include "app/loop/dit_backend.h"
 #include "app/loop/frame_path.h"
-#include "app/sources/oracle_primer.h"
 #include "app/sources/oracle_source.h"
 #include "app/sources/test_pattern_source.h"
 #include "app/sources/world_source.h"
@@ -35,12 +34,7 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
   }
   w.policy = options.policy;
   w.budget_frames = options.budget_frames;
-  // The world starts from a few oracle frames of the chosen theme (when its package has an encoder).
-  const WorldDescription desc = WorldDescription::read(w.dir);
-  w.primer = [width = desc.image_width, height = desc.image_height](uint64_t seed, const std::string& prompt,
-                                                                     int frames, std::vector<FrameActions>& actions) {
-    return oracle_priming_frames(width, height, seed, prompt, frames, actions);
-  };
+  // The world starts as its package says (world.json "start": its own clip, noise or an image).
   auto source = std::make_unique<WorldSource>(w);
   std::fprintf(stderr, "worldloop play: %s on %s\n", w.dir.c_str(), source->compute_description().c_str());
   return source;

@@ -1,8 +1,11 @@
 // A FrameSource that plays a world package: the sampler steps the causal DiT
 // chunk by chunk with the keys held in each frame, the decoder turns latents
 // into frames, and a prompt change switches at the next chunk boundary with a
-// KV re-cache. Starting a world primes the cache with a few frames from a
-// primer (the oracle game) when the package has an encoder. A world that
+// KV re-cache. The model side of a play-through (store, sampler, start,
+// latent scale) is a WorldSession (runtime/model/world_session.h); this adds
+// threads, decoding and statistics. A world starts as its package says (its
+// own clip, noise or an image), or from a primer's frames when one is given
+// (the world benchmark primes from the oracle game, its ground truth). A world that
 // decodes on CUDA (dit.backend) can write its frames into a DeviceFrameSink
 // instead of returning RGB bytes (the device path, app/device_frames.h).
 #pragma once
@@ -13,10 +16,9 @@
 
 #include "app/sources/frame_source.h"
 #include "cache/kv_store.h"
-#include "runtime/model/noise_source.h"
-#include "runtime/model/sampler.h"
 #include "runtime/core/cpu_threads.h"
 #include "runtime/model/world.h"
+#include "runtime/model/world_session.h"
 
 namespace wl::app {
 
@@ -31,7 +33,8 @@ struct WorldSourceOptions {
   // > 0: a fixed team size, set on the thread that makes the chunks.
   int threads = 0;
   // RGB8 frames [n][H][W][3] of the world at `seed` for `prompt`, with the
-  // actions that led to them; used to prime the cache. Null: no priming.
+  // actions that led to them; primes the cache instead of the package's own
+  // start (when the package has an encoder). Null: the package's start.
   std::function<std::vector<uint8_t>(uint64_t seed, const std::string& prompt, int frames,
                                      std::vector<FrameActions>& actions)>
       primer;
@@ -55,19 +58,13 @@ class WorldSource final : public FrameSource {
   std::vector<DeviceFrameRef> take_device_frames() override;
 
   const World& world() const { return *world_; }
-  const cache::KvStore& store() const { return *store_; }
+  const cache::KvStore& store() const { return session_->store(); }
 
  private:
-  // The DiT's action vectors [n, action_dim] for per-frame key masks.
-  Tensor action_tensor(const FrameActions* actions, size_t n) const;
-
   WorldSourceOptions options_;
   std::unique_ptr<World> world_;
   std::unique_ptr<CpuThreadGovernor> governor_;  // null unless options.adaptive_threads on the CPU
-  std::unique_ptr<cache::KvStore> store_;
-  std::unique_ptr<SeededNoise> noise_;
-  std::unique_ptr<Sampler> sampler_;
-  std::vector<uint32_t> action_bits_;  // per entry of the action vector, the app's key bit
+  std::unique_ptr<WorldSession> session_;
   DeviceFrameSink* sink_ = nullptr;    // device path: where frames go
   std::vector<DeviceFrameRef> device_frames_;  // the last chunk's, until taken
 };

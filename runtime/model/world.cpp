@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/core/actions.h"
 #include "runtime/core/error.h"
 
 namespace wl {
@@ -12,6 +13,19 @@ namespace {
 
 std::string join(const std::string& dir, const std::string& file) {
   return (std::filesystem::path(dir) / file).string();
+}
+
+// world.json action names -> the key bits of runtime/core/actions.h.
+uint32_t bit_for_world_action(const std::string& name) {
+  if (name == "W") return kActForward;
+  if (name == "S") return kActBack;
+  if (name == "A") return kActLeft;
+  if (name == "D") return kActRight;
+  if (name == "up") return kActLookUp;
+  if (name == "down") return kActLookDown;
+  if (name == "left") return kActLookLeft;
+  if (name == "right") return kActLookRight;
+  return 0;
 }
 
 }  // namespace
@@ -50,6 +64,11 @@ WorldDescription WorldDescription::read(const std::string& dir) {
     if (j.contains("presets")) d.presets = j["presets"].get<std::vector<std::string>>();
     d.prime_frames = j.value("prime_frames", int64_t{0});
     d.latent_scale = j.value("latent_scale", 1.0f);
+    if (j.contains("start")) {
+      const auto& st = j.at("start");
+      d.start = parse_start_from(st.at("from").get<std::string>(), path);
+      if (d.start == StartFrom::Clip) d.start_file = st.at("file").get<std::string>();
+    }
     d.files = j.at("files").get<std::map<std::string, std::string>>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": " + e.what());
@@ -98,6 +117,12 @@ std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& opt
                 std::to_string(d.latent_height * w->decoder_->upsampling()) + "x" +
                 std::to_string(d.latent_width * w->decoder_->upsampling()) + " images, not " +
                 std::to_string(d.image_height) + "x" + std::to_string(d.image_width));
+  for (const std::string& a : d.actions) {
+    const uint32_t bit = bit_for_world_action(a);
+    if (!bit) throw Error(d.dir + "/world.json: unknown action '" + a + "' (known: W A S D up down left right)");
+    w->action_bits_.push_back(bit);
+  }
+  if (d.start == StartFrom::Clip) w->start_clip_ = StartClip::open(d, c.action_dim);
   return w;
 }
 

@@ -11,6 +11,7 @@
 #include "runtime/model/causal_dit.h"
 #include "runtime/model/image_codec.h"
 #include "runtime/model/text_encoder.h"
+#include "runtime/model/world_start.h"
 
 namespace wl {
 
@@ -29,7 +30,9 @@ struct WorldDescription {
   std::vector<std::string> actions;                // names, in the order of the action vector
   std::map<std::string, std::string> bindings;     // action -> key name
   std::vector<std::string> presets;
-  int64_t prime_frames = 0;
+  int64_t prime_frames = 0;                        // frames a start clip or start frames hold
+  StartFrom start = StartFrom::Noise;              // how the world begins (world_start.h)
+  std::string start_file;                          // start.from "clip": the clip's file in dir
   float latent_scale = 1.0f;
   std::map<std::string, std::string> files;        // part -> file name in dir
 
@@ -47,6 +50,10 @@ class World {
   CausalDit& dit() { return *dit_; }
   const ImageDecoder& decoder() const { return *decoder_; }
   const ImageEncoder* encoder() const { return encoder_.get(); }  // null when the package has none
+  const StartClip* start_clip() const { return start_clip_.get(); }  // null unless start.from is "clip"
+  // Per entry of the DiT's action vector (world.json "actions"), the key bit
+  // (runtime/core/actions.h) that holds it.
+  const std::vector<uint32_t>& action_bits() const { return action_bits_; }
   // The DiT's prompt context [n, text_dim] for a prompt text.
   Tensor prompt_context(const std::string& text) const;
 
@@ -58,6 +65,8 @@ class World {
   std::unique_ptr<ImageEncoder> encoder_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<TextEncoder> text_encoder_;
+  std::unique_ptr<StartClip> start_clip_;
+  std::vector<uint32_t> action_bits_;
 };
 
 // The default world shipped in the repository (WORLDLOOP_DEFAULT_WORLD at build time).

@@ -6,7 +6,7 @@
 //   oracle_dataset --preview PREFIX [--size 64] [--seed S]   (PREFIX_themes.png, PREFIX_motion.png)
 //   oracle_dataset --bench [--size 64] [--frames F]
 //
-// One safetensors file per episode (see tools/oracle/README.md for the format).
+// One safetensors file per episode (see app/sources/oracle/README.md for the format).
 #include <algorithm>
 #include <atomic>
 #include <chrono>

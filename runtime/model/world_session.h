@@ -1,0 +1,65 @@
+// One play-through of a world package: the KV store sized by the package's
+// cache budget, the seeded noise, the sampler with the package's settings, the
+// start (the package's clip, or frames a caller gives), and the latent scale
+// on the way in and out. A frame source (app/sources/world_source.h) owns one
+// per reset and adds decoding, threads and statistics.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cache/kv_store.h"
+#include "runtime/core/actions.h"
+#include "runtime/model/noise_source.h"
+#include "runtime/model/sampler.h"
+#include "runtime/model/world.h"
+
+namespace wl {
+
+struct WorldSessionOptions {
+  std::string policy;         // empty: the package's
+  int64_t budget_frames = 0;  // 0: the package's
+};
+
+// Frames to start from instead of the package's start: RGB8 [n][H][W][3]
+// with the keys that led to each. The package's encoder turns them into
+// latents (image-to-video starts, and the benchmarks' oracle ground truth).
+struct StartFrames {
+  std::vector<uint8_t> rgb;
+  std::vector<FrameActions> actions;
+};
+
+class WorldSession {
+ public:
+  // Throws wl::Error when the start cannot be made (a package that starts
+  // from an image given no frames, start frames without an encoder).
+  WorldSession(World& world, const WorldSessionOptions& options, uint64_t seed, const std::string& prompt,
+               const StartFrames* start = nullptr);
+
+  void set_prompt(const std::string& prompt);
+  // A new policy (empty: keep) and budget (0: keep), from the next chunk.
+  // Returns "" or why it was refused.
+  std::string set_cache(const std::string& policy, int64_t budget_frames);
+
+  // The next chunk for the decoder: latents [chunk, C, h, w] divided by the
+  // package's latent_scale. `actions`: one per frame of the chunk.
+  Tensor next_chunk(std::span<const FrameActions> actions);
+
+  // The DiT's action vectors [n, action_dim] for per-frame key masks.
+  Tensor action_tensor(const FrameActions* actions, size_t n) const;
+
+  const SamplerTiming& last_timing() const { return sampler_->last_timing(); }
+  const cache::KvStore& store() const { return *store_; }
+  bool primed() const { return primed_; }
+
+ private:
+  World& world_;
+  std::unique_ptr<cache::KvStore> store_;
+  std::unique_ptr<SeededNoise> noise_;
+  std::unique_ptr<Sampler> sampler_;
+  bool primed_ = false;
+};
+
+}  // namespace wl

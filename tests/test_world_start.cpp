@@ -1,0 +1,124 @@
+// How a world package begins (runtime/model/world_start.h): the shipped
+// world's own clip, a start from noise, an image start with and without
+// frames, and clips that do not fit the package.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "app/sources/oracle_primer.h"
+#include "app/sources/world_source.h"
+#include "runtime/core/error.h"
+#include "runtime/core/safetensors.h"
+#include "runtime/model/world.h"
+#include "tests/support/golden.h"
+#include "tests/support/random_world.h"
+
+namespace wl {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Rewrites <dir>/world.json with `start` set.
+void set_start(const std::string& dir, const nlohmann::json& start) {
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/world.json"));
+  j["start"] = start;
+  std::ofstream(dir + "/world.json") << j.dump(2);
+}
+
+std::vector<uint8_t> play(app::WorldSource& source, uint64_t seed, const std::string& prompt, int chunks) {
+  source.reset(seed, prompt);
+  std::vector<uint8_t> all, rgb;
+  const std::vector<FrameActions> actions(static_cast<size_t>(source.chunk_frames()), FrameActions{kActForward});
+  for (int c = 0; c < chunks; ++c) {
+    source.next_chunk({c * source.chunk_frames(), actions}, rgb);
+    all.insert(all.end(), rgb.begin(), rgb.end());
+  }
+  return all;
+}
+
+// The shipped world starts from its own clip, which is the oracle's start at
+// seed 0 (tools/oracle/make_start_clip): playing from the clip gives the same
+// frames, byte for byte, as priming from the oracle game as play did before.
+TEST(WorldStart, ShippedClipIsTheOraclesStartAtSeedZero) {
+  const std::string dir = default_world_dir();
+  const WorldDescription d = WorldDescription::read(dir);
+  ASSERT_EQ(d.start, StartFrom::Clip);
+  app::WorldSourceOptions from_clip;
+  from_clip.dir = dir;
+  app::WorldSourceOptions from_oracle = from_clip;
+  from_oracle.primer = [&](uint64_t seed, const std::string& prompt, int frames, std::vector<FrameActions>& a) {
+    return app::oracle_priming_frames(d.image_width, d.image_height, seed, prompt, frames, a);
+  };
+  app::WorldSource a(from_clip), b(from_oracle);
+  for (const std::string& prompt : {d.presets.front(), d.presets.back()})
+    EXPECT_EQ(play(a, 0, prompt, 3), play(b, 0, prompt, 3)) << prompt;
+  // Another seed changes the noise, not the start: the frames differ from the oracle-primed ones.
+  EXPECT_NE(play(a, 5, d.presets.front(), 3), play(b, 5, d.presets.front(), 3));
+}
+
+TEST(WorldStart, NoiseStartPrimesNothingAndImageStartNeedsFrames) {
+  const std::string dir = test::temp_dir() + "/world";
+  testref::write_random_world(dir);
+  set_start(dir, {{"from", "noise"}});
+  {
+    auto world = World::open(dir);
+    WorldSession s(*world, {}, 1, "a snowy forest");
+    EXPECT_FALSE(s.primed());
+    EXPECT_EQ(s.store().stats().frames.size(), 0u);
+  }
+  set_start(dir, {{"from", "image"}});
+  auto world = World::open(dir);
+  const std::string e = error_of([&] { WorldSession s(*world, {}, 1, "x"); });
+  EXPECT_NE(e.find("world.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("starts from an image"), std::string::npos) << e;
+  const WorldDescription& d = world->description();
+  StartFrames start;
+  start.actions.assign(static_cast<size_t>(d.prime_frames), FrameActions{});
+  start.rgb.assign(static_cast<size_t>(d.prime_frames) * d.image_width * d.image_height * 3, 90);
+  WorldSession s(*world, {}, 1, "x", &start);
+  EXPECT_TRUE(s.primed());
+  start.rgb.pop_back();
+  const std::string e2 = error_of([&] { WorldSession t(*world, {}, 1, "x", &start); });
+  EXPECT_NE(e2.find("bytes"), std::string::npos) << e2;
+}
+
+TEST(WorldStart, ClipsThatDoNotFitNameTheFileAndTensor) {
+  const std::string dir = test::temp_dir() + "/world";
+  testref::write_random_world(dir);
+  set_start(dir, {{"from", "clip"}, {"file", "start.safetensors"}});
+  // Missing file.
+  std::string e = error_of([&] { World::open(dir); });
+  EXPECT_NE(e.find("start.safetensors"), std::string::npos) << e;
+  // A clip whose latents have the wrong shape.
+  const WorldDescription d = WorldDescription::read(dir);
+  const int64_t n = d.prime_frames;
+  std::vector<std::pair<std::string, Tensor>> t;
+  for (size_t i = 0; i < std::max<size_t>(d.presets.size(), 1); ++i) {
+    const std::string k = std::to_string(i);
+    t.emplace_back("rgb." + k, Tensor::zeros({n, d.image_height, d.image_width, 3}));
+    t.emplace_back("latents." + k, Tensor::zeros({n, d.latent_channels + 1, d.latent_height, d.latent_width}));
+    t.emplace_back("actions." + k, Tensor::zeros({n, static_cast<int64_t>(d.actions.size())}));
+  }
+  write_safetensors(dir + "/start.safetensors", t);
+  e = error_of([&] { World::open(dir); });
+  EXPECT_NE(e.find("start.safetensors"), std::string::npos) << e;
+  EXPECT_NE(e.find("'latents.0'"), std::string::npos) << e;
+  set_start(dir, {{"from", "video"}});
+  e = error_of([&] { World::open(dir); });
+  EXPECT_NE(e.find("start.from must be noise, clip or image"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace wl
