@@ -80,7 +80,7 @@ class WorldLoop {
  private:
   void run();
   void run_chunks();
-  // Applies due commands; returns the newest input time they carried.
+  // Applies one command (prompt, cache policy or budget, reset) to the source's settings.
   void apply_command(const InputEvent& e);
   void apply_script_prompts(int64_t upto);
   std::vector<FrameActions> actions_for_chunk(int64_t first_seq, int frames, std::vector<InputEvent>& samples,

@@ -1,7 +1,8 @@
 // The producer side of the real-time loop. A FrameSource makes the world's
 // frames chunk by chunk; it is called only from the model thread, so an
-// implementation needs no locking. The test pattern implements it today; the
-// model's sampler (runtime/) plugs in as another FrameSource.
+// implementation needs no locking. Three implement it: the world package
+// (world_source.h: the model's sampler and decoder), the oracle game
+// (oracle_source.h) and a test pattern (test_pattern_source.h).
 #pragma once
 
 #include <cstdint>

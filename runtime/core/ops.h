@@ -1,5 +1,6 @@
 // The op set of the model runtime: one declaration per op, one implementation
-// per backend (runtime/cpu/ now; runtime/cuda/ later). Every op dispatches on
+// per backend (runtime/cpu/ and runtime/cuda/; docs/ARCHITECTURE.md says how
+// to add one). Every op dispatches on
 // the backend of its tensors; all activations are F32, row-major, contiguous.
 //
 // Naming: T tokens, F frames, D model width, H heads, d head width.

@@ -1,7 +1,10 @@
 """Checks dit.py against the project's golden fixtures of the reference causal Wan model
-(DESIGN 6, chunk-wise cases): the KV cache is emulated by re-running the calls that wrote it.
+(docs/model.md §9, chunk-wise cases): the KV cache is emulated by re-running the calls that wrote it.
 
-  /usr/bin/python3 tools/train/check_golden.py [/work/shared/golden/chunk3]
+  /usr/bin/python3 tools/train/check_golden.py [PREFIX]
+
+PREFIX names a case pair PREFIX.weights.safetensors + PREFIX.case.safetensors;
+the default is the repository's copy, tests/data/chunk3.
 """
 import json
 import os
@@ -44,5 +47,6 @@ def main(prefix):
 
 
 if __name__ == "__main__":
-    worst = main(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/golden/chunk3")
+    default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "chunk3")
+    worst = main(sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(default))
     sys.exit(0 if worst < 1e-4 else 1)
