@@ -1,0 +1,3 @@
+// A cache file that includes core: allowed.
+#pragma once
+#include "runtime/core/tensor.h"
