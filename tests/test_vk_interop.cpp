@@ -1,4 +1,5 @@
-// The CUDA <-> Vulkan frame hand-off (render/cuda_vk_interop.h, runtime/cuda/vk_import.h).
+// The CUDA <-> Vulkan frame hand-off (render/cuda_vk_interop.h, runtime/cuda/vk_import.h), the parts
+// that need no GPU. CudaVkInterop.* (a CUDA device) are in tests/gpu/test_cuda_vk_interop.cpp.
 //
 // VkInterop.*: Vulkan side on any device, lavapipe included (headless, no
 // window): exportable memory fds, timeline semaphores signalled from the host,
@@ -28,6 +29,7 @@
 #include "render/vk_check.h"
 #include "render/vk_exportable.h"
 #include "render/vk_interop_device.h"
+#include "tests/support/vk_test_device.h"
 #endif
 #if defined(WORLDLOOP_HAS_CUDA)
 #include <cuda_runtime.h>
@@ -46,124 +48,11 @@ bool fd_is_open(int fd) { return fd >= 0 && ::fcntl(fd, F_GETFD) != -1; }
 
 namespace {
 
+using namespace wl::test;
 using wl::render::ExportableBuffer;
 using wl::render::HeadlessVkDevice;
 using wl::render::InteropDevice;
 using wl::render::TimelineSemaphore;
-
-std::unique_ptr<HeadlessVkDevice> make_device(std::string& why) {
-  try {
-    return std::make_unique<HeadlessVkDevice>();
-  } catch (const std::exception& e) {
-    why = e.what();
-    return nullptr;
-  }
-}
-
-#define WL_NEED_VK_DEVICE(dev)                                                   \
-  std::string wl_why_;                                                           \
-  auto dev = make_device(wl_why_);                                               \
-  if (!dev) GTEST_SKIP() << "no Vulkan device: " << wl_why_
-
-// A host-visible buffer to read results back.
-struct Readback {
-  const InteropDevice& dev;
-  VkBuffer buffer = VK_NULL_HANDLE;
-  VkDeviceMemory memory = VK_NULL_HANDLE;
-  void* data = nullptr;
-  Readback(const InteropDevice& d, VkDeviceSize size) : dev(d) {
-    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bci.size = size;
-    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    WL_VK_CHECK(vkCreateBuffer(dev.device, &bci, nullptr, &buffer));
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(dev.device, buffer, &req);
-    VkPhysicalDeviceMemoryProperties mem;
-    vkGetPhysicalDeviceMemoryProperties(dev.physical_device, &mem);
-    const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    uint32_t type = UINT32_MAX;
-    for (uint32_t i = 0; i < mem.memoryTypeCount && type == UINT32_MAX; ++i)
-      if ((req.memoryTypeBits & (1u << i)) && (mem.memoryTypes[i].propertyFlags & want) == want) type = i;
-    if (type == UINT32_MAX) throw std::runtime_error("no host-visible coherent memory");
-    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    mai.allocationSize = req.size;
-    mai.memoryTypeIndex = type;
-    WL_VK_CHECK(vkAllocateMemory(dev.device, &mai, nullptr, &memory));
-    WL_VK_CHECK(vkBindBufferMemory(dev.device, buffer, memory, 0));
-    WL_VK_CHECK(vkMapMemory(dev.device, memory, 0, VK_WHOLE_SIZE, 0, &data));
-  }
-  ~Readback() {
-    vkDestroyBuffer(dev.device, buffer, nullptr);
-    vkFreeMemory(dev.device, memory, nullptr);
-  }
-};
-
-// One command pool + buffer on the device's queue.
-struct Commands {
-  const InteropDevice& dev;
-  VkCommandPool pool = VK_NULL_HANDLE;
-  VkCommandBuffer cmd = VK_NULL_HANDLE;
-  VkFence fence = VK_NULL_HANDLE;
-  explicit Commands(const InteropDevice& d) : dev(d) {
-    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-    pci.queueFamilyIndex = dev.queue_family;
-    WL_VK_CHECK(vkCreateCommandPool(dev.device, &pci, nullptr, &pool));
-    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = pool;
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    WL_VK_CHECK(vkAllocateCommandBuffers(dev.device, &ai, &cmd));
-    VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    WL_VK_CHECK(vkCreateFence(dev.device, &fci, nullptr, &fence));
-  }
-  ~Commands() {
-    vkQueueWaitIdle(dev.queue);
-    vkDestroyFence(dev.device, fence, nullptr);
-    vkDestroyCommandPool(dev.device, pool, nullptr);
-  }
-  void begin() {
-    WL_VK_CHECK(vkResetCommandBuffer(cmd, 0));
-    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    WL_VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
-  }
-  // Submits; with `wait` / `signal` timelines as the presenter does.
-  void submit(VkSemaphore wait = VK_NULL_HANDLE, uint64_t wait_value = 0, VkSemaphore signal = VK_NULL_HANDLE,
-              uint64_t signal_value = 0) {
-    WL_VK_CHECK(vkEndCommandBuffer(cmd));
-    WL_VK_CHECK(vkResetFences(dev.device, 1, &fence));
-    const VkPipelineStageFlags stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
-    VkTimelineSemaphoreSubmitInfo ts{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
-    ts.waitSemaphoreValueCount = wait ? 1 : 0;
-    ts.pWaitSemaphoreValues = &wait_value;
-    ts.signalSemaphoreValueCount = signal ? 1 : 0;
-    ts.pSignalSemaphoreValues = &signal_value;
-    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-    si.pNext = (wait || signal) ? &ts : nullptr;
-    si.waitSemaphoreCount = wait ? 1 : 0;
-    si.pWaitSemaphores = &wait;
-    si.pWaitDstStageMask = &stage;
-    si.commandBufferCount = 1;
-    si.pCommandBuffers = &cmd;
-    si.signalSemaphoreCount = signal ? 1 : 0;
-    si.pSignalSemaphores = &signal;
-    WL_VK_CHECK(vkQueueSubmit(dev.queue, 1, &si, fence));
-  }
-  void wait_done() { WL_VK_CHECK(vkWaitForFences(dev.device, 1, &fence, VK_TRUE, UINT64_MAX)); }
-};
-
-void record_copy(VkCommandBuffer cmd, VkBuffer src, VkBuffer dst, VkDeviceSize size) {
-  VkBufferCopy region{0, 0, size};
-  vkCmdCopyBuffer(cmd, src, dst, 1, &region);
-  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0,
-                       nullptr);
-}
-
-}  // namespace
 
 TEST(VkInterop, ExportsFrameMemoryAsOpaqueFd) {
   WL_NEED_VK_DEVICE(dev);
@@ -427,6 +316,8 @@ TEST(VkInterop, CopyWaitsForTheReadyTimelineAndSignalsRelease) {
   for (VkDeviceSize i = 0; i < kBytes; ++i) ASSERT_EQ(p[i], 0x5a) << "byte " << i;
 }
 
+}  // namespace
+
 #endif  // WORLDLOOP_HAS_VULKAN
 
 #if defined(WORLDLOOP_HAS_CUDA)
@@ -453,65 +344,4 @@ TEST(CudaVkImportNoDevice, ImportIsAClearErrorAndClosesTheFd) {
   EXPECT_FALSE(fd_is_open(fd4));
 }
 
-#if defined(WORLDLOOP_HAS_VULKAN)
-
-#define WL_NEED_CUDA_DEVICE()                                                        \
-  do {                                                                               \
-    const auto wl_q_ = wl::cuda::query_devices();                                    \
-    if (wl_q_.count == 0) GTEST_SKIP() << "no CUDA device: " << wl_q_.reason;        \
-  } while (0)
-
-#define WL_CUDA_OK(call) ASSERT_EQ((call), cudaSuccess) << #call << ": " << cudaGetErrorString(cudaGetLastError())
-
-TEST(CudaVkInterop, DecoderWritesImportedSlotAndPresenterCopiesIt) {
-  WL_NEED_CUDA_DEVICE();
-  WL_NEED_VK_DEVICE(dev);
-  const InteropDevice& d = dev->interop();
-  if (!d.enabled.complete()) GTEST_SKIP() << dev->device_name() << " lacks " << d.enabled.missing();
-  constexpr int kW = 64, kH = 48;
-  constexpr VkDeviceSize kBytes = kW * kH * 4;
-
-  wl::render::VkFrameExporter exporter(d);
-  wl::render::SharedFrameRing ring = exporter.create_exportable_frames(3, kW, kH);
-  std::vector<wl::cuda::ExternalBufferDesc> descs;
-  for (auto& s : ring.slots) descs.push_back({s.memory_fd, s.allocation_size, s.offset, s.size, s.dedicated});
-  wl::cuda::ImportedFrameRing imported(descs, ring.timeline_semaphore_fd, ring.release_semaphore_fd);
-  // CUDA owns the fds now.
-  for (auto& s : ring.slots) s.memory_fd = -1;
-  ring.timeline_semaphore_fd = ring.release_semaphore_fd = -1;
-  ASSERT_EQ(imported.slot_count(), 3);
-  ASSERT_NE(imported.slot_ptr(0), nullptr);
-  EXPECT_EQ(imported.slot_size(0), kBytes);
-
-  cudaStream_t stream = nullptr;
-  WL_CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  Readback readback(d, kBytes);
-  Commands cmds(d);
-  uint64_t counter = 0;
-  for (int frame = 0; frame < 4; ++frame) {
-    const auto w = exporter.next_write_slot();
-    ASSERT_GE(w.slot, 0);
-    imported.begin_write(w.slot, w.wait_release, stream);
-    const int value = 0x10 + frame;
-    WL_CUDA_OK(cudaMemsetAsync(imported.slot_ptr(w.slot), value, kBytes, stream));
-    imported.end_write(++counter, stream);
-    exporter.present_slot(w.slot, counter);
-
-    const auto f = exporter.take_pending();
-    ASSERT_TRUE(f.has_value());
-    std::memset(readback.data, 0, kBytes);
-    cmds.begin();
-    record_copy(cmds.cmd, f->buffer, readback.buffer, kBytes);
-    cmds.submit(f->ready, f->ready_value, f->release, f->release_value);
-    cmds.wait_done();
-    const auto* p = static_cast<const uint8_t*>(readback.data);
-    ASSERT_EQ(p[0], value) << "frame " << frame;
-    ASSERT_EQ(p[kBytes - 1], value) << "frame " << frame;
-  }
-  WL_CUDA_OK(cudaStreamSynchronize(stream));
-  WL_CUDA_OK(cudaStreamDestroy(stream));
-  EXPECT_EQ(exporter.ready_timeline()->value(), counter);
-}
-
-#endif  // WORLDLOOP_HAS_VULKAN
 #endif  // WORLDLOOP_HAS_CUDA
