@@ -9,9 +9,9 @@ WL_BUILD="${WL_BUILD:-$WL_ROOT/build}"
 # Debian packages the build, the tests and the app need.
 WL_PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  ocl-icd-opencl-dev opencl-c-headers
+  ocl-icd-opencl-dev opencl-c-headers  # Debian's dnnl-config.cmake links OpenCL::OpenCL (its GPU runtime)
   libgtest-dev libdnnl-dev nlohmann-json3-dev
-  libsdl2-dev libvulkan-dev glslc libimgui-dev libglm-dev libstb-dev
+  libsdl2-dev libvulkan-dev glslc libimgui-dev libstb-dev
   mesa-vulkan-drivers xvfb xauth
   libsentencepiece-dev
   python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread
