@@ -1,5 +1,5 @@
 // Reference ops in float64, written straight from the formulas in
-// runtime/ops.h (see reference_ops.h).
+// runtime/core/ops.h (see reference_ops.h).
 #include "tests/support/reference_ops.h"
 
 #include <algorithm>
@@ -17,6 +17,21 @@ Tensor uniform(const Shape& s, std::mt19937& g, float lo, float hi) {
 std::vector<double> to_double(const Tensor& t) {
   std::vector<float> f = t.to_floats();
   return std::vector<double>(f.begin(), f.end());
+}
+
+std::vector<double> linear(const Tensor& x, const Tensor& w, const Tensor& b, ops::MatmulPrecision precision) {
+  const int64_t M = x.dim(0), K = x.dim(1), N = w.dim(0);
+  const bool bf16 = precision == ops::MatmulPrecision::BF16;
+  std::vector<double> xv = to_double(bf16 ? x.to(DType::BF16) : x), wv = to_double(bf16 ? w.to(DType::BF16) : w);
+  std::vector<double> bv = b.defined() ? to_double(b) : std::vector<double>(static_cast<size_t>(N), 0.0);
+  std::vector<double> y(static_cast<size_t>(M * N));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = bv[n];
+      for (int64_t k = 0; k < K; ++k) acc += xv[m * K + k] * wv[n * K + k];
+      y[m * N + n] = acc;
+    }
+  return y;
 }
 
 std::vector<double> layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
@@ -75,6 +90,17 @@ std::vector<double> add(const Tensor& x, const Tensor& y) {
   return a;
 }
 
+std::vector<double> add_modulation(const Tensor& base, const Tensor& e) {
+  const int64_t R = base.dim(0), D = base.dim(1), F = e.dim(0);
+  const bool per_row = e.rank() == 3;
+  std::vector<double> bv = to_double(base), ev = to_double(e), out(static_cast<size_t>(F * R * D));
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t i = 0; i < D; ++i)
+        out[(f * R + r) * D + i] = bv[r * D + i] + (per_row ? ev[(f * R + r) * D + i] : ev[f * D + i]);
+  return out;
+}
+
 std::vector<double> gelu_tanh(const Tensor& x) {
   std::vector<double> v = to_double(x);
   const double k = std::sqrt(2.0 / M_PI);
@@ -88,10 +114,13 @@ std::vector<double> silu(const Tensor& x) {
   return v;
 }
 
-std::vector<double> rope_3d(const Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols) {
-  const int64_t H = x.dim(1), d = x.dim(2), c = d / 2;
+namespace {
+
+// rope_3d in place on v [T, H, d] in float64.
+void rope_3d_inplace(std::vector<double>& v, int64_t H, int64_t d, int64_t frame0, int64_t frames, int64_t rows,
+                     int64_t cols) {
+  const int64_t c = d / 2;
   const int64_t sizes[3] = {c - 2 * (c / 3), c / 3, c / 3};
-  std::vector<double> v = to_double(x);
   int64_t t = 0;
   for (int64_t f = 0; f < frames; ++f)
     for (int64_t r = 0; r < rows; ++r)
@@ -112,7 +141,22 @@ std::vector<double> rope_3d(const Tensor& x, int64_t frame0, int64_t frames, int
           }
         }
       }
+}
+
+}  // namespace
+
+std::vector<double> rope_3d(const Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t cols) {
+  std::vector<double> v = to_double(x);
+  rope_3d_inplace(v, x.dim(1), x.dim(2), frame0, frames, rows, cols);
   return v;
+}
+
+std::vector<std::vector<double>> rms_norm_rope_3d(const Tensor& x, const Tensor& weight, double eps, int64_t frame0,
+                                                  int64_t frames, int64_t rows, int64_t cols) {
+  const int64_t T = x.dim(0), H = x.dim(1), d = x.dim(2);
+  std::vector<double> normed = rms_norm(x.reshape({T, H * d}), weight, eps), rotated = normed;
+  rope_3d_inplace(rotated, H, d, frame0, frames, rows, cols);
+  return {normed, rotated};
 }
 
 std::vector<double> attention(const Tensor& q, const std::vector<ops::KVSegment>& kv, double scale) {
@@ -145,6 +189,39 @@ std::vector<double> attention(const Tensor& q, const std::vector<ops::KVSegment>
         for (int64_t c = 0; c < d; ++c) out[(i * H + h) * d + c] += p * static_cast<double>(vrow[j][h * d + c]);
       }
     }
+  return out;
+}
+
+std::vector<double> conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding) {
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
+  const int64_t o = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+  const int64_t ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
+  std::vector<double> xv = to_double(x), wv = to_double(w);
+  std::vector<double> bv = b.defined() ? to_double(b) : std::vector<double>(static_cast<size_t>(o), 0.0);
+  std::vector<double> y(static_cast<size_t>(n * o * ho * wo));
+  for (int64_t in = 0; in < n; ++in)
+    for (int64_t oc = 0; oc < o; ++oc)
+      for (int64_t i = 0; i < ho; ++i)
+        for (int64_t j = 0; j < wo; ++j) {
+          double acc = bv[oc];
+          for (int64_t ic = 0; ic < c; ++ic)
+            for (int64_t p = 0; p < kh; ++p)
+              for (int64_t q = 0; q < kw; ++q) {
+                const int64_t yi = i * stride - padding + p, xj = j * stride - padding + q;
+                if (yi < 0 || yi >= h || xj < 0 || xj >= wd) continue;
+                acc += xv[((in * c + ic) * h + yi) * wd + xj] * wv[((oc * c + ic) * kh + p) * kw + q];
+              }
+          y[((in * o + oc) * ho + i) * wo + j] = acc;
+        }
+  return y;
+}
+
+std::vector<double> upsample_nearest_2x(const Tensor& x) {
+  const int64_t planes = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
+  std::vector<double> v = to_double(x), out(static_cast<size_t>(planes * 4 * H * W));
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t i = 0; i < 2 * H; ++i)
+      for (int64_t j = 0; j < 2 * W; ++j) out[(p * 2 * H + i) * 2 * W + j] = v[(p * H + i / 2) * W + j / 2];
   return out;
 }
 
@@ -186,6 +263,17 @@ double normalised_error(const Tensor& a, const std::vector<double>& b) {
     mx = std::max(mx, std::abs(b[i]));
   }
   return err / (mx + 1e-30);
+}
+
+double relative_error(const Tensor& a, const std::vector<double>& b, double floor) {
+  std::vector<float> av = a.to_floats();
+  if (av.size() != b.size()) return INFINITY;
+  double err = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const double e = std::abs(static_cast<double>(av[i]) - b[i]) / (std::abs(b[i]) + floor);
+    if (!(e <= err)) err = e;  // NaN sticks
+  }
+  return err;
 }
 
 }  // namespace wl::ref
