@@ -5,7 +5,7 @@
 //   KvStore            the reference scheme: every key RoPE'd at its absolute
 //                      frame, attention over all cached frames up to the call's end
 //   RollingWindowKv    Rolling Forcing: the window's first chunk is cached, the
-//                      sink re-positioned next to the window (DESIGN 2.4)
+//                      sink re-positioned next to the window (docs/model.md §4)
 //
 // Every pointer in and out lives where the cache keeps its keys and values
 // (KvStoreConfig::backend): host memory for a CPU cache, device memory for a

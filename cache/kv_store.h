@@ -4,7 +4,7 @@
 // merged count, score). Eviction frees a slot and merging folds one slot into
 // another: nothing is ever shifted or copied wholesale.
 //
-// A call for frames [s, s+f) (DESIGN 2.3): frames already cached keep their
+// A call for frames [s, s+f) (docs/model.md §3): frames already cached keep their
 // slots and are overwritten; new frames get slots, and when the block's budget
 // would be exceeded the policy makes room first (sink frames and the call's
 // own frames are protected). Attention then reads every token of the block

@@ -1,4 +1,4 @@
-// "full": the reference behaviour (DESIGN 2.3). Keeps everything up to the
+// "full": the reference behaviour (docs/model.md §3). Keeps everything up to the
 // budget; when a new chunk does not fit, whole frames go, oldest first, the
 // sink frames excepted.
 #include <algorithm>

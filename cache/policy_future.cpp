@@ -1,4 +1,4 @@
-// "future": the future-aware policy (DESIGN 2.5). Keys are kept for the
+// "future": the future-aware policy (docs/model.md §5). Keys are kept for the
 // attention that *future* queries are expected to pay them, predicted from
 // the statistics of past queries before RoPE (nearly stationary over a
 // generation), not for the attention they received in the past.

@@ -1,5 +1,5 @@
 // "observed": keep the tokens that received the most attention (H2O-style,
-// DESIGN 2.5), a baseline for "future".
+// docs/model.md §5), a baseline for "future".
 //
 // What is observed: only the clean cache-update pass of each chunk. Its
 // queries are the ones whose keys stay in the cache, and the noisy passes'

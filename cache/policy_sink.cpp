@@ -1,5 +1,5 @@
 // "sink": the attention sink plus the most recent frames (StreamingLLM,
-// LongLive; DESIGN 2.5). The sink is the store's: the first sink_frames
+// LongLive; docs/model.md §5). The sink is the store's: the first sink_frames
 // frames ever cached (RoomRequest::sink_end). When a new chunk does not fit,
 // whole non-sink frames go, oldest first; frame granularity keeps every
 // cached frame complete, which is what the published baselines do.

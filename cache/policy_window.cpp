@@ -1,4 +1,4 @@
-// "window": the most recent frames only (DESIGN 2.5). When a new chunk does
+// "window": the most recent frames only (docs/model.md §5). When a new chunk does
 // not fit, whole frames go, oldest first, until it does; the window is the
 // budget. Unlike "full" and "sink", the attention sink is NOT kept: only the
 // current call's frames are protected, so frames below sink_end leave like

@@ -1,4 +1,4 @@
-// Rolling Forcing's position scheme over a KvStore (DESIGN 2.4, its fixture is
+// Rolling Forcing's position scheme over a KvStore (docs/model.md §4, its fixture is
 // `rolling`): a window of chunks is denoised jointly; per call only the
 // window's first chunk is (re)written into the cache; the video's first chunk
 // is the attention sink, re-positioned just before the frames a window call

@@ -1,4 +1,4 @@
-// The CUDA -> Vulkan frame hand-off (DESIGN.md section 4), Vulkan side. The
+// The CUDA -> Vulkan frame hand-off (docs/ARCHITECTURE.md, the device path), Vulkan side. The
 // CUDA side is runtime/cuda/vk_import.h (built only with WORLDLOOP_CUDA).
 //
 // Call order (one exported buffer ring, two shared timeline semaphores):

@@ -1,4 +1,4 @@
-// The cache policies (DESIGN 2.5) on synthetic caches with known answers:
+// The cache policies (docs/model.md §5) on synthetic caches with known answers:
 // budgets hold, the sink and the newest chunk survive, "window" keeps
 // exactly the newest frames, "observed" keeps what was attended, "future"
 // ranks keys by the attention of the predicted future queries (checked

@@ -1,4 +1,4 @@
-// KvStore semantics on synthetic data (DESIGN 2.3): slots per frame,
+// KvStore semantics on synthetic data (docs/model.md §3): slots per frame,
 // overwrite on re-call, the reference eviction, the sink, attention
 // segments and their window, merging with a log-count bias, statistics and
 // argument errors. Keys and values encode (block, frame, token, element) so

@@ -102,7 +102,7 @@ std::string temp_file(const std::string& stem) {
   return ::testing::TempDir() + "wl_dit_reference_" + stem + "_" + std::to_string(::getpid()) + ".safetensors";
 }
 
-// Warped timestep of a step value (DESIGN 2.4): sigma = step / 1000 from the
+// Warped timestep of a step value (docs/model.md §4): sigma = step / 1000 from the
 // linspace table, sigma' = shift*sigma / (1 + (shift-1)*sigma), t = 1000*sigma'.
 double timestep(int step, double shift) {
   const double sigma = 1.0 - static_cast<double>(1000 - step) / 1000.0;
@@ -279,7 +279,7 @@ std::vector<Case> cases() {
     c.sched.sink = 4, c.sched.steps = {1000};
   }));
   // A generation that starts past frame 0 with a sink: the sink is the first
-  // frames ever cached (DESIGN 2.3, cache/kv_store.h), not absolute frames 0..S-1.
+  // frames ever cached (docs/model.md §3, cache/kv_store.h), not absolute frames 0..S-1.
   v.push_back(make("start_1030_sink3", [](Case& c) {
     c.sched.start_frame = 1030, c.sched.chunk = 3, c.sched.chunks = 3, c.sched.capacity = 6, c.sched.sink = 3;
     c.sched.steps = {1000, 500};

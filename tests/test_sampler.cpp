@@ -1,4 +1,4 @@
-// The sampler: golden latents of every fixture, the schedules of DESIGN 2.4,
+// The sampler: golden latents of every fixture, the schedules of docs/model.md §4,
 // prompt switches, seeded noise and long runs with flat memory.
 #include <gtest/gtest.h>
 
@@ -109,7 +109,7 @@ struct CallLog {
   }
 };
 
-// The rolling schedule of DESIGN 2.4, computed from its text: window w covers
+// The rolling schedule of docs/model.md §4, computed from its text: window w covers
 // chunks max(0, w-W+1)..min(nb-1, w); timesteps oldest first are the reversed
 // step list (full), its last n entries (first windows) or its first n (last).
 TEST(Sampler, RollingWindowsFollowDesignSchedule) {

@@ -1,4 +1,4 @@
-// The window's end of the device path (DESIGN.md section 4, app/device_frames.h):
+// The window's end of the device path (docs/ARCHITECTURE.md, the device path, app/device_frames.h):
 // the presenter's exportable frame ring (render/cuda_vk_interop.h) imported
 // into CUDA (runtime/cuda/vk_import.h). write() turns the decoder's output
 // into RGBA8 in ring slots on the CUDA stream (runtime/cuda/frame_pack.h);

@@ -1,4 +1,4 @@
-// The device path of the frame hand-off (DESIGN.md section 4): a source that
+// The device path of the frame hand-off (docs/ARCHITECTURE.md, the device path): a source that
 // decodes on CUDA writes its frames straight into GPU memory the presenter
 // reads (the exported ring of render/cuda_vk_interop.h) and publishes handles
 // instead of RGB bytes. No CUDA or Vulkan type appears here: the window's

@@ -1,5 +1,5 @@
 """The PyTorch side of bench/peer: configuration T of the causal Wan DiT
-(tools/train/dit.py, DESIGN 2.1) with the weights bench_dit wrote, stepped
+(tools/train/dit.py, docs/model.md §1) with the weights bench_dit wrote, stepped
 exactly as the engine steps it: frame-wise chunks, 4 denoising calls plus the
 clean pass per frame, each call attending to a KV cache of at most 12 frames
 (the chunk's own keys included); the clean pass commits the chunk's keys.

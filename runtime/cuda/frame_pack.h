@@ -1,4 +1,4 @@
-// The device end of the CUDA -> Vulkan frame hand-off (DESIGN.md section 4):
+// The device end of the CUDA -> Vulkan frame hand-off (docs/ARCHITECTURE.md, the device path):
 // the image decoder's output turned into RGBA8 frames on the GPU, written
 // straight into memory the presenter reads (a slot of the imported ring,
 // runtime/cuda/vk_import.h). The CPU twin is wl::unit_rgb_to_rgb8

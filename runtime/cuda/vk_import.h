@@ -1,4 +1,4 @@
-// The CUDA side of the CUDA -> Vulkan frame hand-off (DESIGN.md section 4;
+// The CUDA side of the CUDA -> Vulkan frame hand-off (docs/ARCHITECTURE.md, the device path;
 // the Vulkan side and the call order are in render/cuda_vk_interop.h). Built
 // only with WORLDLOOP_CUDA (guard includes with WORLDLOOP_HAS_CUDA). Plain
 // types only, so no CUDA or Vulkan header is needed to include it.

@@ -1,4 +1,4 @@
-// The causal Wan diffusion transformer (DESIGN 2.1-2.3): one forward call maps
+// The causal Wan diffusion transformer (docs/model.md §1-§3): one forward call maps
 // latents of f consecutive frames, their timesteps and the prompt context to a
 // flow prediction, reading and writing the KV cache.
 //

@@ -1,4 +1,4 @@
-// The flow-matching noise schedule of the distilled Wan models (DESIGN 2.4):
+// The flow-matching noise schedule of the distilled Wan models (docs/model.md §4):
 // sigma over linspace(1, 0, 1001)[:-1], warped by shift, timestep = 1000*sigma.
 // A step list such as [1000, 750, 500, 250] picks entries 1000 - step.
 #pragma once

@@ -1,5 +1,5 @@
 // Every random number of a generation comes from one NoiseSource: seeded for
-// play, recorded tensors for the golden tests (DESIGN 2.4, 6). Requests are
+// play, recorded tensors for the golden tests (docs/model.md §4, §9). Requests are
 // addressed by what they are for, so the answer never depends on call order.
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// The few-step flow-matching sampler around the causal DiT (DESIGN 2.4): a
+// The few-step flow-matching sampler around the causal DiT (docs/model.md §4): a
 // stream of finished latent chunks with no fixed length and no position cap.
 //
 //   chunk   Self Forcing / Causal Forcing: per chunk one call per step (fresh

@@ -1,5 +1,5 @@
 // Helpers for tests that read the golden fixtures in tests/data (copied from the
-// reference implementation's outputs, see DESIGN 6).
+// reference implementation's outputs, see docs/model.md §9).
 #pragma once
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 // Random causal Wan DiT checkpoints for tests: the exact checkpoint names of
-// DESIGN 2.1, any configuration, stored as F32, BF16 or F16, optionally
+// docs/model.md §1, any configuration, stored as F32, BF16 or F16, optionally
 // wrapped in prefixes like the distilled checkpoints ("model.",
 // "generator_ema.model.", ...), with or without the `__metadata__.config`
 // JSON. Weights are scaled so activations stay O(1) through the blocks.

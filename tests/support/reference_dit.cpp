@@ -1,5 +1,5 @@
 // The float64 reference of the causal Wan DiT (see reference_dit.h). Written
-// from DESIGN 2.1-2.3 only; every step is a direct loop so it can be read
+// from docs/model.md §1-§3 only; every step is a direct loop so it can be read
 // against the formulas line by line.
 #include "tests/support/reference_dit.h"
 
@@ -294,7 +294,7 @@ std::vector<double> RefDit::forward(const std::vector<double>& x, int64_t F, int
     throw std::runtime_error("reference: bad input shape");
   if (cross_k_.empty()) throw std::runtime_error("reference: no prompt");
 
-  // ---- the cache bookkeeping of this call (DESIGN 2.3) ----
+  // ---- the cache bookkeeping of this call (docs/model.md §3) ----
   for (int64_t f = s; f < s + F; ++f) {
     bool present = false;
     for (const CachedFrame& e : cache_) present = present || e.frame == f;

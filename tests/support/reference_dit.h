@@ -1,5 +1,5 @@
 // An independent, plain, slow float64 implementation of one forward call of the
-// causal Wan DiT with the reference KV cache, written from DESIGN 2.1-2.3 alone
+// causal Wan DiT with the reference KV cache, written from docs/model.md §1-§3 alone
 // (it shares no code with runtime/model or cache/). Tests compare the engine
 // against it on configurations the golden fixtures do not cover.
 //

@@ -54,7 +54,7 @@ def warp(sigma, shift=5.0):
 
 
 def step_sigmas(steps=(1000, 750, 500, 250), shift=5.0):
-    """DESIGN 2.4: table = warp(linspace(1,0,1001)[:-1]); step k picks entry 1000-k. Returns sigmas (t/1000)."""
+    """docs/model.md §4: table = warp(linspace(1,0,1001)[:-1]); step k picks entry 1000-k. Returns sigmas (t/1000)."""
     table = [warp(1 - i / 1000.0, shift) for i in range(1000)]
     return [table[1000 - s] for s in steps]
 

@@ -1,4 +1,4 @@
-"""The causal Wan DiT of DESIGN 2.1 (exact math) plus the per-frame action embedding
+"""The causal Wan DiT of docs/model.md §1 (exact math) plus the per-frame action embedding
 of WORLD_FORMAT.md. Training runs whole clips under a block-causal mask by chunks
 (tokens see their own chunk and every earlier chunk), which is what the engine's
 KV cache computes chunk by chunk.

@@ -1,4 +1,4 @@
-"""The engine's chunk-wise few-step sampler (DESIGN 2.4), with the KV cache emulated by
+"""The engine's chunk-wise few-step sampler (docs/model.md §4), with the KV cache emulated by
 re-running the cached clean frames at t = 0 under the block-causal mask."""
 import torch
 

@@ -1,5 +1,5 @@
 // The oracle game: the procedural world the embedded default world model is
-// trained on (DESIGN 3), and the reference its drift, memory and prompt
+// trained on (docs/model.md §8), and the reference its drift, memory and prompt
 // adherence are measured against.
 //
 // A top-down world seen by a camera that the app's keys move. The layout is a
