@@ -124,7 +124,6 @@ class OracleGame {
   std::vector<int32_t> itexel_x_; // floor of the above
   std::vector<int32_t> itexel_y_;
 
-  friend class Renderer;
 };
 
 }  // namespace wl::oracle
