@@ -9,7 +9,7 @@
 //
 // Every pointer in and out lives where the cache keeps its keys and values
 // (KvStoreConfig::backend): host memory for a CPU cache, device memory for a
-// CUDA one.
+// GPU one.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -18,8 +18,42 @@ KvStore::KvStore(const KvStoreConfig& config, std::unique_ptr<CachePolicy> polic
     throw Error("kv store: a budget of " + std::to_string(config.budget_tokens) + " tokens holds less than one frame of " +
                 std::to_string(config.tokens_per_frame()));
   if (config.sink_frames < 0) throw Error("kv store: negative sink frames");
-  rows_ = make_kv_rows(config);
+  if (!ops::backend_available(config.backend))
+    throw Error("kv store: keys and values were asked for on a backend that cannot run: " +
+                ops::backend_unavailable_reason(config.backend));
+  allocate_rows(config.budget_tokens);
   clear();
+}
+
+void KvStore::allocate_rows(int64_t slots) {
+  const Shape shape{slots, config_.heads, config_.head_dim};
+  rows_.resize(static_cast<size_t>(config_.blocks));
+  for (BlockRows& r : rows_) {
+    r.k_raw = ops::zeros(shape, config_.backend);
+    r.k_rot = ops::zeros(shape, config_.backend);
+    r.v = ops::zeros(shape, config_.backend);
+    r.bias = ops::zeros({slots}, config_.backend);
+    r.bias_values.assign(static_cast<size_t>(slots), 0.0f);
+    r.merges.clear();
+  }
+}
+
+Tensor KvStore::rows_at(const float* data, int64_t count) const {
+  return Tensor::view(const_cast<float*>(data), {count, config_.heads, config_.head_dim}, DType::F32, nullptr,
+                      config_.backend);
+}
+
+void KvStore::apply_merges(int64_t b) const {
+  BlockRows& r = rows_[b];
+  if (r.merges.empty()) return;
+  for (Tensor* t : {&r.k_raw, &r.k_rot, &r.v}) ops::merge_rows(*t, r.merges);
+  r.merges.clear();
+}
+
+const Tensor& KvStore::rows(RowKind kind, int64_t b) const {
+  apply_merges(b);
+  const BlockRows& r = rows_[b];
+  return kind == RowKind::KRaw ? r.k_raw : kind == RowKind::KRot ? r.k_rot : r.v;
 }
 
 void KvStore::clear() {
@@ -29,9 +63,7 @@ void KvStore::clear() {
   for (auto& f : free_)
     for (int64_t s = config_.budget_tokens - 1; s >= 0; --s) f.push_back(static_cast<int32_t>(s));
   used_.assign(B, 0);
-  bias_.assign(B, {});
   call_slots_.assign(B, {});
-  rows_->set_call_slots(call_slots_);
   frame_slots_.assign(B, {});
   evicted_.assign(B, {});
   merged_frames_.assign(B, {});
@@ -106,7 +138,6 @@ void KvStore::begin_call(int64_t start, int64_t frames, bool cache_update) {
     call_slots_[b].clear();
     for (int64_t f = start; f < start + frames; ++f) assign_frame(b, f);
   }
-  rows_->set_call_slots(call_slots_);
   policy_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   newest_frame_ = std::max(newest_frame_, start + frames - 1);
 }
@@ -131,8 +162,18 @@ void KvStore::assign_frame(int64_t b, int64_t frame) {
 }
 
 void KvStore::write_call(int64_t b, const float* k_raw, const float* k_rot, const float* v, int64_t tokens) {
-  const size_t n = std::min(call_slots_[b].size(), static_cast<size_t>(tokens));
-  rows_->write(b, k_raw, k_rot, v, static_cast<int64_t>(n));
+  const std::vector<int32_t>& slots = call_slots_[b];
+  const size_t n = std::min(slots.size(), static_cast<size_t>(tokens));
+  if (n == 0) return;
+  std::vector<int32_t> first;  // the slots of the first n tokens, when not all are written
+  if (n < slots.size()) first.assign(slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(n));
+  const std::vector<int32_t>& index = n < slots.size() ? first : slots;
+  apply_merges(b);  // a slot merged into earlier may be written now
+  BlockRows& r = rows_[b];
+  const int64_t count = static_cast<int64_t>(n);
+  ops::set_rows(r.k_raw, index, rows_at(k_raw, count));
+  ops::set_rows(r.k_rot, index, rows_at(k_rot, count));
+  ops::set_rows(r.v, index, rows_at(v, count));
 }
 
 std::vector<ops::KVSegment> KvStore::segments(int64_t b) const {
@@ -193,10 +234,11 @@ std::vector<ops::KVSegment> KvStore::visible_segments(int64_t b, int64_t first, 
                                                       int64_t max_tokens) const {
   const std::vector<int32_t> slots = visible_slots(b, first, end, max_tokens);
   const int64_t row = config_.row_floats();
-  const float* k = rows_->rows(RowKind::KRot, b);
-  const float* v = rows_->rows(RowKind::V, b);
+  const float* k = rows(RowKind::KRot, b).f32();
+  const float* v = rows(RowKind::V, b).f32();
   // Merged tokens carry their log count as an additive logit bias.
-  const float* bias = this->bias(b);
+  const Tensor bias_rows = bias(b);
+  const float* bias = bias_rows.defined() ? bias_rows.f32() : nullptr;
   // One segment per run of consecutive slots.
   std::vector<ops::KVSegment> out;
   for (size_t i = 0; i < slots.size();) {
@@ -213,27 +255,35 @@ std::vector<ops::KVSegment> KvStore::visible_segments(int64_t b, int64_t first, 
   return out;
 }
 
-const float* KvStore::bias(int64_t b) const {
-  if (!any_merged_) return nullptr;
+Tensor KvStore::bias(int64_t b) const {
+  if (!any_merged_) return Tensor();
   const std::vector<TokenMeta>& meta = meta_[b];
-  std::vector<float>& bias = bias_[b];
-  bias.resize(meta.size());
-  for (size_t i = 0; i < meta.size(); ++i) bias[i] = meta[i].log_count;
-  return rows_->bias(b, bias);
+  BlockRows& r = rows_[b];
+  bool changed = false;
+  for (size_t i = 0; i < meta.size(); ++i)
+    if (r.bias_values[i] != meta[i].log_count) {
+      r.bias_values[i] = meta[i].log_count;
+      changed = true;
+    }
+  // Copied only when a count changed: the tensor stays where attention (and
+  // a recorded graph) reads it.
+  if (changed) ops::copy(Tensor::from_floats(r.bias_values, {static_cast<int64_t>(meta.size())}), r.bias);
+  return r.bias;
 }
 
 std::vector<float> KvStore::attention_mass(int64_t b, const float* q_rot, int64_t tokens, int64_t queries) const {
   const std::vector<int32_t> slots = visible_slots(b, 0, call_start_ + call_frames_, config_.max_attention_tokens);
   if (slots.empty()) return {};
   const float scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
-  const std::vector<float> received = rows_->attention_mass(b, slots, bias(b), q_rot, tokens, queries, scale);
+  const std::vector<float> received =
+      ops::attention_mass(rows_at(q_rot, tokens), rows(RowKind::KRot, b), slots, bias(b), queries, scale);
   std::vector<float> out(static_cast<size_t>(config_.budget_tokens), 0.0f);
   for (size_t j = 0; j < slots.size(); ++j) out[slots[j]] = received[j];
   return out;
 }
 
 void KvStore::query_sums(const float* q, int64_t tokens, std::vector<double>& sum, std::vector<double>& sum_sq) const {
-  rows_->query_sums(q, tokens, sum, sum_sq);
+  ops::query_sums(rows_at(q, tokens), sum, sum_sq);
 }
 
 ExpectedAttention KvStore::expected_attention(int64_t b, const ExpectedQuery& q, bool weight_by_value_norm,
@@ -241,25 +291,33 @@ ExpectedAttention KvStore::expected_attention(int64_t b, const ExpectedQuery& q,
   ExpectedAttention out;
   const std::vector<TokenMeta>& meta = meta_[b];
   out.index.assign(meta.size(), -1);
+  std::vector<int32_t> used;  // out.slots as row indices
   std::vector<float> log_count;
   for (size_t s = 0; s < meta.size(); ++s)
     if (meta[s].used()) {
       out.index[s] = static_cast<int32_t>(out.slots.size());
       out.slots.push_back(static_cast<int64_t>(s));
+      used.push_back(static_cast<int32_t>(s));
       log_count.push_back(meta[s].log_count);
     }
-  std::vector<SlotPair> at;  // positions in out.slots
+  std::vector<ops::RowPair> at;  // positions in out.slots
   at.reserve(pairs.size());
   for (const SlotPair& p : pairs) {
     if (out.index[p.a] < 0 || out.index[p.b] < 0) throw Error("kv store: a pair names a free slot");
     at.push_back({out.index[p.a], out.index[p.b]});
   }
-  rows_->expected_attention(b, out.slots, log_count, q, weight_by_value_norm, at, pair_cost_limit, out);
+  ops::ExpectedScores scores = ops::expected_attention(rows(RowKind::KRot, b), rows(RowKind::V, b), used, log_count,
+                                                       q, weight_by_value_norm, at, pair_cost_limit);
+  out.attention = std::move(scores.attention);
+  out.score = std::move(scores.score);
+  out.pair_cost = std::move(scores.pair_cost);
+  out.pair_cosine = std::move(scores.pair_cosine);
   return out;
 }
 
 void KvStore::gather_rows(int64_t b, RowKind kind, const std::vector<int32_t>& slots, float* out) const {
-  rows_->gather(b, kind, slots, out);
+  Tensor to = rows_at(out, static_cast<int64_t>(slots.size()));
+  ops::get_rows(rows(kind, b), slots, to);
 }
 
 void KvStore::observe(int64_t block, const float* q_raw, const float* q_rot, int64_t tokens) {
@@ -296,7 +354,7 @@ void KvStore::merge(int64_t b, int64_t into, int64_t from, float w_into, float w
   if (!a.used() || !c.used() || into == from) return;
   const float total = w_into + w_from;
   const float wa = total > 0 ? w_into / total : 0.5f, wc = 1.0f - wa;
-  rows_->merge(b, into, from, wa, wc);
+  rows_[b].merges.push_back({static_cast<int32_t>(into), static_cast<int32_t>(from), wa, wc});  // applied lazily
   // log(n_a + n_c) from the two log counts.
   const float hi = std::max(a.log_count, c.log_count), lo = std::min(a.log_count, c.log_count);
   const float log_count = hi + std::log1p(std::exp(lo - hi));
@@ -425,10 +483,19 @@ void KvStore::set_budget(int64_t budget) {
     free_[b].clear();
     for (int64_t s = budget - 1; s >= next; --s) free_[b].push_back(static_cast<int32_t>(s));
     call_slots_[b].clear();
-    bias_[b].clear();
   }
-  rows_->compact(budget, keep);
-  rows_->set_call_slots(call_slots_);
+  // New slot s of block b takes old slot keep[b][s]; the rest are zero rows.
+  for (int64_t b = 0; b < config_.blocks; ++b) {
+    apply_merges(b);
+    BlockRows& r = rows_[b];
+    for (Tensor* t : {&r.k_raw, &r.k_rot, &r.v}) {
+      Tensor next = ops::empty({budget, config_.heads, config_.head_dim}, config_.backend);
+      ops::get_rows(*t, keep[b], next);
+      *t = std::move(next);
+    }
+    r.bias = ops::zeros({budget}, config_.backend);
+    r.bias_values.assign(static_cast<size_t>(budget), 0.0f);
+  }
   config_.budget_tokens = budget;
   policy_->reset();  // its per-slot history no longer matches the compacted slots
   stats_.budget_tokens = budget;

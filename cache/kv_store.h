@@ -10,10 +10,12 @@
 // own frames are protected). Attention then reads every token of the block
 // from frames below s+f, oldest frames trimmed to max_attention_tokens.
 //
-// Keys and values live on config.backend (KvRows, cache/kv_rows.h): with
-// CUDA every pointer in and out (write_call, observe, segments, the row
-// accessors) is device memory and keys never cross to the host; the
-// bookkeeping stays on the host either way.
+// Keys and values are tensors on config.backend, one per block and kind
+// ([slots, heads, head_dim]), moved, merged and scored by ops
+// (runtime/core/ops.h: set_rows, get_rows, merge_rows, attention_mass,
+// query_sums, expected_attention). Every pointer in and out (write_call,
+// observe, segments, the row accessors) is memory of that backend, so on a
+// GPU keys never cross to the host; the bookkeeping stays on the host.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -24,7 +26,6 @@
 #include "cache/cache_policy.h"
 #include "cache/cache_stats.h"
 #include "cache/kv_access.h"
-#include "cache/kv_rows.h"
 #include "runtime/core/ops.h"
 
 namespace wl::cache {
@@ -37,7 +38,7 @@ struct KvStoreConfig {
   int64_t budget_tokens = 0;         // per block, the current call's tokens included
   int64_t sink_frames = 0;           // the first frames ever cached stay
   int64_t max_attention_tokens = 0;  // attention reads at most this many newest tokens (0: all)
-  Backend backend = Backend::CPU;    // where keys and values live (CUDA: device memory, never copied to the host)
+  Backend backend = Backend::CPU;    // where keys and values live (a GPU's: device memory, never copied to the host)
   int64_t tokens_per_frame() const { return rows * cols; }
   int64_t row_floats() const { return heads * head_dim; }
 };
@@ -47,6 +48,29 @@ struct TokenMeta {
   int32_t row = 0, col = 0;
   float log_count = 0;   // log of the number of tokens merged into this one (0: one token)
   bool used() const { return frame >= 0; }
+};
+
+// The three kinds of rows a slot holds.
+enum class RowKind : uint8_t { KRaw, KRot, V };
+
+// The expected query of one block's future calls (the "future" policy's
+// proxy; ops::ExpectedQuery says what each part is).
+using ExpectedQuery = ops::ExpectedQuery;
+
+// Two used slots whose redundancy a policy asks about.
+struct SlotPair {
+  int32_t a = 0, b = 0;
+};
+
+// What the expected query makes of a block's used slots.
+struct ExpectedAttention {
+  std::vector<int64_t> slots;      // [n] the used slots, ascending
+  std::vector<int32_t> index;      // [slots] position in `slots`, -1 for a free slot
+  std::vector<float> attention;    // [n] share of attention (mean over heads and offsets)
+  std::vector<float> score;        // [n] the share weighted by |v| / mean |v| of the head (when asked)
+  std::vector<float> pair_cost;    // [pairs] max over heads of |expected logit of a - of b|; any value
+                                   // >= the cost limit means "at least the limit"
+  std::vector<float> pair_cosine;  // [pairs] cosine of the two values; NaN where the cost reached the limit
 };
 
 class KvStore : public KvAccess {
@@ -124,8 +148,9 @@ class KvStore : public KvAccess {
   // head_dim], backend memory).
   void query_sums(const float* q, int64_t tokens, std::vector<double>& sum, std::vector<double>& sum_sq) const;
   // What an expected query makes of every used slot of a block (see
-  // KvRows::expected_attention; the log counts are the slots' own). `pairs`
-  // are slots; pair costs and cosines come back in their order.
+  // ops::expected_attention; the log counts are the slots' own). `pairs`
+  // are slots; pair costs and cosines come back in their order. Nothing
+  // but slots and index is filled for a block without used slots.
   ExpectedAttention expected_attention(int64_t block, const ExpectedQuery& q, bool weight_by_value_norm,
                                        const std::vector<SlotPair>& pairs = {}, float pair_cost_limit = 0) const;
   // Rows of one kind of the given slots of a block into out [slots.size(),
@@ -152,21 +177,37 @@ class KvStore : public KvAccess {
   void set_budget(int64_t budget_tokens);
 
  private:
+  // One block's rows on the store's backend and what goes with them.
+  struct BlockRows {
+    Tensor k_raw, k_rot, v;              // [slots, heads, head_dim]
+    Tensor bias;                         // [slots] the logit bias attention reads (log counts)
+    std::vector<float> bias_values;      // [slots] what `bias` holds
+    std::vector<ops::RowMerge> merges;   // queued by merge(), applied before the rows are next read
+  };
+  // A block's rows of one kind, its queued merges applied (so a policy's
+  // merges reach the backend as one op).
+  const Tensor& rows(RowKind kind, int64_t block) const;
+  void apply_merges(int64_t block) const;
+  // Tensors of the three kinds (and the bias) for `slots` slots per block, zeroed.
+  void allocate_rows(int64_t slots);
+  // A view of `count` rows at `data` (backend memory), [count, heads, head_dim].
+  Tensor rows_at(const float* data, int64_t count) const;
   const float* row_ptr(RowKind kind, int64_t block, int64_t slot) const {
-    return rows_->rows(kind, block) + slot * config_.row_floats();
+    return rows(kind, block).f32() + slot * config_.row_floats();
   }
   void assign_frame(int64_t block, int64_t frame);
   // Used slots of frames in [first, end), ascending, the oldest trimmed to max_tokens (0: all).
   std::vector<int32_t> visible_slots(int64_t block, int64_t first, int64_t end, int64_t max_tokens) const;
   std::vector<ops::KVSegment> visible_segments(int64_t block, int64_t first, int64_t end, int64_t max_tokens) const;
-  // The block's per-slot logit bias in backend memory, or null before any merge.
-  const float* bias(int64_t block) const;
+  // The block's per-slot logit bias [slots] (backend memory), or undefined
+  // before any merge.
+  Tensor bias(int64_t block) const;
   int64_t n_bytes_per_token() const { return config_.row_floats() * static_cast<int64_t>(sizeof(float)); }
   void refresh_stats();
 
   KvStoreConfig config_;
   std::unique_ptr<CachePolicy> policy_;
-  std::unique_ptr<KvRows> rows_;                  // keys and values [blocks, slots, heads, head_dim]
+  mutable std::vector<BlockRows> rows_;           // [blocks] keys and values (merges apply lazily)
   std::vector<std::vector<TokenMeta>> meta_;      // [blocks][slots]
   std::vector<std::vector<int32_t>> free_;        // free slots per block
   std::vector<int64_t> used_;                     // used slots per block
@@ -183,7 +224,6 @@ class KvStore : public KvAccess {
   std::vector<std::vector<int64_t>> merged_frames_;                // [blocks] frames with a merge this chunk
   double policy_ms_ = 0;
   CacheStats stats_;
-  mutable std::vector<std::vector<float>> bias_;  // [blocks][slots] logit bias handed to attention (host side)
 };
 
 }  // namespace wl::cache

@@ -1,7 +1,6 @@
 #include "cache/policy_util.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace wl::cache::policy_util {
 
@@ -49,18 +48,6 @@ int64_t evict_lowest(KvStore& store, int64_t block, std::vector<EvictionCandidat
   std::partial_sort(candidates.begin(), candidates.begin() + n, candidates.end(), before);
   for (int64_t i = 0; i < n; ++i) store.evict(block, candidates[i].slot);
   return n;
-}
-
-void softmax_in_place(std::vector<float>& x) {
-  if (x.empty()) return;
-  const float mx = *std::max_element(x.begin(), x.end());
-  float sum = 0;
-  for (float& v : x) {
-    v = std::exp(v - mx);
-    sum += v;
-  }
-  const float inv = 1.0f / sum;
-  for (float& v : x) v *= inv;
 }
 
 }  // namespace wl::cache::policy_util

@@ -1,7 +1,5 @@
-// Building blocks the cache policies share: picking slots by age, evicting
-// whole frames or the lowest-ranked tokens, and the small vector kernels the
-// CPU rows (kv_rows_cpu.cpp) run over cached keys for the scoring policies.
-// Nothing here keeps state.
+// Building blocks the cache policies share: picking slots by age and
+// evicting whole frames or the lowest-ranked tokens. Nothing here keeps state.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -31,17 +29,5 @@ struct EvictionCandidate {
 // Evicts the `need` lowest-ranked candidates (fewer if there are not enough).
 // Reorders `candidates`. Returns the slots freed.
 int64_t evict_lowest(KvStore& store, int64_t block, std::vector<EvictionCandidate>& candidates, int64_t need);
-
-// Vectorised dot product and squared norm of float rows.
-inline float dot(const float* a, const float* b, int64_t n) {
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-// Turns logits into probabilities in place (max-subtracted); returns nothing
-// for an empty row.
-void softmax_in_place(std::vector<float>& x);
 
 }  // namespace wl::cache::policy_util

@@ -15,8 +15,9 @@
 //       key at its absolute frame (the sink too, if in range)
 //   any call whose first chunk is the video's first: its own tokens only.
 //
-// Works on a store of either backend: on CUDA the sink is gathered and
-// re-RoPE'd on the device (ops::rope_3d) and every segment is device memory.
+// Works on a store of any backend: the sink is gathered (ops::get_rows) and
+// re-RoPE'd (ops::rope_3d) where the store keeps its rows, and every segment
+// is memory of that backend.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -185,6 +185,40 @@ TEST(KvStore, MergeAveragesKeysAndValuesAndCountsInLogSpace) {
   EXPECT_NEAR(store.meta(0)[a].log_count, std::log(3.0f), 1e-6f);
 }
 
+// Merges reach the rows as one op before the rows are next read or written:
+// a re-call of the survivor's frame overwrites the merged row (the merge is
+// not applied on top of the new values), and merges queued right before a
+// compaction are in the compacted rows.
+TEST(KvStore, QueuedMergesApplyBeforeTheNextWriteAndCompaction) {
+  KvStore store(small_config(/*sink=*/0), wl::cache::make_policy("full"));
+  call(store, 0, 2);
+  const int64_t a = (*store.frame_slots(0, 0))[0], b = (*store.frame_slots(0, 1))[0];
+  store.merge(0, a, b, 1.0f, 1.0f);
+  call(store, 0, 1, true, 0.5f);  // frame 0 again: slot a takes the new values
+  for (int e = 0; e < 8; ++e) {
+    EXPECT_EQ(store.k_raw(0, a)[e], code(0, 0, 0, e, 0.5f, 0));
+    EXPECT_EQ(store.k_rot(0, a)[e], code(0, 0, 0, e, 0.5f, 1));
+    EXPECT_EQ(store.v(0, a)[e], code(0, 0, 0, e, 0.5f, 2));
+  }
+
+  const int64_t c = (*store.frame_slots(0, 0))[1], d = (*store.frame_slots(0, 1))[1], f = (*store.frame_slots(0, 0))[2];
+  std::vector<float> kc(store.k_raw(0, c), store.k_raw(0, c) + 8), kd(store.k_raw(0, d), store.k_raw(0, d) + 8),
+      kf(store.k_raw(0, f), store.k_raw(0, f) + 8);
+  store.merge(0, c, d, 1.0f, 3.0f);  // c = c/4 + 3d/4
+  store.merge(0, f, c, 1.0f, 1.0f);  // then f = f/2 + c/2, with the merged c
+  store.set_budget(3 * 6);           // compacts without a read in between
+  const int64_t c2 = (*store.frame_slots(0, 0))[1], f2 = (*store.frame_slots(0, 0))[2];
+  EXPECT_NEAR(store.meta(0)[f2].log_count, std::log(3.0f), 1e-6f);
+  for (int e = 0; e < 8; ++e) {
+    const float merged_c = 0.25f * kc[e] + 0.75f * kd[e];
+    EXPECT_NEAR(store.k_raw(0, f2)[e], 0.5f * kf[e] + 0.5f * merged_c, 1e-3f);
+  }
+  EXPECT_EQ(c2, -1) << "c was merged into f";
+  // Untouched tokens are copied exactly.
+  const int64_t g = (*store.frame_slots(0, 1))[2];
+  for (int e = 0; e < 8; ++e) EXPECT_EQ(store.v(0, g)[e], code(0, 1, 2, e, 0.0f, 2));
+}
+
 TEST(KvStore, BiasAppearsOnlyOnceSomethingMerged) {
   KvStore store(small_config(/*sink=*/0), wl::cache::make_policy("full"));
   call(store, 0, 2);

@@ -438,6 +438,160 @@ void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, T
   }
 }
 
+// ---- rows ---------------------------------------------------------------------
+
+namespace {
+
+// Checks an F32 table of rank >= 1 and returns its row count.
+int64_t table_rows(const char* op, const char* name, const Tensor& t) {
+  need_f32(op, name, t);
+  if (t.rank() < 1) fail(op, std::string(name) + " " + S(t) + " must have rank >= 1");
+  return t.dim(0);
+}
+
+// rows [n, ...] must have the row shape of table [R, ...].
+void need_row_shape(const char* op, const char* tn, const Tensor& table, const char* rn, const Tensor& rows) {
+  bool same = rows.rank() == table.rank();
+  for (int i = 1; same && i < table.rank(); ++i) same = rows.dim(i) == table.dim(i);
+  if (!same) fail(op, std::string(rn) + " " + S(rows) + " does not have the row shape of " + tn + " " + S(table));
+}
+
+// Every index in [lo, rows); with `distinct`, none twice (-1 exempt when lo is -1).
+void need_indices(const char* op, const char* name, const std::vector<int32_t>& index, int64_t rows, int32_t lo,
+                  bool distinct) {
+  std::vector<uint8_t> seen(distinct ? static_cast<size_t>(rows) : 0, 0);
+  for (size_t i = 0; i < index.size(); ++i) {
+    const int32_t r = index[i];
+    if (r < lo || r >= rows)
+      fail(op, std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(r) + " is not a row of " +
+                   std::to_string(rows) + (lo < 0 ? " (or -1)" : ""));
+    if (distinct && r >= 0) {
+      if (seen[r]) fail(op, std::string(name) + " names row " + std::to_string(r) + " twice");
+      seen[r] = 1;
+    }
+  }
+}
+
+}  // namespace
+
+void set_rows(Tensor& table, const std::vector<int32_t>& index, const Tensor& rows) {
+  const char* op = "set_rows";
+  const int64_t R = table_rows(op, "table", table);
+  need_f32(op, "rows", rows);
+  need_row_shape(op, "table", table, "rows", rows);
+  if (static_cast<int64_t>(index.size()) != rows.dim(0))
+    fail(op, "index has " + std::to_string(index.size()) + " entries for rows " + S(rows));
+  need_indices(op, "index", index, R, 0, true);
+  switch (backend_of(op, {&table, &rows})) {
+    case Backend::CPU: return cpu::set_rows(table, index, rows);
+    case Backend::CUDA: return WL_ON_CUDA(op, set_rows(table, index, rows));
+  }
+}
+
+void get_rows(const Tensor& table, const std::vector<int32_t>& index, Tensor& out) {
+  const char* op = "get_rows";
+  const int64_t R = table_rows(op, "table", table);
+  need_f32(op, "out", out);
+  need_row_shape(op, "table", table, "out", out);
+  if (static_cast<int64_t>(index.size()) != out.dim(0))
+    fail(op, "index has " + std::to_string(index.size()) + " entries for out " + S(out));
+  need_indices(op, "index", index, R, -1, false);
+  if (out.numel() > 0 && table.numel() > 0 && out.raw() == table.raw()) fail(op, "out and table share memory");
+  switch (backend_of(op, {&table, &out})) {
+    case Backend::CPU: return cpu::get_rows(table, index, out);
+    case Backend::CUDA: return WL_ON_CUDA(op, get_rows(table, index, out));
+  }
+}
+
+void merge_rows(Tensor& table, const std::vector<RowMerge>& merges) {
+  const char* op = "merge_rows";
+  const int64_t R = table_rows(op, "table", table);
+  for (size_t i = 0; i < merges.size(); ++i) {
+    const RowMerge& m = merges[i];
+    if (m.into < 0 || m.into >= R || m.from < 0 || m.from >= R)
+      fail(op, "merge " + std::to_string(i) + " (" + std::to_string(m.into) + " <- " + std::to_string(m.from) +
+                   ") names a row outside table " + S(table));
+    if (m.into == m.from) fail(op, "merge " + std::to_string(i) + " merges row " + std::to_string(m.into) + " with itself");
+  }
+  switch (backend_of(op, {&table})) {
+    case Backend::CPU: return cpu::merge_rows(table, merges);
+    case Backend::CUDA: return WL_ON_CUDA(op, merge_rows(table, merges));
+  }
+}
+
+// ---- scores over cached keys -----------------------------------------------------
+
+std::vector<float> attention_mass(const Tensor& q, const Tensor& keys, const std::vector<int32_t>& rows,
+                                  const Tensor& bias, int64_t queries, float scale) {
+  const char* op = "attention_mass";
+  need_f32(op, "q", q);
+  need_rank(op, "q", q, 3);
+  need_f32(op, "keys", keys);
+  need_rank(op, "keys", keys, 3);
+  if (keys.dim(1) != q.dim(1) || keys.dim(2) != q.dim(2))
+    fail(op, "q " + S(q) + " and keys " + S(keys) + " differ in heads or head width");
+  if (q.dim(0) < 1) fail(op, "q " + S(q) + " has no tokens");
+  if (queries < 1) fail(op, "queries " + std::to_string(queries) + " must be >= 1");
+  need_indices(op, "rows", rows, keys.dim(0), 0, true);
+  if (bias.defined()) {
+    need_f32(op, "bias", bias);
+    if (bias.rank() != 1 || bias.dim(0) != keys.dim(0))
+      fail(op, "bias " + S(bias) + " is not one value per row of keys " + S(keys));
+  }
+  switch (backend_of(op, {&q, &keys, &bias})) {
+    case Backend::CPU: return cpu::attention_mass(q, keys, rows, bias, queries, scale);
+    case Backend::CUDA: return WL_ON_CUDA(op, attention_mass(q, keys, rows, bias, queries, scale));
+  }
+  fail(op, "unknown backend");
+}
+
+void query_sums(const Tensor& x, std::vector<double>& sum, std::vector<double>& sum_sq) {
+  const char* op = "query_sums";
+  table_rows(op, "x", x);
+  switch (backend_of(op, {&x})) {
+    case Backend::CPU: return cpu::query_sums(x, sum, sum_sq);
+    case Backend::CUDA: return WL_ON_CUDA(op, query_sums(x, sum, sum_sq));
+  }
+}
+
+ExpectedScores expected_attention(const Tensor& keys, const Tensor& values, const std::vector<int32_t>& rows,
+                                  const std::vector<float>& log_count, const ExpectedQuery& q,
+                                  bool weight_by_value_norm, const std::vector<RowPair>& pairs, float cost_limit) {
+  const char* op = "expected_attention";
+  need_f32(op, "keys", keys);
+  need_rank(op, "keys", keys, 3);
+  need_f32(op, "values", values);
+  need_same(op, "keys", keys, "values", values);
+  const int64_t H = keys.dim(1), d = keys.dim(2), n = static_cast<int64_t>(rows.size());
+  need_indices(op, "rows", rows, keys.dim(0), 0, false);
+  if (static_cast<int64_t>(log_count.size()) != n)
+    fail(op, "log_count has " + std::to_string(log_count.size()) + " entries for " + std::to_string(n) + " rows");
+  if (q.offsets < 1) fail(op, "the expected query has " + std::to_string(q.offsets) + " offsets, expected >= 1");
+  if (q.dt < 0 || q.dt > d)
+    fail(op, "the expected query's time part of " + std::to_string(q.dt) + " floats does not fit heads of " +
+                 std::to_string(d));
+  auto need_size = [&](const char* name, size_t got, int64_t want) {
+    if (static_cast<int64_t>(got) != want)
+      fail(op, std::string("the expected query's ") + name + " has " + std::to_string(got) + " floats, expected " +
+                   std::to_string(want) + " for keys " + S(keys));
+  };
+  need_size("time", q.time.size(), q.offsets * H * q.dt);
+  need_size("space", q.space.size(), H * (d - q.dt));
+  if (!q.var.empty()) need_size("var", q.var.size(), H * d);
+  for (size_t i = 0; i < pairs.size(); ++i)
+    if (pairs[i].a < 0 || pairs[i].a >= n || pairs[i].b < 0 || pairs[i].b >= n)
+      fail(op, "pair " + std::to_string(i) + " (" + std::to_string(pairs[i].a) + ", " + std::to_string(pairs[i].b) +
+                   ") is not two positions in " + std::to_string(n) + " rows");
+  switch (backend_of(op, {&keys, &values})) {
+    case Backend::CPU:
+      return cpu::expected_attention(keys, values, rows, log_count, q, weight_by_value_norm, pairs, cost_limit);
+    case Backend::CUDA:
+      return WL_ON_CUDA(op, expected_attention(keys, values, rows, log_count, q, weight_by_value_norm, pairs,
+                                               cost_limit));
+  }
+  fail(op, "unknown backend");
+}
+
 // ---- layout -------------------------------------------------------------------
 
 void patchify(const Tensor& x, int ph, int pw, Tensor& patches) {

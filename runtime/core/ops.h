@@ -146,6 +146,94 @@ struct KVSegment {
 void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out,
                MatmulPrecision precision = MatmulPrecision::F32);
 
+// ---- rows: whole rows of a table moved and mixed (the KV cache) ---------------
+//
+// A table is an F32 tensor whose first dimension counts its rows; a row is
+// everything after it (a KV store's block of keys [S, H, d] holds S rows of
+// H*d floats). Row indices are small host vectors; the backend takes them
+// where its kernels read them. Copies are exact on every backend.
+
+// table[index[i]] = rows[i] for i < rows.dim(0) (llama.cpp's set_rows).
+// index: rows.dim(0) distinct rows of table; rows: [n, ...] with table's
+// row shape.
+void set_rows(Tensor& table, const std::vector<int32_t>& index, const Tensor& rows);
+
+// out[i] = table[index[i]], a row of zeros where index[i] is -1 (llama.cpp's
+// get_rows). out: [index.size(), ...] with table's row shape; it must not
+// share memory with table.
+void get_rows(const Tensor& table, const std::vector<int32_t>& index, Tensor& out);
+
+// One merge of two rows of a table: row `into` becomes
+// w_into * row into + w_from * row from; row `from` stays as it is.
+struct RowMerge {
+  int32_t into = 0, from = 0;
+  float w_into = 0, w_from = 0;
+};
+// Applies the merges in order: a row merged into twice, or merged into and
+// then merged from, sees the earlier merge's result. into != from.
+void merge_rows(Tensor& table, const std::vector<RowMerge>& merges);
+
+// ---- scores over cached keys (the KV cache's policies) ------------------------
+//
+// Results are small per-row vectors and come back on the host; the keys,
+// values and queries stay on their backend. On the CPU these are the
+// cache's reference arithmetic; another backend sums in another order and
+// agrees to float rounding.
+
+// The attention a few of a call's queries pay a set of cached keys (the
+// "observed" policy). q [T, H, d]; keys [S, H, d]; rows: the keys attended
+// (distinct rows of keys); bias [S], a logit bias per row of keys, or
+// undefined. Query i < queries is token ((2i+1) T) / (2 queries) (integer
+// division: the middle of the i-th of `queries` equal stretches), 1 <=
+// queries. Per sampled query and head h:
+//   p_j = softmax over j of (q_ih . keys[rows[j], h] * scale + bias[rows[j]]).
+// Returns [rows.size()]: p_j summed over the sampled queries and the heads.
+std::vector<float> attention_mass(const Tensor& q, const Tensor& keys, const std::vector<int32_t>& rows,
+                                  const Tensor& bias, int64_t queries, float scale);
+
+// Per element i of a row of x [T, ...] (a call's queries [T, H, d]):
+// sum[i] = sum over t of x[t, i] and sum_sq[i] = sum over t of x[t, i]^2,
+// accumulated in float64. Both are resized to the row size.
+void query_sums(const Tensor& x, std::vector<double>& sum, std::vector<double>& sum_sq);
+
+// The expected query of a block's future calls (the "future" policy's
+// proxy), per head, the logit scale folded in. A head's first `dt` floats
+// rotate with the frame and are given per horizon offset; the other d - dt
+// (height and width pairs) are averaged over the frame's token grid.
+struct ExpectedQuery {
+  int64_t offsets = 0;       // horizon offsets, >= 1
+  int64_t dt = 0;            // leading floats of a head that rotate with the frame, 0..d
+  std::vector<float> time;   // [offsets][H][dt]
+  std::vector<float> space;  // [H][d - dt]
+  std::vector<float> var;    // [H][d] variance weight per float; empty: no variance term
+};
+// Two rows whose redundancy is asked about: positions in expected_attention's `rows`.
+struct RowPair {
+  int32_t a = 0, b = 0;
+};
+struct ExpectedScores {
+  std::vector<float> attention;    // [n] share of attention, mean over heads and offsets
+  std::vector<float> score;        // [n] the same weighted by |v| / mean |v| (or = attention)
+  std::vector<float> pair_cost;    // [pairs] max over heads of |logit_a - logit_b|; >= cost_limit: at least that
+  std::vector<float> pair_cosine;  // [pairs] cosine of the two rows of values; NaN where the cost reached the limit
+};
+// What an expected query makes of n = rows.size() cached keys (the "future"
+// policy). keys, values [S, H, d]; rows: the keys scored (rows of keys and
+// values); log_count [n], the keys' logit bias. Per head h, offset o and key j:
+//   logit_hoj = space_h . k_hj[dt:] + time_oh . k_hj[:dt] + var_h . k_hj^2 + log_count_j,
+// p_hoj = softmax over j; attention_j = mean over h and o of p_hoj;
+// score_j = mean over h and o of p_hoj * w_hj, where with
+// weight_by_value_norm w_hj = |v_hj| / mean over j of |v_hj| (0 when that
+// mean is 0), else 1. A pair's cost is the max over heads of
+// |L_ha - L_hb| with L_hj = space_h . k_hj[dt:] + mean over o of
+// time_oh . k_hj[:dt] (no bias, no variance); the heads are scanned in order
+// until the cost reaches cost_limit. Where it stays below, pair_cosine is
+// va . vb / (|va| |vb|) over whole rows of values (1 when both are zero, 0
+// when one is). All empty when n is 0.
+ExpectedScores expected_attention(const Tensor& keys, const Tensor& values, const std::vector<int32_t>& rows,
+                                  const std::vector<float>& log_count, const ExpectedQuery& q,
+                                  bool weight_by_value_norm, const std::vector<RowPair>& pairs, float cost_limit);
+
 // ---- convolutions (the world's image encoder and decoder) --------------------
 
 // A 2D convolution's weight prepared once: weight [O, I, kh, kw] F32, bias [O]

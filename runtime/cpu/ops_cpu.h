@@ -9,6 +9,8 @@
 //   attention.cpp    attention (flash-style, streaming over key blocks)
 //   layout.cpp       patchify, unpatchify
 //   linear_onednn.cpp  best_matmul_precision, prepare_linear, linear
+//   kv_rows.cpp      set_rows, get_rows, merge_rows, attention_mass, query_sums,
+//                    expected_attention (the KV cache's ops)
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -45,6 +47,18 @@ void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t co
 
 // ---- attention (attention.cpp) --------------------------------------------------
 void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
+
+// ---- rows and scores over cached keys (kv_rows.cpp) ----------------------------
+void set_rows(Tensor& table, const std::vector<int32_t>& index, const Tensor& rows);
+void get_rows(const Tensor& table, const std::vector<int32_t>& index, Tensor& out);
+void merge_rows(Tensor& table, const std::vector<ops::RowMerge>& merges);
+std::vector<float> attention_mass(const Tensor& q, const Tensor& keys, const std::vector<int32_t>& rows,
+                                  const Tensor& bias, int64_t queries, float scale);
+void query_sums(const Tensor& x, std::vector<double>& sum, std::vector<double>& sum_sq);
+ops::ExpectedScores expected_attention(const Tensor& keys, const Tensor& values, const std::vector<int32_t>& rows,
+                                       const std::vector<float>& log_count, const ops::ExpectedQuery& q,
+                                       bool weight_by_value_norm, const std::vector<ops::RowPair>& pairs,
+                                       float cost_limit);
 
 // ---- convolutions (conv_onednn.cpp, layout.cpp) -------------------------------
 ops::ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding);

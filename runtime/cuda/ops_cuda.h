@@ -14,6 +14,8 @@
 //                        (attention_cudnn.cu) where it takes the call, flash otherwise
 //   layout.cu            patchify, unpatchify, upsample_nearest_2x
 //   conv_cudnn.cu        prepare_conv2d, conv2d
+//   kv_rows.cu           set_rows, get_rows, merge_rows, attention_mass, query_sums,
+//                        expected_attention (the KV cache's ops)
 //
 // Built only with WORLDLOOP_CUDA (guard includes with WORLDLOOP_HAS_CUDA).
 // Plain types only: no CUDA header is needed to include this one.
@@ -94,5 +96,20 @@ void upsample_nearest_2x(const Tensor& x, Tensor& y);
 void patchify(const Tensor& x, int ph, int pw, Tensor& patches);
 void unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
                 int64_t channels, Tensor& out);
+
+// ---- rows and scores over cached keys (kv_rows.cu) ----------------------------------
+// Index and merge lists are uploaded here (the last few are kept on the
+// device and found again by content); the scores wait for their results.
+
+void set_rows(Tensor& table, const std::vector<int32_t>& index, const Tensor& rows);
+void get_rows(const Tensor& table, const std::vector<int32_t>& index, Tensor& out);
+void merge_rows(Tensor& table, const std::vector<ops::RowMerge>& merges);
+std::vector<float> attention_mass(const Tensor& q, const Tensor& keys, const std::vector<int32_t>& rows,
+                                  const Tensor& bias, int64_t queries, float scale);
+void query_sums(const Tensor& x, std::vector<double>& sum, std::vector<double>& sum_sq);
+ops::ExpectedScores expected_attention(const Tensor& keys, const Tensor& values, const std::vector<int32_t>& rows,
+                                       const std::vector<float>& log_count, const ops::ExpectedQuery& q,
+                                       bool weight_by_value_norm, const std::vector<ops::RowPair>& pairs,
+                                       float cost_limit);
 
 }  // namespace wl::cuda

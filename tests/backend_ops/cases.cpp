@@ -16,8 +16,15 @@
 //                                          tests/test_cpu_isa.cpp); CUDA 1e-5 / 1e-4
 //   conv2d                                 1e-5
 //   patchify, unpatchify, upsample, copy   exact
+//   set_rows, get_rows                     exact (row copies)
+//   merge_rows                             1e-6 (float merges, in order, vs float64)
+//   attention_mass, expected_attention     1e-5 (CUDA: 1e-4, other sum order and expf)
+//   query_sums                             1e-6 (float64 sums, compared as floats)
 //   refusals                               a wl::Error whose message starts "op: "
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,6 +88,85 @@ std::vector<float> activation_grid() {
   for (float e = -30.0f; e <= 30.0f; e += 0.0137f) v.push_back(e);
   for (float e : {0.0f, -0.0f, 1e-30f, -1e-30f, 100.0f, -100.0f, 1e10f, -1e10f}) v.push_back(e);
   return v;
+}
+
+// The KV cache's row lists, fixed when the table is built: `n` distinct rows
+// of `of`, shuffled.
+std::vector<int32_t> distinct_rows(int64_t of, int64_t n, uint32_t seed) {
+  std::vector<int32_t> all(static_cast<size_t>(of));
+  std::iota(all.begin(), all.end(), 0);
+  std::mt19937 g(seed);
+  std::shuffle(all.begin(), all.end(), g);
+  all.resize(static_cast<size_t>(n));
+  return all;
+}
+
+std::vector<float> floats_of(const Tensor& t) { return t.defined() ? t.to_floats() : std::vector<float>{}; }
+
+Tensor floats_tensor(const std::vector<float>& v) { return Tensor::from_floats(v, {static_cast<int64_t>(v.size())}); }
+
+// expected_attention's pair outputs made comparable: a cost at or past the
+// limit means "at least the limit", and a NaN cosine (not computed) is -2.
+template <class T>
+std::vector<T> capped(std::vector<T> cost, double limit) {
+  for (T& c : cost) c = std::min<T>(c, static_cast<T>(limit));
+  return cost;
+}
+template <class T>
+std::vector<T> unnan(std::vector<T> cosine) {
+  for (T& c : cosine)
+    if (std::isnan(c)) c = -2;
+  return cosine;
+}
+
+struct ExpectedCase {
+  int64_t S, H, d, dt, n, offsets;
+  bool var, weighted;
+  int64_t pairs;
+  float limit;
+};
+
+Case expected_attention_row(ExpectedCase e) {
+  const std::vector<int32_t> rows = distinct_rows(e.S, e.n, static_cast<uint32_t>(e.S * 31 + e.n));
+  std::vector<ops::RowPair> pairs;
+  std::mt19937 g(static_cast<uint32_t>(e.n * 7 + e.pairs));
+  for (int64_t i = 0; i < e.pairs; ++i) {
+    const int32_t a = static_cast<int32_t>(g() % e.n), b = static_cast<int32_t>(g() % e.n);
+    pairs.push_back({a, b == a ? static_cast<int32_t>((a + 1) % e.n) : b});
+  }
+  std::string params = "rows " + str(e.n) + " dt " + str(e.dt) + " offsets " + str(e.offsets) +
+                       (e.var ? " var" : "") + (e.weighted ? " weighted" : "") + " pairs " + str(e.pairs);
+  if (std::isfinite(e.limit)) params += " limit " + std::to_string(e.limit).substr(0, 4);
+  auto query = [e](const Args& a) {
+    ops::ExpectedQuery q;
+    q.offsets = e.offsets;
+    q.dt = e.dt;
+    q.time = floats_of(a.host(3));
+    q.space = floats_of(a.host(4));
+    q.var = floats_of(a.host(5));
+    return q;
+  };
+  return {.op = "expected_attention",
+          .params = params,
+          .inputs = {uniform("keys", {e.S, e.H, e.d}), uniform("values", {e.S, e.H, e.d}),
+                     hidden(uniform("log_count", {e.n}, 0.0f, 2.0f)),
+                     hidden(uniform("time", {e.offsets * e.H * e.dt}, -0.5f, 0.5f)),
+                     hidden(uniform("space", {e.H * (e.d - e.dt)}, -0.5f, 0.5f)),
+                     hidden(e.var ? uniform("var", {e.H * e.d}, 0.0f, 0.05f) : none("var"))},
+          .tol = {.cpu = 1e-5, .cuda = 1e-4},
+          .run =
+              [=](Args& a) -> Outputs {
+                const ops::ExpectedScores r = ops::expected_attention(
+                    a.in(0), a.in(1), rows, floats_of(a.host(2)), query(a), e.weighted, pairs, e.limit);
+                return {floats_tensor(r.attention), floats_tensor(r.score), floats_tensor(capped(r.pair_cost, e.limit)),
+                        floats_tensor(unnan(r.pair_cosine))};
+              },
+          .reference =
+              [=](const Args& a) -> References {
+                std::vector<std::vector<double>> r = ref::expected_attention(
+                    a.host(0), a.host(1), rows, floats_of(a.host(2)), query(a), e.weighted, pairs, e.limit);
+                return {r[0], r[1], capped(r[2], e.limit), unnan(r[3])};
+              }};
 }
 
 }  // namespace
@@ -549,6 +635,171 @@ std::vector<Case> make_cases() {
               [](Args& a) { ops::unpatchify(a.in(0), 1, 2, 2, 2, 2, 3, a.in(1)); }));
   add(refusal("unpatchify", "tokens shape", {zeros("tokens", {3, 65}), zeros("out", {1, 3, 4, 4})},
               [](Args& a) { ops::unpatchify(a.in(0), 1, 2, 2, 2, 2, 3, a.in(1)); }));
+
+  // ---- rows: set_rows, get_rows, merge_rows ------------------------------------------
+  struct Rows {
+    int64_t R, n;
+    Shape row;  // the shape of one row
+  };
+  auto with_rows = [](int64_t n, const Shape& row) {
+    Shape s{n};
+    s.insert(s.end(), row.begin(), row.end());
+    return s;
+  };
+  for (Rows r : {Rows{1, 1, {1}}, Rows{7, 3, {3, 5}}, Rows{37, 37, {2, 3}}, Rows{40, 11, {3, 40}},
+                 Rows{200, 64, {12, 128}}, Rows{9, 0, {4}}}) {
+    const std::vector<int32_t> index = distinct_rows(r.R, r.n, static_cast<uint32_t>(r.R + 100 * r.n));
+    add({.op = "set_rows",
+         .params = "index shuffled",
+         .inputs = {uniform("table", with_rows(r.R, r.row)), uniform("rows", with_rows(r.n, r.row))},
+         .tol = {0},
+         .run =
+             [=](Args& a) -> Outputs {
+               ops::set_rows(a.in(0), index, a.in(1));
+               return {a.in(0)};
+             },
+         .reference = [=](const Args& a) -> References { return {ref::set_rows(a.host(0), index, a.host(1))}; }});
+  }
+  for (Rows r : {Rows{1, 3, {4}}, Rows{37, 20, {3, 5}}, Rows{200, 150, {12, 128}}, Rows{5, 0, {2, 2}}}) {
+    std::vector<int32_t> index;  // repeats and -1 (zero rows) allowed
+    std::mt19937 g(static_cast<uint32_t>(r.R * 13 + r.n));
+    for (int64_t i = 0; i < r.n; ++i) index.push_back(g() % 5 == 0 ? -1 : static_cast<int32_t>(g() % r.R));
+    add({.op = "get_rows",
+         .params = "repeats and -1",
+         .inputs = {uniform("table", with_rows(r.R, r.row))},
+         .tol = {0},
+         .run =
+             [=](Args& a) -> Outputs {
+               Tensor& out = a.out(0, with_rows(r.n, r.row));
+               ops::get_rows(a.in(0), index, out);
+               return {out};
+             },
+         .reference = [=](const Args& a) -> References { return {ref::get_rows(a.host(0), index)}; }});
+  }
+  for (Rows r : {Rows{2, 1, {3}}, Rows{5, 4, {2, 3}}, Rows{37, 40, {3, 40}}, Rows{300, 500, {12, 128}}}) {
+    // Random merges (rows repeat, so chains and merges out of a merged row
+    // occur), plus the chain 0 <- 1, 0 <- 2 (when there is a row 2), 1 <- 0.
+    std::vector<ops::RowMerge> merges;
+    std::mt19937 g(static_cast<uint32_t>(r.R * 17 + r.n));
+    std::uniform_real_distribution<float> w(0.05f, 0.95f);
+    for (int64_t i = 0; i < r.n; ++i) {
+      const int32_t into = static_cast<int32_t>(g() % r.R);
+      const int32_t from = static_cast<int32_t>((into + 1 + g() % (r.R - 1)) % r.R);
+      const float wi = w(g);
+      merges.push_back({into, from, wi, 1.0f - wi});
+    }
+    merges.push_back({0, 1, 0.25f, 0.75f});
+    if (r.R > 2) merges.push_back({0, 2, 0.5f, 0.5f});
+    merges.push_back({1, 0, 0.3f, 0.7f});
+    add({.op = "merge_rows",
+         .params = str(static_cast<int64_t>(merges.size())) + " merges with chains",
+         .inputs = {uniform("table", with_rows(r.R, r.row))},
+         .tol = {1e-6},
+         .run =
+             [=](Args& a) -> Outputs {
+               ops::merge_rows(a.in(0), merges);
+               return {a.in(0)};
+             },
+         .reference = [=](const Args& a) -> References { return {ref::merge_rows(a.host(0), merges)}; }});
+  }
+  add(refusal("set_rows", "index names a row twice", {zeros("table", {5, 4}), zeros("rows", {2, 4})},
+              [](Args& a) { ops::set_rows(a.in(0), {1, 1}, a.in(1)); }));
+  add(refusal("set_rows", "index past the table", {zeros("table", {5, 4}), zeros("rows", {2, 4})},
+              [](Args& a) { ops::set_rows(a.in(0), {0, 5}, a.in(1)); }));
+  add(refusal("set_rows", "index shorter than rows", {zeros("table", {5, 4}), zeros("rows", {2, 4})},
+              [](Args& a) { ops::set_rows(a.in(0), {0}, a.in(1)); }));
+  add(refusal("set_rows", "row shapes differ", {zeros("table", {5, 4}), zeros("rows", {2, 3})},
+              [](Args& a) { ops::set_rows(a.in(0), {0, 1}, a.in(1)); }));
+  add(refusal("get_rows", "index -2", {zeros("table", {5, 4}), zeros("out", {2, 4})},
+              [](Args& a) { ops::get_rows(a.in(0), {0, -2}, a.in(1)); }));
+  add(refusal("get_rows", "out row shape", {zeros("table", {5, 2, 3}), zeros("out", {2, 3, 2})},
+              [](Args& a) { ops::get_rows(a.in(0), {0, 1}, a.in(1)); }));
+  add(refusal("get_rows", "out is the table", {zeros("table", {5, 4})},
+              [](Args& a) { ops::get_rows(a.in(0), {0, 1, 2, 3, 4}, a.in(0)); }));
+  add(refusal("merge_rows", "a row with itself", {zeros("table", {5, 4})},
+              [](Args& a) { ops::merge_rows(a.in(0), {{0, 1, 0.5f, 0.5f}, {2, 2, 0.5f, 0.5f}}); }));
+  add(refusal("merge_rows", "row past the table", {zeros("table", {5, 4})},
+              [](Args& a) { ops::merge_rows(a.in(0), {{0, 5, 0.5f, 0.5f}}); }));
+
+  // ---- scores over cached keys: attention_mass, query_sums, expected_attention --------
+  struct Mass {
+    int64_t T, H, d, S, n, queries;
+    bool bias;
+  };
+  for (Mass m : {Mass{1, 1, 1, 1, 1, 1, false}, Mass{7, 3, 10, 37, 20, 5, true}, Mass{33, 2, 40, 50, 50, 33, false},
+                 Mass{13, 5, 18, 64, 30, 40, true}, Mass{5, 2, 6, 9, 0, 3, true},
+                 Mass{300, 8, 128, 300, 300, 16, true}}) {  // the last one runs threaded on the CPU
+    const std::vector<int32_t> rows = distinct_rows(m.S, m.n, static_cast<uint32_t>(m.S * 5 + m.n));
+    const float scale = 1.0f / std::sqrt(static_cast<float>(m.d));
+    add({.op = "attention_mass",
+         .params = "rows " + str(m.n) + " queries " + str(m.queries) + (m.bias ? " bias" : ""),
+         .inputs = {uniform("q", {m.T, m.H, m.d}), uniform("keys", {m.S, m.H, m.d}),
+                    m.bias ? uniform("bias", {m.S}, -3.0f, 1.0f) : none("bias")},
+         .tol = {.cpu = 1e-5, .cuda = 1e-4},
+         .run =
+             [=](Args& a) -> Outputs {
+               return {floats_tensor(ops::attention_mass(a.in(0), a.in(1), rows, a.in(2), m.queries, scale))};
+             },
+         .reference = [=](const Args& a) -> References {
+           return {ref::attention_mass(a.host(0), a.host(1), rows, a.host(2), m.queries, scale)};
+         }});
+  }
+  add(refusal("attention_mass", "queries 0", {zeros("q", {4, 2, 8}), zeros("keys", {6, 2, 8})},
+              [](Args& a) { ops::attention_mass(a.in(0), a.in(1), {0, 1}, Tensor(), 0, 1.0f); }));
+  add(refusal("attention_mass", "keys head width", {zeros("q", {4, 2, 8}), zeros("keys", {6, 2, 9})},
+              [](Args& a) { ops::attention_mass(a.in(0), a.in(1), {0, 1}, Tensor(), 2, 1.0f); }));
+  add(refusal("attention_mass", "bias not one per key",
+              {zeros("q", {4, 2, 8}), zeros("keys", {6, 2, 8}), zeros("bias", {5})},
+              [](Args& a) { ops::attention_mass(a.in(0), a.in(1), {0, 1}, a.in(2), 2, 1.0f); }));
+  add(refusal("attention_mass", "row past the keys", {zeros("q", {4, 2, 8}), zeros("keys", {6, 2, 8})},
+              [](Args& a) { ops::attention_mass(a.in(0), a.in(1), {0, 6}, Tensor(), 2, 1.0f); }));
+
+  for (Shape s : {Shape{1, 1}, Shape{7, 3, 10}, Shape{33, 130}, Shape{300, 12, 128}, Shape{0, 5}})
+    add({.op = "query_sums",
+         .inputs = {uniform("x", s, -1.0f, 3.0f)},
+         .tol = {1e-6},
+         .run =
+             [](Args& a) -> Outputs {
+               std::vector<double> sum, sum_sq;
+               ops::query_sums(a.in(0), sum, sum_sq);
+               return {floats_tensor(std::vector<float>(sum.begin(), sum.end())),
+                       floats_tensor(std::vector<float>(sum_sq.begin(), sum_sq.end()))};
+             },
+         .reference = [](const Args& a) -> References { return ref::query_sums(a.host(0)); }});
+  add(refusal("query_sums", "rank 0", {zeros("x", {})}, [](Args& a) {
+    std::vector<double> sum, sum_sq;
+    ops::query_sums(a.in(0), sum, sum_sq);
+  }));
+
+  const float no_limit = INFINITY;
+  for (ExpectedCase e : {ExpectedCase{1, 1, 2, 0, 1, 1, false, false, 0, no_limit},
+                         ExpectedCase{37, 3, 10, 4, 25, 3, true, true, 12, no_limit},
+                         ExpectedCase{37, 3, 10, 4, 25, 3, true, true, 12, 0.5f},
+                         ExpectedCase{60, 3, 40, 16, 60, 2, false, true, 30, 1.0f},
+                         ExpectedCase{50, 2, 6, 6, 20, 1, true, false, 5, no_limit},
+                         ExpectedCase{9, 2, 8, 2, 0, 2, false, true, 0, no_limit},
+                         ExpectedCase{700, 12, 128, 44, 700, 2, true, true, 100, 2.0f}})  // threaded on the CPU
+    add(expected_attention_row(e));
+  {
+    auto ea_refusal = [&](std::string why, int64_t offsets, int64_t dt, size_t time_floats,
+                          std::vector<ops::RowPair> pairs, size_t log_counts) {
+      add(refusal("expected_attention", why, {zeros("keys", {6, 2, 8}), zeros("values", {6, 2, 8})},
+                  [=](Args& a) {
+                    ops::ExpectedQuery q;
+                    q.offsets = offsets;
+                    q.dt = dt;
+                    q.time.assign(time_floats, 0.0f);
+                    q.space.assign(static_cast<size_t>(2 * (8 - std::clamp<int64_t>(dt, 0, 8))), 0.0f);
+                    ops::expected_attention(a.in(0), a.in(1), {0, 2, 4}, std::vector<float>(log_counts, 0.0f), q,
+                                            false, pairs, 1.0f);
+                  }));
+    };
+    ea_refusal("offsets 0", 0, 2, 0, {}, 3);
+    ea_refusal("time part wider than a head", 1, 9, 18, {}, 3);
+    ea_refusal("time of the wrong size", 2, 2, 7, {}, 3);
+    ea_refusal("pair past the rows", 1, 2, 4, {{0, 3}}, 3);
+    ea_refusal("log_count of the wrong size", 1, 2, 4, {}, 2);
+  }
 
   return t;
 }

@@ -1,5 +1,6 @@
 // The KV store with its keys and values on the device (KvStoreConfig::backend
-// CUDA, cache/kv_rows_cuda.cpp) against the same store on the CPU. The same
+// CUDA: tensors on the device, moved and scored by the CUDA ops of
+// runtime/cuda/kv_rows.cu) against the same store on the CPU. The same
 // random calls go to both (keys, values and queries uploaded for the CUDA
 // one) and after every call everything observable must agree: token
 // metadata, slots per frame, the statistics, the segments attention reads

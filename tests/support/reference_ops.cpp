@@ -253,6 +253,147 @@ std::vector<double> unpatchify(const Tensor& tokens, int64_t frames, int64_t h, 
   return out;
 }
 
+// ---- the KV cache's ops --------------------------------------------------------------
+
+namespace {
+int64_t row_floats(const Tensor& t) {
+  int64_t n = 1;
+  for (int i = 1; i < t.rank(); ++i) n *= t.dim(i);
+  return n;
+}
+}  // namespace
+
+std::vector<double> set_rows(const Tensor& table, const std::vector<int32_t>& index, const Tensor& rows) {
+  const int64_t row = row_floats(table);
+  std::vector<double> out = to_double(table), r = to_double(rows);
+  for (size_t i = 0; i < index.size(); ++i)
+    for (int64_t e = 0; e < row; ++e) out[index[i] * row + e] = r[i * row + e];
+  return out;
+}
+
+std::vector<double> get_rows(const Tensor& table, const std::vector<int32_t>& index) {
+  const int64_t row = row_floats(table);
+  std::vector<double> t = to_double(table), out(index.size() * static_cast<size_t>(row), 0.0);
+  for (size_t i = 0; i < index.size(); ++i)
+    if (index[i] >= 0)
+      for (int64_t e = 0; e < row; ++e) out[i * row + e] = t[index[i] * row + e];
+  return out;
+}
+
+std::vector<double> merge_rows(const Tensor& table, const std::vector<ops::RowMerge>& merges) {
+  const int64_t row = row_floats(table);
+  std::vector<double> t = to_double(table);
+  for (const ops::RowMerge& m : merges)
+    for (int64_t e = 0; e < row; ++e)
+      t[m.into * row + e] = static_cast<double>(m.w_into) * t[m.into * row + e] +
+                            static_cast<double>(m.w_from) * t[m.from * row + e];
+  return t;
+}
+
+std::vector<double> attention_mass(const Tensor& q, const Tensor& keys, const std::vector<int32_t>& rows,
+                                   const Tensor& bias, int64_t queries, double scale) {
+  const int64_t T = q.dim(0), H = keys.dim(1), d = keys.dim(2), n = static_cast<int64_t>(rows.size());
+  const std::vector<double> qv = to_double(q), kv = to_double(keys);
+  const std::vector<double> bv = bias.defined() ? to_double(bias) : std::vector<double>(keys.dim(0), 0.0);
+  std::vector<double> mass(static_cast<size_t>(n), 0.0), logit(static_cast<size_t>(n));
+  for (int64_t i = 0; i < queries; ++i) {
+    const int64_t t = ((2 * i + 1) * T) / (2 * queries);
+    for (int64_t h = 0; h < H; ++h) {
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        double dot = 0;
+        for (int64_t e = 0; e < d; ++e) dot += qv[(t * H + h) * d + e] * kv[(rows[j] * H + h) * d + e];
+        logit[j] = dot * scale + bv[rows[j]];
+        mx = std::max(mx, logit[j]);
+      }
+      for (int64_t j = 0; j < n; ++j) sum += std::exp(logit[j] - mx);
+      for (int64_t j = 0; j < n; ++j) mass[j] += std::exp(logit[j] - mx) / sum;
+    }
+  }
+  return mass;
+}
+
+std::vector<std::vector<double>> query_sums(const Tensor& x) {
+  const int64_t T = x.dim(0), row = row_floats(x);
+  const std::vector<double> v = to_double(x);
+  std::vector<std::vector<double>> out(2, std::vector<double>(static_cast<size_t>(row), 0.0));
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < row; ++i) {
+      out[0][i] += v[t * row + i];
+      out[1][i] += v[t * row + i] * v[t * row + i];
+    }
+  return out;
+}
+
+std::vector<std::vector<double>> expected_attention(const Tensor& keys, const Tensor& values,
+                                                    const std::vector<int32_t>& rows,
+                                                    const std::vector<float>& log_count, const ops::ExpectedQuery& q,
+                                                    bool weight_by_value_norm, const std::vector<ops::RowPair>& pairs,
+                                                    double cost_limit) {
+  const int64_t H = keys.dim(1), d = keys.dim(2), n = static_cast<int64_t>(rows.size()), O = q.offsets, dt = q.dt;
+  std::vector<std::vector<double>> out(4);
+  if (n == 0) return out;
+  const std::vector<double> kv = to_double(keys), vv = to_double(values);
+  auto k = [&](int64_t j, int64_t h, int64_t e) { return kv[(rows[j] * H + h) * d + e]; };
+  auto v = [&](int64_t j, int64_t h, int64_t e) { return vv[(rows[j] * H + h) * d + e]; };
+  std::vector<double> L(static_cast<size_t>(H * n));  // [H][n] space + mean time: what pair costs compare
+  out[0].assign(static_cast<size_t>(n), 0.0);
+  out[1].assign(static_cast<size_t>(n), 0.0);
+  for (int64_t h = 0; h < H; ++h) {
+    std::vector<double> base(static_cast<size_t>(n)), w(static_cast<size_t>(n), 1.0);
+    std::vector<std::vector<double>> tdot(static_cast<size_t>(O), std::vector<double>(static_cast<size_t>(n)));
+    for (int64_t j = 0; j < n; ++j) {
+      double space = 0, var = 0, time_mean = 0, vsq = 0;
+      for (int64_t e = dt; e < d; ++e) space += static_cast<double>(q.space[h * (d - dt) + e - dt]) * k(j, h, e);
+      if (!q.var.empty())
+        for (int64_t e = 0; e < d; ++e) var += static_cast<double>(q.var[h * d + e]) * k(j, h, e) * k(j, h, e);
+      for (int64_t o = 0; o < O; ++o) {
+        double t = 0;
+        for (int64_t e = 0; e < dt; ++e) t += static_cast<double>(q.time[(o * H + h) * dt + e]) * k(j, h, e);
+        tdot[o][j] = t;
+        time_mean += t / static_cast<double>(O);
+      }
+      L[h * n + j] = space + time_mean;
+      base[j] = space + var + log_count[j];
+      for (int64_t e = 0; e < d; ++e) vsq += v(j, h, e) * v(j, h, e);
+      if (weight_by_value_norm) w[j] = std::sqrt(vsq);
+    }
+    if (weight_by_value_norm) {
+      double mean = 0;
+      for (double x : w) mean += x / static_cast<double>(n);
+      for (double& x : w) x = mean > 0 ? x / mean : 0.0;
+    }
+    for (int64_t o = 0; o < O; ++o) {
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, base[j] + tdot[o][j]);
+      for (int64_t j = 0; j < n; ++j) sum += std::exp(base[j] + tdot[o][j] - mx);
+      for (int64_t j = 0; j < n; ++j) {
+        const double p = std::exp(base[j] + tdot[o][j] - mx) / sum / static_cast<double>(H * O);
+        out[0][j] += p;
+        out[1][j] += p * w[j];
+      }
+    }
+  }
+  for (const ops::RowPair& pr : pairs) {
+    double cost = 0;
+    for (int64_t h = 0; h < H && cost < cost_limit; ++h) cost = std::max(cost, std::abs(L[h * n + pr.a] - L[h * n + pr.b]));
+    out[2].push_back(cost);
+    if (cost >= cost_limit) {
+      out[3].push_back(NAN);
+      continue;
+    }
+    double na = 0, nb = 0, ab = 0;
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t e = 0; e < d; ++e) {
+        na += v(pr.a, h, e) * v(pr.a, h, e);
+        nb += v(pr.b, h, e) * v(pr.b, h, e);
+        ab += v(pr.a, h, e) * v(pr.b, h, e);
+      }
+    out[3].push_back(na > 0 && nb > 0 ? ab / std::sqrt(na * nb) : (na == nb ? 1.0 : 0.0));
+  }
+  return out;
+}
+
 double normalised_error(const Tensor& a, const std::vector<double>& b) {
   std::vector<float> av = a.to_floats();
   if (av.size() != b.size()) return INFINITY;

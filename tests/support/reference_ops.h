@@ -51,6 +51,27 @@ std::vector<double> patchify(const Tensor& x, int ph, int pw);
 std::vector<double> unpatchify(const Tensor& tokens, int64_t frames, int64_t h, int64_t w, int ph, int pw,
                                int64_t channels);
 
+// ---- the KV cache's ops (rows of a table, scores over cached keys) ----------
+// The whole table after table[index[i]] = rows[i].
+std::vector<double> set_rows(const Tensor& table, const std::vector<int32_t>& index, const Tensor& rows);
+// [index.size(), row]: table[index[i]], zeros where index[i] is -1.
+std::vector<double> get_rows(const Tensor& table, const std::vector<int32_t>& index);
+// The whole table after the merges, one after the other.
+std::vector<double> merge_rows(const Tensor& table, const std::vector<ops::RowMerge>& merges);
+// [rows.size()]: the softmax shares of the sampled queries, summed over them and the heads.
+std::vector<double> attention_mass(const Tensor& q, const Tensor& keys, const std::vector<int32_t>& rows,
+                                   const Tensor& bias, int64_t queries, double scale);
+// {sum, sum_sq}, each [row]: over the rows of x.
+std::vector<std::vector<double>> query_sums(const Tensor& x);
+// {attention [n], score [n], pair_cost [pairs], pair_cosine [pairs]} as
+// ops::expected_attention defines them (the heads scanned in order until a
+// pair's cost reaches cost_limit; NaN cosines past it).
+std::vector<std::vector<double>> expected_attention(const Tensor& keys, const Tensor& values,
+                                                    const std::vector<int32_t>& rows,
+                                                    const std::vector<float>& log_count, const ops::ExpectedQuery& q,
+                                                    bool weight_by_value_norm, const std::vector<ops::RowPair>& pairs,
+                                                    double cost_limit);
+
 // max |a - b| / (max |b| + 1e-30): the normalised error the op tests bound.
 double normalised_error(const Tensor& a, const std::vector<double>& b);
 // max |a - b| / (|b| + floor) per element: EXPECT_NEAR(a, b, r |b| + r floor)

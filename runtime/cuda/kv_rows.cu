@@ -1,28 +1,29 @@
-// The device side of the KV cache: device buffers, row scatter / gather /
-// merge, and the scoring kernels of the cache policies (attention mass of
-// sampled queries, query sums, the expected query's shares and pair costs).
-// The arithmetic follows cache/kv_rows_cpu.cpp; sums run in another order,
-// so results agree to float rounding, not bit for bit (copies are exact).
-#include "runtime/cuda/kv_cache_kernels.h"
-
+// The KV cache's ops on the device (CPU twins in runtime/cpu/kv_rows.cpp):
+// row scatter / gather / merge, and the scoring kernels of the cache
+// policies (attention mass of sampled queries, query sums, the expected
+// query's shares and pair costs). The arithmetic follows the CPU's; sums run
+// in another order, so results agree to float rounding, not bit for bit
+// (copies are exact). Memory is the backend's (cuda::empty, cuda::copy);
+// what crosses from the host is small lists (row indices, merges, the
+// expected query's parts), and what comes back is per-row score vectors.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/ops_cuda.h"
 
-namespace wl::cuda::kv {
+namespace wl::cuda {
 namespace {
 
 constexpr int kThreads = 256;           // threads per block everywhere
 constexpr int kWarpsPerBlock = kThreads / 32;
 constexpr int64_t kMaxGrid = 1 << 20;   // grid-stride loops cover the rest
-
-cudaStream_t kv_stream() { return stream(); }
 
 // Blocks for a grid-stride loop over n items, one per thread.
 unsigned int grid_for(int64_t n) {
@@ -32,7 +33,7 @@ unsigned int grid_for(int64_t n) {
 // Blocks for one warp per item, n items (each warp returns past the end).
 unsigned int grid_for_warps(int64_t n) {
   const int64_t blocks = (n + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  if (blocks > 0x7fffffff) throw Error("kv cache kernels: " + std::to_string(n) + " warps exceed one grid");
+  if (blocks > 0x7fffffff) throw Error("kv rows: " + std::to_string(n) + " warps exceed one grid");
   return static_cast<unsigned int>(std::max<int64_t>(blocks, 1));
 }
 
@@ -66,28 +67,21 @@ __device__ float block_reduce(float x) {
 
 // ---- rows -------------------------------------------------------------------------
 
-__global__ void scatter_rows_kernel(float* dst_raw, float* dst_rot, float* dst_v, const int32_t* rows,
-                                    const float* k_raw, const float* k_rot, const float* v, int64_t n, int64_t row) {
+__global__ void scatter_rows_kernel(float* table, const int32_t* index, const float* rows, int64_t n, int64_t row) {
   const int64_t total = n * row;
   for (int64_t i = thread_index(); i < total; i += thread_stride()) {
     const int64_t t = i / row, e = i - t * row;
-    const int64_t to = static_cast<int64_t>(rows[t]) * row + e;
-    dst_raw[to] = k_raw[i];
-    dst_rot[to] = k_rot[i];
-    dst_v[to] = v[i];
+    table[static_cast<int64_t>(index[t]) * row + e] = rows[i];
   }
 }
 
-__global__ void merge_rows_kernel(float* k_raw, float* k_rot, float* v, const RowMerge* merges, int64_t count,
-                                  int64_t row) {
+__global__ void merge_rows_kernel(float* table, const ops::RowMerge* merges, int64_t count, int64_t row) {
   const int64_t total = count * row;
   for (int64_t i = thread_index(); i < total; i += thread_stride()) {
     const int64_t m = i / row, e = i - m * row;
-    const RowMerge mg = merges[m];
+    const ops::RowMerge mg = merges[m];
     const int64_t a = static_cast<int64_t>(mg.into) * row + e, c = static_cast<int64_t>(mg.from) * row + e;
-    k_raw[a] = mg.w_into * k_raw[a] + mg.w_from * k_raw[c];
-    k_rot[a] = mg.w_into * k_rot[a] + mg.w_from * k_rot[c];
-    v[a] = mg.w_into * v[a] + mg.w_from * v[c];
+    table[a] = mg.w_into * table[a] + mg.w_from * table[c];
   }
 }
 
@@ -304,98 +298,175 @@ __global__ void pair_terms_kernel(ProxyScratch p, const float* v, const int32_t*
   }
 }
 
-}  // namespace
+// ---- small lists between host and device ---------------------------------------------
 
-// ---- device memory ---------------------------------------------------------------------
+// Floats in one row of a table [R, ...].
+int64_t row_size(const Tensor& t) {
+  int64_t n = 1;
+  for (int i = 1; i < t.rank(); ++i) n *= t.dim(i);
+  return n;
+}
 
-std::shared_ptr<void> device_alloc(size_t bytes) {
-  if (bytes == 0) return {};
-  void* p = nullptr;
-  const cudaError_t err = cudaMallocAsync(&p, bytes, kv_stream());
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    throw Error("CUDA: out of device memory allocating " + std::to_string(bytes) + " bytes for the KV cache: " +
-                cudaGetErrorString(err));
+// `words` 4-byte words of host data in fresh device memory (queued; `host`
+// may be reused when this returns).
+Tensor upload_words(const void* host, int64_t words) {
+  Tensor dev = cuda::empty({words}, DType::F32);
+  const Tensor src = Tensor::view(const_cast<void*>(host), {words}, DType::F32, nullptr, Backend::CPU);
+  cuda::copy(src, dev);
+  return dev;
+}
+
+// Device to host; waits for the data (and everything queued before it).
+void download(void* host, const void* dev, size_t bytes) {
+  if (bytes == 0) return;
+  const int64_t words = static_cast<int64_t>(bytes / 4);
+  const Tensor src = Tensor::view(const_cast<void*>(dev), {words}, DType::F32, nullptr, Backend::CUDA);
+  Tensor dst = Tensor::view(host, {words}, DType::F32, nullptr, Backend::CPU);
+  cuda::copy(src, dst);
+}
+
+// Index and merge lists on the device. The last few lists stay uploaded and
+// are found again by content, so the slots written to a block's three
+// tables, or to every block of a call, cross to the device once. An entry is
+// never overwritten (kernels queued earlier may still read it); a new list
+// takes fresh memory and the least recently used entry's memory is freed on
+// the stream, after those kernels.
+class DeviceLists {
+ public:
+  template <class T>
+  const T* get(const std::vector<T>& host) {
+    static_assert(sizeof(T) % 4 == 0, "lists are whole 4-byte words");
+    if (host.empty()) return nullptr;
+    const size_t bytes = host.size() * sizeof(T);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++clock_;
+    for (Entry& e : entries_)
+      if (e.bytes.size() == bytes && std::memcmp(e.bytes.data(), host.data(), bytes) == 0) {
+        e.last_use = clock_;
+        return static_cast<const T*>(e.dev.raw());
+      }
+    if (entries_.size() < kEntries) entries_.emplace_back();
+    Entry& e = *std::min_element(entries_.begin(), entries_.end(),
+                                 [](const Entry& a, const Entry& b) { return a.last_use < b.last_use; });
+    e.dev = upload_words(host.data(), static_cast<int64_t>(bytes / 4));
+    const auto* p = reinterpret_cast<const unsigned char*>(host.data());
+    e.bytes.assign(p, p + bytes);
+    e.last_use = clock_;
+    return static_cast<const T*>(e.dev.raw());
   }
-  return std::shared_ptr<void>(p, [](void* q) { cudaFreeAsync(q, stream()); });
+
+ private:
+  static constexpr size_t kEntries = 8;
+  struct Entry {
+    std::vector<unsigned char> bytes;
+    Tensor dev;
+    uint64_t last_use = 0;
+  };
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
+  uint64_t clock_ = 0;
+};
+
+template <class T>
+const T* on_device(const std::vector<T>& host) {
+  static DeviceLists* lists = new DeviceLists;  // lives as long as the process (as memory.cu's staging)
+  return lists->get(host);
 }
 
-void upload(void* dst, const void* src, size_t bytes) {
-  if (bytes) WL_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, kv_stream()));
-}
-
-void download(void* dst, const void* src, size_t bytes) {
-  if (!bytes) return;
-  WL_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, kv_stream()));
-  WL_CUDA_CHECK(cudaStreamSynchronize(kv_stream()));
-}
-
-void fill_zero(void* dst, size_t bytes) {
-  if (bytes) WL_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, kv_stream()));
-}
+}  // namespace
 
 // ---- rows ---------------------------------------------------------------------------------
 
-void scatter_rows(const RowArrays& dst, const int32_t* rows, const float* k_raw, const float* k_rot, const float* v,
-                  int64_t n, int64_t row) {
-  if (n <= 0) return;
-  scatter_rows_kernel<<<grid_for(n * row), kThreads, 0, kv_stream()>>>(dst.k_raw, dst.k_rot, dst.v, rows, k_raw, k_rot, v, n,
-                                                                 row);
+void set_rows(Tensor& table, const std::vector<int32_t>& index, const Tensor& rows) {
+  const int64_t n = static_cast<int64_t>(index.size()), row = row_size(table);
+  if (n == 0 || row == 0) return;
+  scatter_rows_kernel<<<grid_for(n * row), kThreads, 0, stream()>>>(table.f32(), on_device(index), rows.f32(), n, row);
   WL_CUDA_CHECK_LAUNCH();
 }
 
-void merge_rows(const RowArrays& rows, const RowMerge* merges, int64_t count, int64_t row) {
-  if (count <= 0) return;
-  merge_rows_kernel<<<grid_for(count * row), kThreads, 0, kv_stream()>>>(rows.k_raw, rows.k_rot, rows.v, merges, count, row);
+void get_rows(const Tensor& table, const std::vector<int32_t>& index, Tensor& out) {
+  const int64_t n = static_cast<int64_t>(index.size()), row = row_size(table);
+  if (n == 0 || row == 0) return;
+  gather_rows_kernel<<<grid_for(n * row), kThreads, 0, stream()>>>(out.f32(), table.f32(), on_device(index), n, row);
   WL_CUDA_CHECK_LAUNCH();
 }
 
-void gather_rows(float* dst, const float* src, const int32_t* rows, int64_t n, int64_t row) {
-  if (n <= 0) return;
-  gather_rows_kernel<<<grid_for(n * row), kThreads, 0, kv_stream()>>>(dst, src, rows, n, row);
-  WL_CUDA_CHECK_LAUNCH();
+// The merges in waves: a merge goes into the wave after the last one that
+// touched either of its rows, so merges within a wave share no row and run in
+// parallel, and chains (a <- b, then a <- c) keep their order.
+void merge_rows(Tensor& table, const std::vector<ops::RowMerge>& merges) {
+  const int64_t row = row_size(table);
+  if (merges.empty() || row == 0) return;
+  std::unordered_map<int32_t, int64_t> last_wave;  // row -> wave that last touched it
+  std::vector<int64_t> wave(merges.size());
+  int64_t waves = 0;
+  for (size_t i = 0; i < merges.size(); ++i) {
+    int64_t w = 0;
+    for (int32_t r : {merges[i].into, merges[i].from}) {
+      auto it = last_wave.find(r);
+      if (it != last_wave.end()) w = std::max(w, it->second + 1);
+    }
+    last_wave[merges[i].into] = last_wave[merges[i].from] = w;
+    wave[i] = w;
+    waves = std::max(waves, w + 1);
+  }
+  std::vector<int64_t> start(static_cast<size_t>(waves + 1), 0);  // merges of wave w: [start[w], start[w+1])
+  for (int64_t w : wave) ++start[w + 1];
+  for (int64_t w = 0; w < waves; ++w) start[w + 1] += start[w];
+  std::vector<ops::RowMerge> sorted(merges.size());
+  std::vector<int64_t> next(start.begin(), start.end() - 1);
+  for (size_t i = 0; i < merges.size(); ++i) sorted[next[wave[i]]++] = merges[i];
+  const ops::RowMerge* dev = on_device(sorted);
+  for (int64_t w = 0; w < waves; ++w) {
+    const int64_t count = start[w + 1] - start[w];
+    merge_rows_kernel<<<grid_for(count * row), kThreads, 0, stream()>>>(table.f32(), dev + start[w], count, row);
+    WL_CUDA_CHECK_LAUNCH();
+  }
 }
 
-// ---- computations -----------------------------------------------------------------------
+// ---- scores over cached keys ----------------------------------------------------------------
 
-std::vector<float> attention_mass(const float* keys, const std::vector<int32_t>& slots, const float* bias,
-                                  const float* q, int64_t tokens, int64_t queries, int64_t heads, int64_t head_dim,
-                                  float scale) {
-  const int64_t n = static_cast<int64_t>(slots.size()), rows = queries * heads;
+std::vector<float> attention_mass(const Tensor& q, const Tensor& keys, const std::vector<int32_t>& slots,
+                                  const Tensor& bias, int64_t queries, float scale) {
+  const int64_t n = static_cast<int64_t>(slots.size()), tokens = q.dim(0), heads = keys.dim(1),
+                head_dim = keys.dim(2), rows = queries * heads;
   std::vector<float> received(static_cast<size_t>(n), 0.0f);
   if (n == 0 || queries <= 0 || tokens <= 0) return received;
-  DeviceArray<int32_t> slots_dev;
-  slots_dev.assign(slots);
+  const int32_t* slots_dev = on_device(slots);
   // logits [rows][n], then the rows' max and 1 / sum, then the result [n].
-  const std::shared_ptr<void> scratch = device_alloc(static_cast<size_t>(rows * n + 2 * rows + n) * sizeof(float));
-  float* logits = static_cast<float*>(scratch.get());
+  Tensor scratch = cuda::empty({rows * n + 2 * rows + n}, DType::F32);
+  float* logits = scratch.f32();
   float* row_max = logits + rows * n;
   float* row_inv = row_max + rows;
   float* out = row_inv + rows;
-  mass_logits_kernel<<<grid_for_warps(n * heads), kThreads, 0, kv_stream()>>>(keys, slots_dev.data(), n, bias, q, tokens,
-                                                                      queries, heads, head_dim, scale, logits);
+  mass_logits_kernel<<<grid_for_warps(n * heads), kThreads, 0, stream()>>>(
+      keys.f32(), slots_dev, n, bias.defined() ? bias.f32() : nullptr, q.f32(), tokens, queries, heads, head_dim,
+      scale, logits);
   WL_CUDA_CHECK_LAUNCH();
-  softmax_stats_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, kv_stream()>>>(logits, nullptr, 1, n, row_max, row_inv);
+  softmax_stats_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, stream()>>>(logits, nullptr, 1, n, row_max,
+                                                                                  row_inv);
   WL_CUDA_CHECK_LAUNCH();
-  collect_shares_kernel<<<grid_for(n), kThreads, 0, kv_stream()>>>(logits, rows, n, row_max, row_inv, out);
+  collect_shares_kernel<<<grid_for(n), kThreads, 0, stream()>>>(logits, rows, n, row_max, row_inv, out);
   WL_CUDA_CHECK_LAUNCH();
   download(received.data(), out, received.size() * sizeof(float));
   return received;
 }
 
-void query_sums(const float* q, int64_t tokens, int64_t row, std::vector<double>& sum, std::vector<double>& sum_sq) {
+void query_sums(const Tensor& x, std::vector<double>& sum, std::vector<double>& sum_sq) {
+  const int64_t tokens = x.dim(0), row = row_size(x);
   sum.assign(static_cast<size_t>(row), 0.0);
   sum_sq.assign(static_cast<size_t>(row), 0.0);
   if (tokens <= 0 || row <= 0) return;
   const int64_t per_chunk = std::max<int64_t>(64, (tokens + 65534) / 65535);  // gridDim.y <= 65535
   const int64_t chunks = (tokens + per_chunk - 1) / per_chunk;
-  const std::shared_ptr<void> scratch = device_alloc(static_cast<size_t>(2 * chunks * row + 2 * row) * sizeof(double));
-  double* partial = static_cast<double*>(scratch.get());
+  // partial [chunks][2][row], then out [2][row], in doubles (two floats each).
+  Tensor scratch = cuda::empty({2 * (2 * chunks * row + 2 * row)}, DType::F32);
+  double* partial = static_cast<double*>(scratch.raw());
   double* out = partial + 2 * chunks * row;
   const dim3 grid(static_cast<unsigned int>((row + kThreads - 1) / kThreads), static_cast<unsigned int>(chunks));
-  query_partial_sums_kernel<<<grid, kThreads, 0, kv_stream()>>>(q, tokens, row, per_chunk, partial);
+  query_partial_sums_kernel<<<grid, kThreads, 0, stream()>>>(x.f32(), tokens, row, per_chunk, partial);
   WL_CUDA_CHECK_LAUNCH();
-  sum_partials_kernel<<<grid_for(2 * row), kThreads, 0, kv_stream()>>>(partial, chunks, row, out);
+  sum_partials_kernel<<<grid_for(2 * row), kThreads, 0, stream()>>>(partial, chunks, row, out);
   WL_CUDA_CHECK_LAUNCH();
   std::vector<double> both(static_cast<size_t>(2 * row));
   download(both.data(), out, both.size() * sizeof(double));
@@ -403,18 +474,23 @@ void query_sums(const float* q, int64_t tokens, int64_t row, std::vector<double>
   std::copy(both.begin() + row, both.end(), sum_sq.begin());
 }
 
-void expected_attention(const float* k_rot, const float* v, int64_t heads, int64_t head_dim,
-                        const std::vector<int32_t>& slots, const std::vector<float>& log_count, int64_t dt,
-                        int64_t offsets, const std::vector<float>& time, const std::vector<float>& space,
-                        const std::vector<float>& var, bool weight_by_value_norm, const std::vector<int32_t>& pairs,
-                        float cost_limit, ExpectedAttentionResult& out) {
-  const int64_t n = static_cast<int64_t>(slots.size()), H = heads, d = head_dim, O = offsets;
-  const int64_t count = static_cast<int64_t>(pairs.size() / 2);
-  out.attention.assign(static_cast<size_t>(n), 0.0f);
-  out.score.assign(static_cast<size_t>(n), 0.0f);
-  out.cost.assign(static_cast<size_t>(count), 0.0f);
-  out.cosine.assign(static_cast<size_t>(count), NAN);
-  if (n == 0 || O <= 0) return;
+ops::ExpectedScores expected_attention(const Tensor& keys, const Tensor& values, const std::vector<int32_t>& slots,
+                                       const std::vector<float>& log_count, const ops::ExpectedQuery& q,
+                                       bool weight_by_value_norm, const std::vector<ops::RowPair>& pair_list,
+                                       float cost_limit) {
+  const int64_t n = static_cast<int64_t>(slots.size()), H = keys.dim(1), d = keys.dim(2), O = q.offsets, dt = q.dt;
+  const int64_t count = static_cast<int64_t>(pair_list.size());
+  ops::ExpectedScores out;
+  if (n == 0 || O <= 0) return out;  // as on the CPU: nothing to score, nothing filled
+  std::vector<int32_t> pairs;  // [pairs][2]
+  pairs.reserve(2 * pair_list.size());
+  for (const ops::RowPair& p : pair_list) {
+    pairs.push_back(p.a);
+    pairs.push_back(p.b);
+  }
+  const std::vector<float>& time = q.time;
+  const std::vector<float>& space = q.space;
+  const std::vector<float>& var = q.var;
 
   // Inputs, one upload: slots and pairs (int32), then log counts and the
   // query's parts (float), each 4 bytes.
@@ -431,9 +507,8 @@ void expected_attention(const float* k_rot, const float* v, int64_t heads, int64
   put(time.data(), time.size());
   put(space.data(), space.size());
   put(var.data(), n_var);
-  DeviceArray<uint32_t> in;
-  in.assign(packed);
-  const int32_t* slots_dev = reinterpret_cast<const int32_t*>(in.data());
+  const Tensor in = upload_words(packed.data(), static_cast<int64_t>(packed.size()));
+  const int32_t* slots_dev = static_cast<const int32_t*>(in.raw());
   const int32_t* pairs_dev = slots_dev + slots.size();
   const float* log_count_dev = reinterpret_cast<const float*>(pairs_dev + pairs.size());
   const float* time_dev = log_count_dev + log_count.size();
@@ -443,8 +518,8 @@ void expected_attention(const float* k_rot, const float* v, int64_t heads, int64
   // Scratch: logit, base, vsq [H][n], tdot [O][H][n], row stats [O*H] x2,
   // inv_mean [H], then the results: attention, score [n], cost, cosine [pairs].
   const int64_t scratch_floats = (3 + O) * H * n + 2 * O * H + H + 2 * n + 2 * count;
-  const std::shared_ptr<void> scratch = device_alloc(static_cast<size_t>(scratch_floats) * sizeof(float));
-  float* f = static_cast<float*>(scratch.get());
+  Tensor scratch = cuda::empty({scratch_floats}, DType::F32);
+  float* f = scratch.f32();
   ProxyScratch p;
   p.logit = f;
   p.base = p.logit + H * n;
@@ -455,32 +530,35 @@ void expected_attention(const float* k_rot, const float* v, int64_t heads, int64
   float* inv_mean = row_inv + O * H;
   float* result = inv_mean + H;  // attention [n], score [n], cost [count], cosine [count]
 
-  proxy_terms_kernel<<<grid_for_warps(n * H), kThreads, 0, kv_stream()>>>(k_rot, v, slots_dev, log_count_dev, n, H, d, dt, O,
-                                                                   time_dev, space_dev, var_dev, p);
+  proxy_terms_kernel<<<grid_for_warps(n * H), kThreads, 0, stream()>>>(keys.f32(), values.f32(), slots_dev,
+                                                                       log_count_dev, n, H, d, dt, O, time_dev,
+                                                                       space_dev, var_dev, p);
   WL_CUDA_CHECK_LAUNCH();
   // Row r = o * H + h of tdot plus row h of base: r % H picks the head.
-  softmax_stats_kernel<<<static_cast<unsigned int>(O * H), kThreads, 0, kv_stream()>>>(p.tdot, p.base, H, n, row_max, row_inv);
+  softmax_stats_kernel<<<static_cast<unsigned int>(O * H), kThreads, 0, stream()>>>(p.tdot, p.base, H, n, row_max,
+                                                                                   row_inv);
   WL_CUDA_CHECK_LAUNCH();
   if (weight_by_value_norm) {
-    value_scale_kernel<<<static_cast<unsigned int>(H), kThreads, 0, kv_stream()>>>(p.vsq, n, inv_mean);
+    value_scale_kernel<<<static_cast<unsigned int>(H), kThreads, 0, stream()>>>(p.vsq, n, inv_mean);
     WL_CUDA_CHECK_LAUNCH();
   }
-  proxy_collect_kernel<<<grid_for(n), kThreads, 0, kv_stream()>>>(p, n, H, O, row_max, row_inv,
-                                                          weight_by_value_norm ? inv_mean : nullptr, result,
-                                                          result + n);
+  proxy_collect_kernel<<<grid_for(n), kThreads, 0, stream()>>>(p, n, H, O, row_max, row_inv,
+                                                               weight_by_value_norm ? inv_mean : nullptr, result,
+                                                               result + n);
   WL_CUDA_CHECK_LAUNCH();
   if (count > 0) {
-    pair_terms_kernel<<<grid_for_warps(count), kThreads, 0, kv_stream()>>>(p, v, slots_dev, pairs_dev, count, n, H, d,
-                                                                    cost_limit, result + 2 * n,
-                                                                    result + 2 * n + count);
+    pair_terms_kernel<<<grid_for_warps(count), kThreads, 0, stream()>>>(p, values.f32(), slots_dev, pairs_dev, count,
+                                                                        n, H, d, cost_limit, result + 2 * n,
+                                                                        result + 2 * n + count);
     WL_CUDA_CHECK_LAUNCH();
   }
   std::vector<float> all(static_cast<size_t>(2 * n + 2 * count));
   download(all.data(), result, all.size() * sizeof(float));
-  std::copy(all.begin(), all.begin() + n, out.attention.begin());
-  std::copy(all.begin() + n, all.begin() + 2 * n, out.score.begin());
-  std::copy(all.begin() + 2 * n, all.begin() + 2 * n + count, out.cost.begin());
-  std::copy(all.begin() + 2 * n + count, all.end(), out.cosine.begin());
+  out.attention.assign(all.begin(), all.begin() + n);
+  out.score.assign(all.begin() + n, all.begin() + 2 * n);
+  out.pair_cost.assign(all.begin() + 2 * n, all.begin() + 2 * n + count);
+  out.pair_cosine.assign(all.begin() + 2 * n + count, all.end());
+  return out;
 }
 
-}  // namespace wl::cuda::kv
+}  // namespace wl::cuda
