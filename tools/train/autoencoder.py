@@ -49,16 +49,6 @@ class Decoder(nn.Module):
         return self.conv_out(x)
 
 
-def psnr(a01, b01, mask=None):
-    """a, b in [0,1]; PSNR of 8-bit-rounded a vs b (per batch mean of MSE), over the pixels where
-    `mask` (broadcast over channels) is 1 when given."""
-    a = (a01.clamp(0, 1) * 255).round() / 255
-    se = (a - b01) ** 2
-    mse = se.mean().item() if mask is None else ((se * mask).sum() / (mask.expand_as(se).sum())).item()
-    import math
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
-
-
 def to_pixels(rgb):
     """decoder output in [-1,1] -> [0,1] exactly as the runtime: clamp((x+1)*127.5, 0, 255) rounded / 255."""
     return ((rgb.float() + 1) * 127.5).clamp(0, 255).round() / 255

@@ -8,7 +8,6 @@ window cache from world.json) under the oracle's actions and prompt, compare per
 import argparse
 import glob
 import json
-import math
 import os
 import sys
 
@@ -20,12 +19,8 @@ torch.set_num_threads(2)
 import data
 from autoencoder import to_pixels
 from load_world import load_world, text_context
+from metrics import psnr
 from sampler import generate
-
-
-def psnr(a, b):
-    mse = float(((a - b) ** 2).mean())
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
 @torch.no_grad()

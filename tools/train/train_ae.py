@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 import common
 import data
-from autoencoder import Decoder, Encoder, psnr, to_pixels
+from autoencoder import Decoder, Encoder, to_pixels
+from metrics import psnr
 
 
 def frames_of(episodes):
