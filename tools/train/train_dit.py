@@ -12,9 +12,13 @@ so the model learns not to make the errors that compound (exposure bias), not on
 
   /usr/bin/python3 tools/train/train_dit.py --data DATA --ae runs/ae/ae_final.pt --run runs/dit --stage df --minutes 40
   /usr/bin/python3 tools/train/train_dit.py --data DATA --ae runs/ae/ae_final.pt --run runs/dit --stage sf --minutes 10
+
+The file reads top to bottom: data (prepare, batch), the loss helpers, TrainConfig (every flag),
+build_models (new, --init-world or resumed), one stage_* function per stage (STAGES), train (the loop).
 """
 import argparse
 import json
+from dataclasses import MISSING, dataclass, field, fields
 import os
 import shutil
 import sys
@@ -235,291 +239,411 @@ def encode_text(te, tok, prompts):
     return out, lens
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--ae", default=None, help="the autoencoder run's ae_final.pt (its encoder makes the latents)")
-    ap.add_argument("--init-world", default=None,
-                    help="start a new run from an exported world package: its DiT, text encoder, tokenizer, "
-                         "encoder and latent scale (the optimiser starts afresh)")
-    ap.add_argument("--rollouts", default=None,
-                    help="ro: rollout_latents.py output (the model's own made latents with the oracle's)")
-    ap.add_argument("--ro-df-share", type=float, default=0.5,
-                    help="ro: share of each batch that is plain df on oracle context (keeps what df taught)")
-    ap.add_argument("--run", required=True)
-    ap.add_argument("--stage", choices=["df", "sf", "sfd", "roll", "ro"], default="df",
-                    help="df: diffusion forcing on oracle context; sf: one chunk on a self-made rollout; "
-                         "sfd: diffusion forcing on a self-made rollout (every chunk after the priming); "
-                         "roll: back-propagate through a whole rollout (chunk 1); "
-                         "ro: df whose context is the model's own stored rollouts (--rollouts), targets the "
-                         "oracle's latents on the pixels the priming showed (chunk 1)")
-    ap.add_argument("--minutes", type=float, default=30)
-    ap.add_argument("--max-steps", type=int, default=10 ** 9)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--frames", type=int, default=12)
-    ap.add_argument("--chunk", type=int, default=3)
-    ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--dim", type=int, default=192)
-    ap.add_argument("--heads", type=int, default=2)
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--ffn", type=int, default=768)
-    ap.add_argument("--freq-dim", type=int, default=256)
-    ap.add_argument("--text-dim", type=int, default=64)
-    ap.add_argument("--text-len", type=int, default=16)
-    ap.add_argument("--vocab", type=int, default=256)
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--extra-prompts", default=None)
-    ap.add_argument("--ckpt-minutes", type=float, default=4)
-    ap.add_argument("--budget", type=int, default=9, help="cache frames emulated in sf rollouts")
-    ap.add_argument("--motion-weight", type=float, default=0.0,
-                    help="extra loss weight on latent pixels that change from the previous frame (action emphasis)")
-    ap.add_argument("--switch-p", type=float, default=0.25,
-                    help="share of clips that hold a prompt switch at an inner chunk boundary")
-    ap.add_argument("--continuous-p", type=float, default=0.2,
-                    help="df: share of noisy chunks at a random level instead of one of the sampler's")
-    ap.add_argument("--min-lr", type=float, default=0.1, help="cosine decay over the stage to this share of --lr")
-    ap.add_argument("--context-noise-max", type=float, default=0.0,
-                    help="df: largest sigma of the noise put on context frames (0: always clean)")
-    ap.add_argument("--context-noise-p", type=float, default=0.5, help="df: share of clips with noisy context")
-    ap.add_argument("--steps", type=int, nargs="+", default=[1000, 750, 500, 250], help="the sampler's steps")
-    ap.add_argument("--shift", type=float, default=5.0, help="the sampler's timestep shift")
-    ap.add_argument("--roll-unseen-weight", type=float, default=0.1,
-                    help="roll: loss weight of latent pixels the priming did not show (the seen ones weigh 1)")
-    ap.add_argument("--roll-stats-weight", type=float, default=0.0,
-                    help="roll: weight of matching each made frame's texture statistics to the oracle's")
-    ap.add_argument("--roll-swd-weight", type=float, default=0.0,
-                    help="roll: weight of the sliced Wasserstein distance of each made frame's 3x3 latent "
-                         "patches to the oracle frame's (texture_swd)")
-    ap.add_argument("--roll-temporal-weight", type=float, default=0.0,
-                    help="roll: weight of matching each made frame's change from the one before it (moved with "
-                         "the camera) to the oracle's, over every pixel: what is drawn must move with the keys")
-    ap.add_argument("--texels-per-latent", type=int, default=4, help="roll: oracle texels per latent pixel")
-    ap.add_argument("--warmup", type=int, default=50, help="steps of linear LR warm-up at the start of a stage")
-    ap.add_argument("--ema-decay", type=float, default=0.999, help="decay of the exported EMA weights")
-    ap.add_argument("--prime", type=int, default=3, help="sf: oracle frames that prime a rollout (rounded up to chunks)")
-    a = ap.parse_args(argv)
-    if not a.ae and not a.init_world:
-        ap.error("give --ae (an autoencoder run) or --init-world (a world package)")
-    if a.stage == "ro" and (not a.rollouts or a.chunk != 1):
-        ap.error("--stage ro needs --rollouts and --chunk 1")
+# ---------------------------------------------------------------------------------------------
+# The configuration: every flag of this script is a field here (field name = flag, - for _).
 
-    train, val, tok, scale = prepare(a)
-    print(f"DiT: {len(train)} train episodes, {len(val)} held out, vocab {tok.vocab}, latent scale {scale:.4f}",
-          flush=True)
-    ck = common.latest_ckpt(a.run)
-    lat_ch = train[0]["lat"].shape[1]
-    cfg = ck["dit_config"] if ck else load_world(a.init_world)["dit"].config if a.init_world else dict(text_len=a.text_len, dim=a.dim, ffn_dim=a.ffn, freq_dim=a.freq_dim,
-                                           text_dim=a.text_dim, num_heads=a.heads, num_layers=a.layers,
-                                           in_dim=lat_ch, out_dim=lat_ch)
-    dit = WanDiT(**cfg)
-    te = TextEncoder(tok.vocab, dim=cfg["text_dim"], heads=2, layers=2, max_len=a.text_len, num_classes=8)
+def arg(default=None, help="", **argparse_kw):
+    """A TrainConfig field and its command-line flag; argparse_kw go to add_argument (type, choices...)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=dict(help=help, **argparse_kw))
+    return field(default=default, metadata=dict(help=help, **argparse_kw))
+
+
+@dataclass
+class TrainConfig:
+    # inputs and outputs
+    data: str = arg(None, "the dataset folder (tools/oracle's episodes)", required=True)
+    run: str = arg(None, "the run folder: checkpoints, log, cached latents, tokenizer", required=True)
+    ae: str = arg(None, "the autoencoder run's ae_final.pt (its encoder makes the latents)")
+    init_world: str = arg(None, "start a new run from an exported world package: its DiT, text encoder, "
+                                "tokenizer, encoder and latent scale (the optimiser starts afresh)")
+    rollouts: str = arg(None, "ro: rollout_latents.py output (the model's own made latents with the oracle's)")
+    limit: int = arg(None, "use only the first N episodes", type=int)
+    extra_prompts: str = arg(None, "a text file of more prompts for the tokenizer's corpus")
+    # what to train and for how long
+    stage: str = arg("df", "df: diffusion forcing on oracle context; sf: one chunk on a self-made rollout; "
+                           "sfd: diffusion forcing on a self-made rollout (every chunk after the priming); "
+                           "roll: back-propagate through a whole rollout (chunk 1); "
+                           "ro: df whose context is the model's own stored rollouts (--rollouts), targets the "
+                           "oracle's latents on the pixels the priming showed (chunk 1)",
+                     choices=["df", "sf", "sfd", "roll", "ro"])
+    minutes: float = arg(30, "wall-clock budget of the stage (resumes count the time already spent)", type=float)
+    max_steps: int = arg(10 ** 9, "stop at this global step", type=int)
+    ckpt_minutes: float = arg(4, "minutes between checkpoints", type=float)
+    # optimiser
+    batch: int = arg(4, "clips per step", type=int)
+    lr: float = arg(3e-4, "peak learning rate", type=float)
+    min_lr: float = arg(0.1, "cosine decay over the stage to this share of --lr", type=float)
+    warmup: int = arg(50, "steps of linear LR warm-up at the start of a stage", type=int)
+    ema_decay: float = arg(0.999, "decay of the exported EMA weights", type=float)
+    # clips
+    frames: int = arg(12, "frames per training clip", type=int)
+    chunk: int = arg(3, "frames per chunk (the sampler's)", type=int)
+    switch_p: float = arg(0.25, "share of clips that hold a prompt switch at an inner chunk boundary", type=float)
+    # the model (a new run; a resumed or --init-world run keeps its own)
+    dim: int = arg(192, "DiT width", type=int)
+    heads: int = arg(2, "DiT attention heads", type=int)
+    layers: int = arg(4, "DiT blocks", type=int)
+    ffn: int = arg(768, "DiT feed-forward width", type=int)
+    freq_dim: int = arg(256, "width of the timestep's sinusoidal embedding", type=int)
+    text_dim: int = arg(64, "text encoder width", type=int)
+    text_len: int = arg(16, "prompt tokens", type=int)
+    vocab: int = arg(256, "tokenizer vocabulary of a new run", type=int)
+    # the sampler the stages emulate
+    steps: list = arg([1000, 750, 500, 250], "the sampler's steps", type=int, nargs="+")
+    shift: float = arg(5.0, "the sampler's timestep shift", type=float)
+    budget: int = arg(9, "cache frames emulated in sf rollouts", type=int)
+    prime: int = arg(3, "sf: oracle frames that prime a rollout (rounded up to chunks)", type=int)
+    # losses
+    motion_weight: float = arg(0.0, "extra loss weight on latent pixels that change from the previous frame "
+                                    "(action emphasis)", type=float)
+    continuous_p: float = arg(0.2, "df: share of noisy chunks at a random level instead of one of the "
+                                   "sampler's", type=float)
+    context_noise_max: float = arg(0.0, "df: largest sigma of the noise put on context frames (0: always clean)",
+                                   type=float)
+    context_noise_p: float = arg(0.5, "df: share of clips with noisy context", type=float)
+    ro_df_share: float = arg(0.5, "ro: share of each batch that is plain df on oracle context (keeps what df "
+                                  "taught)", type=float)
+    roll_unseen_weight: float = arg(0.1, "roll: loss weight of latent pixels the priming did not show (the seen "
+                                         "ones weigh 1)", type=float)
+    roll_stats_weight: float = arg(0.0, "roll: weight of matching each made frame's texture statistics to the "
+                                        "oracle's", type=float)
+    roll_swd_weight: float = arg(0.0, "roll: weight of the sliced Wasserstein distance of each made frame's 3x3 "
+                                      "latent patches to the oracle frame's (texture_swd)", type=float)
+    roll_temporal_weight: float = arg(0.0, "roll: weight of matching each made frame's change from the one "
+                                           "before it (moved with the camera) to the oracle's, over every pixel: "
+                                           "what is drawn must move with the keys", type=float)
+    texels_per_latent: int = arg(4, "roll: oracle texels per latent pixel", type=int)
+
+
+def parse_config(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for f in fields(TrainConfig):
+        kw = dict(f.metadata)
+        if not kw.get("required"):
+            kw["default"] = f.default_factory() if f.default_factory is not MISSING else f.default
+        ap.add_argument("--" + f.name.replace("_", "-"), **kw)
+    cfg = TrainConfig(**vars(ap.parse_args(argv)))
+    if not cfg.ae and not cfg.init_world:
+        ap.error("give --ae (an autoencoder run) or --init-world (a world package)")
+    if cfg.stage == "ro" and (not cfg.rollouts or cfg.chunk != 1):
+        ap.error("--stage ro needs --rollouts and --chunk 1")
+    if cfg.stage == "roll" and cfg.chunk != 1:
+        ap.error("--stage roll needs --chunk 1")
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# The models, their optimiser and where the run stands.
+
+@dataclass
+class Models:
+    dit: WanDiT
+    te: TextEncoder
+    opt: torch.optim.Optimizer
+    ema: common.EMA
+    ema_te: common.EMA
+    params: list
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    stage_start: int = 0  # the step the current stage began at (its LR warm-up counts from there)
+    stage_elapsed: float = 0.0  # seconds of this stage done before this process started
+
+
+def build_models(cfg, ck, tok, lat_ch):
+    """A new DiT + text encoder, initialised from --init-world, or resumed from the run's checkpoint `ck`."""
+    if ck:
+        dcfg = ck["dit_config"]
+    elif cfg.init_world:
+        dcfg = load_world(cfg.init_world)["dit"].config
+    else:
+        dcfg = dict(text_len=cfg.text_len, dim=cfg.dim, ffn_dim=cfg.ffn, freq_dim=cfg.freq_dim,
+                    text_dim=cfg.text_dim, num_heads=cfg.heads, num_layers=cfg.layers, in_dim=lat_ch, out_dim=lat_ch)
+    dit = WanDiT(**dcfg)
+    te = TextEncoder(tok.vocab, dim=dcfg["text_dim"], heads=2, layers=2, max_len=cfg.text_len, num_classes=8)
     params = list(dit.parameters()) + list(te.parameters())
-    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
-    step, stage_elapsed, stage, stage_start = 0, 0.0, a.stage, 0
-    ema = common.EMA(dit, a.ema_decay)
-    ema_te = common.EMA(te, a.ema_decay)
-    if not ck and a.init_world:
-        w0 = load_world(a.init_world)
-        if w0["dit"].config != cfg:
-            raise SystemExit(f"{a.init_world}: DiT config {w0['dit'].config} is not the run's {cfg}")
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    m = Models(dit, te, opt, common.EMA(dit, cfg.ema_decay), common.EMA(te, cfg.ema_decay), params)
+    progress = Progress()
+    if not ck and cfg.init_world:
+        w0 = load_world(cfg.init_world)
+        if w0["dit"].config != dcfg:
+            raise SystemExit(f"{cfg.init_world}: DiT config {w0['dit'].config} is not the run's {dcfg}")
         dit.load_state_dict(w0["dit"].state_dict())
         te.load_state_dict(w0["te"].state_dict(), strict=False)  # the theme head (aux) is not exported
-        ema = common.EMA(dit, a.ema_decay)
-        ema_te = common.EMA(te, a.ema_decay)
-        print(f"initialised from {a.init_world}", flush=True)
+        m.ema, m.ema_te = common.EMA(dit, cfg.ema_decay), common.EMA(te, cfg.ema_decay)
+        print(f"initialised from {cfg.init_world}", flush=True)
     if ck:
         dit.load_state_dict(ck["dit"]); te.load_state_dict(ck["te"]); opt.load_state_dict(ck["opt"])
-        ema.shadow, ema_te.shadow = ck["ema"], ck["ema_te"]
-        step = ck["step"]
-        stage_elapsed = ck["stage_elapsed"] if ck["stage"] == a.stage else 0.0
-        stage_start = ck.get("stage_start", step) if ck["stage"] == a.stage else step
-        print(f"resumed at step {step} (stage {ck['stage']} -> {a.stage}, {stage_elapsed:.0f}s into it)", flush=True)
-    log = common.Log(os.path.join(a.run, "dit_log.jsonl"))
-    rng = np.random.default_rng(step * 7 + 3)
-    torch.manual_seed(step * 7 + 5)
-    sig = step_sigmas(tuple(a.steps), a.shift)
-    t0 = time.time() - stage_elapsed
-    last_ck = time.time()
-    budget = a.minutes * 60
-    K, C3 = a.frames, a.chunk
-    nch = K // C3
-    switches = data.switch_points(train, C3)
+        m.ema.shadow, m.ema_te.shadow = ck["ema"], ck["ema_te"]
+        same_stage = ck["stage"] == cfg.stage
+        progress = Progress(step=ck["step"], stage_elapsed=ck["stage_elapsed"] if same_stage else 0.0,
+                            stage_start=ck.get("stage_start", ck["step"]) if same_stage else ck["step"])
+        print(f"resumed at step {progress.step} (stage {ck['stage']} -> {cfg.stage}, "
+              f"{progress.stage_elapsed:.0f}s into it)", flush=True)
+    print(f"DiT params {sum(p.numel() for p in dit.parameters()) / 1e6:.2f}M", flush=True)
+    return m, progress
+
+
+# ---------------------------------------------------------------------------------------------
+# The stages. Each takes the step's batch and returns (loss, aux_loss, extra log fields).
+
+@dataclass
+class Setup:
+    """What every step of a stage shares: the config, the sampler's levels, the df layout."""
+    cfg: TrainConfig
+    tok: Tokenizer
+    rng: np.random.Generator
+    sig: list  # the sampler's sigmas, one per step
+    src: torch.Tensor  # [Fs] clip frame of each sequence frame of the teacher-forcing layout
+    nc: int  # clean (context) frames at the head of that layout
+    tf_mask: torch.Tensor  # [Fs hw, Fs hw] its additive attention mask
+    ro: Rollouts = None  # stage ro's stored rollouts
+
+
+@dataclass
+class Batch:
+    x0: torch.Tensor  # [B, K, C, H, W] oracle latents, DiT scale
+    acts: torch.Tensor  # [B, K, 8] held keys
+    prompts: list  # B prompts (each clip's last)
+    themes: torch.Tensor  # [B] theme of each clip's last prompt (the text encoder's aux target)
+    last: torch.Tensor  # [B] clip frame where the last prompt starts: frames before are context only
+    txt: torch.Tensor = None  # [B, L, text_dim] encoded prompts
+    lens: torch.Tensor = None  # [B] prompt lengths
+
+
+def teacher_forced_loss(s, m, b, ctx_x, t_ctx, ctx_emb, cont_p, pix_w=1.0):
+    """df, sfd, ro: noisy copies of chunks 1..n-1 on the clean context ctx_x [B, nc, C, H, W] (levels mostly
+    the sampler's own), one forward pass through the teacher-forcing layout, flow-matching loss."""
+    a, x0, C3 = s.cfg, b.x0, s.cfg.chunk
+    B, K, nch = x0.shape[0], a.frames, a.frames // a.chunk
+    sig_t = torch.tensor(s.sig, dtype=torch.float32)
+    lv = sig_t[torch.randint(0, len(s.sig), (B, nch - 1))]  # [B, nch - 1]
+    cont = torch.rand(B, nch - 1) < cont_p
+    lv = torch.where(cont, warp(torch.rand(B, nch - 1), a.shift), lv)
+    sv = lv.repeat_interleave(C3, 1)  # [B, K - chunk]
+    target_x0 = x0[:, C3:]  # [B, K - chunk, C, H, W]
+    noise = torch.randn_like(target_x0)
+    s5 = sv[:, :, None, None, None]
+    seq = torch.cat([ctx_x, (1 - s5) * target_x0 + s5 * noise], 1)  # [B, Fs, C, H, W]
+    t = torch.cat([t_ctx, sv * 1000], 1)  # [B, Fs]
+    v = m.dit(seq, t, b.acts[:, s.src], None, mask=s.tf_mask, frame_pos=s.src, ctx=ctx_emb)[:, s.nc:].float()
+    # chunks before the clip's last prompt switch are context only
+    w = (torch.arange(C3, K)[None, :] >= b.last[:, None]).float()  # [B, K - chunk]
+    pw = motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight) * pix_w
+    per = ((v - (noise - target_x0)) ** 2 * pw).mean((2, 3, 4)) / (
+        torch.ones_like(v) * pw).mean((2, 3, 4)).clamp(min=1e-6)
+    return (per * w).sum() / w.sum().clamp(min=1)
+
+
+def stage_df(s, m, b, aux_loss):
+    """Diffusion forcing: oracle frames as context, sometimes with a little noise (said through t): the
+    model learns not to trust its context blindly (the engine's context_noise)."""
+    a, x0 = s.cfg, b.x0
+    B = x0.shape[0]
+    sc = torch.rand(B) * a.context_noise_max * (torch.rand(B) < a.context_noise_p).float()  # [B]
+    sc5 = sc[:, None, None, None, None]
+    ctx_x = (1 - sc5) * x0[:, :s.nc] + sc5 * torch.randn_like(x0[:, :s.nc])  # [B, nc, C, H, W]
+    t_ctx = (sc * 1000)[:, None].expand(B, s.nc)  # [B, nc]
+    loss = teacher_forced_loss(s, m, b, ctx_x, t_ctx, m.dit.embed_context(b.txt), a.continuous_p)
+    return loss, aux_loss, {}
+
+
+def stage_sfd(s, m, b, aux_loss):
+    """Diffusion forcing on the engine's own rollout as context: prime with oracle chunks, generate the
+    rest with the sampler (a window of --budget frames), then df's loss on every later chunk."""
+    a, x0, C3 = s.cfg, b.x0, s.cfg.chunk
+    B = x0.shape[0]
+    P = max(1, -(-a.prime // C3))
+    ctx_emb = m.dit.embed_context(b.txt)
+    with torch.no_grad():
+        ctxd = ctx_emb.detach()
+        ctx_x = x0[:, :P * C3]
+        while ctx_x.shape[1] < s.nc:
+            F_ = ctx_x.shape[1]
+            lo = max(0, F_ - a.budget)
+            g, _ = denoise_chunk(m.dit, ctx_x[:, lo:], lo, torch.randn(B, C3, *x0.shape[2:]),
+                                 b.acts[:, lo:F_ + C3], ctxd, s.sig, C3)
+            ctx_x = torch.cat([ctx_x, g.float()], 1)
+    loss = teacher_forced_loss(s, m, b, ctx_x, torch.zeros(B, s.nc), ctx_emb, 0.0)
+    return loss, aux_loss, {}
+
+
+def stage_ro(s, m, b, aux_loss):
+    """df on a mixed batch: the first --ro-df-share of it on oracle context, the rest on a window of a
+    stored rollout of the model's own, targets the oracle's latents, weighted by what the priming showed."""
+    a, x0 = s.cfg, b.x0
+    B = x0.shape[0]
+    nd = int(round(B * a.ro_df_share))
+    rx, ra, rt, rp, rw = s.ro.sample(s.rng, B - nd)
+    ctx_x = torch.cat([x0[:nd, :s.nc], rx[:, :s.nc]])  # [B, nc, C, H, W]
+    pix_w = torch.cat([torch.ones(nd, *rw.shape[1:]), rw])  # [B, K - 1, 1, H, W]
+    txt, lens = encode_text(m.te, s.tok, b.prompts[:nd] + rp)
+    txt = txt.float()
+    aux = m.te.aux(m.te.pooled(txt[:nd], lens[:nd])).float()
+    aux_loss = torch.nn.functional.cross_entropy(aux, b.themes[:nd])
+    mixed = Batch(x0=torch.cat([x0[:nd], rt]), acts=torch.cat([b.acts[:nd], ra]), prompts=b.prompts[:nd] + rp,
+                  themes=b.themes, last=torch.cat([b.last[:nd], torch.zeros(B - nd, dtype=b.last.dtype)]),
+                  txt=txt, lens=lens)
+    loss = teacher_forced_loss(s, m, mixed, ctx_x, torch.zeros(B, s.nc), m.dit.embed_context(txt),
+                               a.continuous_p, pix_w)
+    return loss, aux_loss, {}
+
+
+def stage_roll(s, m, b, aux_loss):
+    """The engine's loop, differentiable (chunk 1): prime with --prime oracle frames, make every later frame
+    from a window of --budget frames before it, and regress the made frames on the oracle's."""
+    a, x0 = s.cfg, b.x0
+    B, K, P = x0.shape[0], a.frames, a.prime
+    ctx_emb = m.dit.embed_context(b.txt)
+    made = [x0[:, i] for i in range(P)]  # [B, C, H, W] each; oracle, then the model's
+    for f in range(P, K):
+        lo = max(0, f - a.budget)
+        ctx_x = torch.stack(made[lo:f], 1)  # [B, f - lo, C, H, W]
+        xn = torch.randn(B, 1, *x0.shape[2:])  # [B, 1, C, H, W]
+        x0p, _ = denoise_chunk(m.dit, ctx_x, lo, xn, b.acts[:, lo:f + 1], ctx_emb, s.sig, 1)
+        made.append(x0p[:, 0].float())
+    pred = torch.stack(made[P:], 1)  # [B, K - P, C, H, W]
+    target = x0[:, P:]  # [B, K - P, C, H, W]
+    w = (torch.arange(P, K)[None, :] >= b.last[:, None]).float()  # [B, K - P]
+
+    def over_frames(v):  # mean of [B, K - P] over the frames after the last prompt switch
+        return (v * w).sum() / w.sum().clamp(min=1)
+    # what the priming showed weighs 1, what the camera revealed since --roll-unseen-weight
+    seen = seen_mask(b.acts[:, P:], x0.shape[3], x0.shape[4], a.texels_per_latent)  # [B, K - P, 1, H, W]
+    pix = (seen + a.roll_unseen_weight * (1 - seen)) * motion_weights(target, x0[:, P - 1], a.motion_weight)
+    per = ((pred - target) ** 2 * pix).mean((2, 3, 4)) / pix.mean((2, 3, 4)).clamp(min=1e-6)  # [B, K - P]
+    stats = ((texture_stats(pred) - texture_stats(target)) ** 2).mean(-1)  # [B, K - P]
+    if a.roll_stats_weight > 0:  # keep the texture's amplitude: regression alone blurs
+        per = per + a.roll_stats_weight * stats
+    extra = dict(stats=over_frames(stats).item())
+    if a.roll_swd_weight > 0:
+        swd = texture_swd(pred, target)  # [B, K - P]
+        per = per + a.roll_swd_weight * swd
+        extra["swd"] = over_frames(swd).item()
+    if a.roll_temporal_weight > 0:
+        # invented texture included: a frame is the frame before it moved by the keys,
+        # plus what changed in the oracle over that step (water, fire, creatures)
+        prev_pred = torch.cat([x0[:, P - 1:P], pred[:, :-1]], 1)  # [B, K - P, C, H, W]
+        moved_pred, ok = align_previous(prev_pred, b.acts[:, P:], a.texels_per_latent)
+        moved_tgt, _ = align_previous(x0[:, P - 1:K - 1], b.acts[:, P:], a.texels_per_latent)
+        d = (pred - moved_pred) - (target - moved_tgt)  # [B, K - P, C, H, W]
+        temporal = (d ** 2 * ok).sum((2, 3, 4)) / (ok.sum((2, 3, 4)) * d.shape[2]).clamp(min=1)  # [B, K - P]
+        per = per + a.roll_temporal_weight * temporal
+        extra["temporal"] = over_frames(temporal).item()
+    return over_frames(per), aux_loss, extra
+
+
+def stage_sf(s, m, b, aux_loss):
+    """Self forcing: prime with oracle chunks (as the engine does), roll out the chunks up to a random c
+    with the sampler, then train chunk c at one of the sampler's own noisy inputs on that context."""
+    a, x0, C3 = s.cfg, b.x0, s.cfg.chunk
+    B, nch = x0.shape[0], a.frames // C3
+    P = max(1, -(-a.prime // C3))
+    c = int(s.rng.integers(max(P, int(b.last.max()) // C3), nch))
+    ctx_emb = m.dit.embed_context(b.txt)
+    with torch.no_grad():
+        ctxd = ctx_emb.detach()
+        frames = x0[:, :P * C3]  # [B, F, C, H, W] grows chunk by chunk
+        for ci in range(P, c):
+            lo = max(0, frames.shape[1] - a.budget)
+            xn = torch.randn(B, C3, *x0.shape[2:])
+            g, _ = denoise_chunk(m.dit, frames[:, lo:], lo, xn, b.acts[:, lo:(ci + 1) * C3], ctxd, s.sig, C3)
+            frames = torch.cat([frames, g.float()], 1)
+        k = int(s.rng.integers(0, len(s.sig)))
+        lo = max(0, frames.shape[1] - a.budget)
+        xn = torch.randn(B, C3, *x0.shape[2:])
+        _, xk = denoise_chunk(m.dit, frames[:, lo:], lo, xn, b.acts[:, lo:(c + 1) * C3], ctxd, s.sig, C3,
+                              stop_at=k)
+    ctx_x = frames[:, lo:]  # [B, Fc, C, H, W]
+    Fc = ctx_x.shape[1]
+    seq = torch.cat([ctx_x, xk.float()], 1)  # [B, Fc + chunk, C, H, W]
+    t = torch.cat([torch.zeros(B, Fc), torch.full((B, C3), s.sig[k] * 1000)], 1)  # [B, Fc + chunk]
+    v = m.dit(seq, t, b.acts[:, lo:(c + 1) * C3], None, start_frame=lo, chunk=C3, ctx=ctx_emb)[:, Fc:]
+    x0p = xk.float() - s.sig[k] * v.float()  # [B, chunk, C, H, W]
+    target = x0[:, c * C3:(c + 1) * C3]
+    loss = ((x0p - target) ** 2 * motion_weights(target, x0[:, c * C3 - 1], a.motion_weight)).mean()
+    return loss, aux_loss, dict(sf_chunk=c, sf_step=k)
+
+
+STAGES = dict(df=stage_df, sf=stage_sf, sfd=stage_sfd, roll=stage_roll, ro=stage_ro)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop.
+
+def learning_rate(cfg, progress, frac):
+    """Warm-up (200 steps from the run's start, --warmup from the stage's), then cosine to --min-lr."""
+    warm = min(1.0, (progress.step + 1) / 200, (progress.step - progress.stage_start + 1) / cfg.warmup)
+    return cfg.lr * warm * (cfg.min_lr + (1 - cfg.min_lr) * 0.5 * (1 + np.cos(np.pi * frac)))
+
+
+def train(cfg, m, progress, tok, episodes, scale):
+    """Run cfg.stage until --minutes or --max-steps, logging every 10 steps and checkpointing."""
+    log = common.Log(os.path.join(cfg.run, "dit_log.jsonl"))
+    rng = np.random.default_rng(progress.step * 7 + 3)
+    torch.manual_seed(progress.step * 7 + 5)
+    K, C3 = cfg.frames, cfg.chunk
+    switches = data.switch_points(episodes, C3)
     print(f"{len(switches)} prompt switches on chunk boundaries", flush=True)
-    hh, ww = train[0]["lat"].shape[2] // 2, train[0]["lat"].shape[3] // 2
-    src, nc, tf_mask = teacher_forcing_layout(K, C3, hh * ww, a.budget // C3 if a.stage == "sfd" else None)
-    sig_t = torch.tensor(sig, dtype=torch.float32)
-    n_params = sum(p.numel() for p in dit.parameters())
-    print(f"DiT params {n_params / 1e6:.2f}M", flush=True)
-    acc = []
-    ro = Rollouts(a.rollouts, K, a.texels_per_latent, a.roll_unseen_weight) if a.stage == "ro" else None
+    hh, ww = episodes[0]["lat"].shape[2] // 2, episodes[0]["lat"].shape[3] // 2
+    src, nc, tf_mask = teacher_forcing_layout(K, C3, hh * ww, cfg.budget // C3 if cfg.stage == "sfd" else None)
+    ro = Rollouts(cfg.rollouts, K, cfg.texels_per_latent, cfg.roll_unseen_weight) if cfg.stage == "ro" else None
+    s = Setup(cfg, tok, rng, step_sigmas(tuple(cfg.steps), cfg.shift), src, nc, tf_mask, ro)
+    stage_loss = STAGES[cfg.stage]
+    t0 = time.time() - progress.stage_elapsed
+    last_ck = time.time()
+    budget = cfg.minutes * 60
 
     def save(done=False):
-        common.save_ckpt(a.run, dict(dit=dit.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
-                                     ema=ema.shadow, ema_te=ema_te.shadow, step=step, stage=a.stage,
-                                     stage_start=stage_start, stage_elapsed=time.time() - t0, dit_config=dit.config, scale=scale,
-                                     te_config=te.config, done=done))
+        common.save_ckpt(cfg.run, dict(dit=m.dit.state_dict(), te=m.te.state_dict(), opt=m.opt.state_dict(),
+                                       ema=m.ema.shadow, ema_te=m.ema_te.shadow, step=progress.step, stage=cfg.stage,
+                                       stage_start=progress.stage_start, stage_elapsed=time.time() - t0,
+                                       dit_config=m.dit.config, scale=scale, te_config=m.te.config, done=done))
 
-    while step < a.max_steps and time.time() - t0 < budget:
-        frac = min(1.0, (time.time() - t0) / budget)
-        warm = min(1.0, (step + 1) / 200, (step - stage_start + 1) / a.warmup)
-        lr = a.lr * warm * (a.min_lr + (1 - a.min_lr) * 0.5 * (1 + np.cos(np.pi * frac)))
-        for g in opt.param_groups:
+    acc = []
+    while progress.step < cfg.max_steps and time.time() - t0 < budget:
+        lr = learning_rate(cfg, progress, min(1.0, (time.time() - t0) / budget))
+        for g in m.opt.param_groups:
             g["lr"] = lr
-        x0, acts, prompts, themes, last = batch(rng, train, a.batch, K, C3, switches, a.switch_p)
-        B = x0.shape[0]
+        b = Batch(*batch(rng, episodes, cfg.batch, K, C3, switches, cfg.switch_p))
         with common.autocast():
-            txt, lens = encode_text(te, tok, prompts)
-            txt = txt.float()
-            aux = te.aux(te.pooled(txt, lens)).float()
-            aux_loss = torch.nn.functional.cross_entropy(aux, themes)
-            if a.stage in ("df", "sfd", "ro"):
-                pix_w = 1.0
-                if a.stage == "ro":
-                    # the first share of the batch: oracle context (df); the rest: a window of a stored
-                    # rollout, targets the oracle's latents, weighted by what the priming showed
-                    nd = int(round(B * a.ro_df_share))
-                    rx, ra, rt, rp, rw = ro.sample(rng, B - nd)
-                    ctx_x = torch.cat([x0[:nd, :nc], rx[:, :nc]])
-                    x0 = torch.cat([x0[:nd], rt])
-                    acts = torch.cat([acts[:nd], ra])
-                    last = torch.cat([last[:nd], torch.zeros(B - nd, dtype=last.dtype)])
-                    pix_w = torch.cat([torch.ones(nd, *rw.shape[1:]), rw])  # [B, K - 1, 1, H, W]
-                    txt, lens = encode_text(te, tok, prompts[:nd] + rp)
-                    txt = txt.float()
-                    aux = te.aux(te.pooled(txt[:nd], lens[:nd])).float()
-                    aux_loss = torch.nn.functional.cross_entropy(aux, themes[:nd])
-                    t_ctx = torch.zeros(B, nc)
-                    ctx_emb, cont_p = dit.embed_context(txt), a.continuous_p
-                elif a.stage == "df":
-                    # oracle frames as context, sometimes with a little noise (said through t): the
-                    # model learns not to trust its context blindly (the engine's context_noise)
-                    sc = torch.rand(B) * a.context_noise_max * (torch.rand(B) < a.context_noise_p).float()
-                    sc5 = sc[:, None, None, None, None]
-                    ctx_x = (1 - sc5) * x0[:, :nc] + sc5 * torch.randn_like(x0[:, :nc])
-                    t_ctx = (sc * 1000)[:, None].expand(B, nc)
-                    ctx_emb, cont_p = dit.embed_context(txt), a.continuous_p
-                else:
-                    # the engine's own rollout as context: prime with oracle chunks, generate the
-                    # rest with the sampler (window of --budget frames)
-                    P = max(1, -(-a.prime // C3))
-                    ctx_emb, cont_p = dit.embed_context(txt), 0.0
-                    with torch.no_grad():
-                        ctxd = ctx_emb.detach()
-                        ctx_x = x0[:, :P * C3]
-                        while ctx_x.shape[1] < nc:
-                            F_ = ctx_x.shape[1]
-                            lo = max(0, F_ - a.budget)
-                            g, _ = denoise_chunk(dit, ctx_x[:, lo:], lo, torch.randn(B, C3, *x0.shape[2:]),
-                                                 acts[:, lo:F_ + C3], ctxd, sig, C3)
-                            ctx_x = torch.cat([ctx_x, g.float()], 1)
-                    t_ctx = torch.zeros(B, nc)
-                # noisy copies of chunks 1..n-1 on that context; levels mostly the sampler's own
-                lv = sig_t[torch.randint(0, len(sig), (B, nch - 1))]
-                cont = torch.rand(B, nch - 1) < cont_p
-                lv = torch.where(cont, warp(torch.rand(B, nch - 1), a.shift), lv)
-                sv = lv.repeat_interleave(C3, 1)  # [B, K - chunk]
-                target_x0 = x0[:, C3:]
-                noise = torch.randn_like(target_x0)
-                s5 = sv[:, :, None, None, None]
-                seq = torch.cat([ctx_x, (1 - s5) * target_x0 + s5 * noise], 1)
-                t = torch.cat([t_ctx, sv * 1000], 1)
-                v = dit(seq, t, acts[:, src], None, mask=tf_mask, frame_pos=src, ctx=ctx_emb)[:, nc:].float()
-                # chunks before the clip's last prompt switch are context only
-                w = (torch.arange(C3, K)[None, :] >= last[:, None]).float()
-                pw = motion_weights(target_x0, x0[:, C3 - 1], a.motion_weight) * pix_w
-                per = ((v - (noise - target_x0)) ** 2 * pw).mean((2, 3, 4)) / (
-                    torch.ones_like(v) * pw).mean((2, 3, 4)).clamp(min=1e-6)
-                loss = (per * w).sum() / w.sum().clamp(min=1)
-                extra = {}
-            elif a.stage == "roll":
-                # the engine's loop, differentiable: a window of --budget frames before each frame
-                if C3 != 1:
-                    raise SystemExit("--stage roll needs --chunk 1")
-                P = a.prime
-                ctx_emb = dit.embed_context(txt)
-                made = [x0[:, i] for i in range(P)]  # [B, C, H, W] each; oracle, then the model's
-                for f in range(P, K):
-                    lo = max(0, f - a.budget)
-                    ctx_x = torch.stack(made[lo:f], 1)  # [B, f - lo, C, H, W]
-                    xn = torch.randn(B, 1, *x0.shape[2:])  # [B, 1, C, H, W]
-                    x0p, _ = denoise_chunk(dit, ctx_x, lo, xn, acts[:, lo:f + 1], ctx_emb, sig, 1)
-                    made.append(x0p[:, 0].float())
-                pred = torch.stack(made[P:], 1)  # [B, K - P, C, H, W]
-                target = x0[:, P:]  # [B, K - P, C, H, W]
-                w = (torch.arange(P, K)[None, :] >= last[:, None]).float()  # [B, K - P]
-
-                def over_frames(v):  # mean of [B, K - P] over the frames after the last prompt switch
-                    return (v * w).sum() / w.sum().clamp(min=1)
-                # what the priming showed weighs 1, what the camera revealed since --roll-unseen-weight
-                seen = seen_mask(acts[:, P:], x0.shape[3], x0.shape[4], a.texels_per_latent)  # [B, K - P, 1, H, W]
-                pix = (seen + a.roll_unseen_weight * (1 - seen)) * motion_weights(target, x0[:, P - 1], a.motion_weight)
-                per = ((pred - target) ** 2 * pix).mean((2, 3, 4)) / pix.mean((2, 3, 4)).clamp(min=1e-6)
-                stats = ((texture_stats(pred) - texture_stats(target)) ** 2).mean(-1)  # [B, K - P]
-                if a.roll_stats_weight > 0:  # keep the texture's amplitude: regression alone blurs
-                    per = per + a.roll_stats_weight * stats
-                extra = dict(stats=over_frames(stats).item())
-                if a.roll_swd_weight > 0:
-                    swd = texture_swd(pred, target)  # [B, K - P]
-                    per = per + a.roll_swd_weight * swd
-                    extra["swd"] = over_frames(swd).item()
-                if a.roll_temporal_weight > 0:
-                    # invented texture included: a frame is the frame before it moved by the keys,
-                    # plus what changed in the oracle over that step (water, fire, creatures)
-                    prev_pred = torch.cat([x0[:, P - 1:P], pred[:, :-1]], 1)  # [B, K - P, C, H, W]
-                    moved_pred, ok = align_previous(prev_pred, acts[:, P:], a.texels_per_latent)
-                    moved_tgt, _ = align_previous(x0[:, P - 1:K - 1], acts[:, P:], a.texels_per_latent)
-                    d = (pred - moved_pred) - (target - moved_tgt)  # [B, K - P, C, H, W]
-                    temporal = (d ** 2 * ok).sum((2, 3, 4)) / (ok.sum((2, 3, 4)) * d.shape[2]).clamp(min=1)
-                    per = per + a.roll_temporal_weight * temporal
-                    extra["temporal"] = over_frames(temporal).item()
-                loss = over_frames(per)
-            else:
-                # prime with oracle chunks (as the engine's prime_frames), roll out the chunks up
-                # to c with the sampler, train chunk c on that self-made context
-                P = max(1, -(-a.prime // C3))
-                c = int(rng.integers(max(P, int(last.max()) // C3), nch))
-                ctx_emb = dit.embed_context(txt)
-                with torch.no_grad():
-                    ctxd = ctx_emb.detach()
-                    frames = x0[:, :P * C3]
-                    for ci in range(P, c):
-                        lo = max(0, frames.shape[1] - a.budget)
-                        xn = torch.randn(B, C3, *x0.shape[2:])
-                        g, _ = denoise_chunk(dit, frames[:, lo:], lo, xn, acts[:, lo:(ci + 1) * C3], ctxd, sig, C3)
-                        frames = torch.cat([frames, g.float()], 1)
-                    k = int(rng.integers(0, len(sig)))
-                    lo = max(0, frames.shape[1] - a.budget)
-                    xn = torch.randn(B, C3, *x0.shape[2:])
-                    _, xk = denoise_chunk(dit, frames[:, lo:], lo, xn, acts[:, lo:(c + 1) * C3], ctxd, sig, C3,
-                                          stop_at=k)
-                ctx_x = frames[:, lo:]
-                Fc = ctx_x.shape[1]
-                seq = torch.cat([ctx_x, xk.float()], 1)
-                t = torch.cat([torch.zeros(B, Fc), torch.full((B, C3), sig[k] * 1000)], 1)
-                v = dit(seq, t, acts[:, lo:(c + 1) * C3], None, start_frame=lo, chunk=C3, ctx=ctx_emb)[:, Fc:]
-                x0p = xk.float() - sig[k] * v.float()
-                target = x0[:, c * C3:(c + 1) * C3]
-                loss = ((x0p - target) ** 2 * motion_weights(target, x0[:, c * C3 - 1], a.motion_weight)).mean()
-                extra = dict(sf_chunk=c, sf_step=k)
+            txt, b.lens = encode_text(m.te, tok, b.prompts)
+            b.txt = txt.float()
+            aux = m.te.aux(m.te.pooled(b.txt, b.lens)).float()
+            aux_loss = torch.nn.functional.cross_entropy(aux, b.themes)
+            loss, aux_loss, extra = stage_loss(s, m, b, aux_loss)
         total = loss + 0.1 * aux_loss
-        opt.zero_grad(set_to_none=True)
+        m.opt.zero_grad(set_to_none=True)
         total.backward()
-        gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        ema.update(dit); ema_te.update(te)
-        step += 1
+        gn = torch.nn.utils.clip_grad_norm_(m.params, 1.0)
+        m.opt.step()
+        m.ema.update(m.dit); m.ema_te.update(m.te)
+        progress.step += 1
         acc.append(loss.item())
-        if step % 10 == 0:
-            log(step=step, stage=a.stage, loss=float(np.mean(acc)), aux=aux_loss.item(), lr=lr, gnorm=float(gn),
-                **extra)
-            print(f"{a.stage} step {step} loss {np.mean(acc):.4f} aux {aux_loss.item():.3f} "
+        if progress.step % 10 == 0:
+            log(step=progress.step, stage=cfg.stage, loss=float(np.mean(acc)), aux=aux_loss.item(), lr=lr,
+                gnorm=float(gn), **extra)
+            print(f"{cfg.stage} step {progress.step} loss {np.mean(acc):.4f} aux {aux_loss.item():.3f} "
                   f"{time.time() - t0:.0f}s", flush=True)
             acc = []
-        if time.time() - last_ck > a.ckpt_minutes * 60:
+        if time.time() - last_ck > cfg.ckpt_minutes * 60:
             save()
             last_ck = time.time()
     save(done=True)
-    print(f"stage {a.stage} finished at step {step}", flush=True)
+    print(f"stage {cfg.stage} finished at step {progress.step}", flush=True)
+
+
+def main(argv=None):
+    cfg = parse_config(argv)
+    episodes, val, tok, scale = prepare(cfg)
+    print(f"DiT: {len(episodes)} train episodes, {len(val)} held out, vocab {tok.vocab}, latent scale {scale:.4f}",
+          flush=True)
+    m, progress = build_models(cfg, common.latest_ckpt(cfg.run), tok, episodes[0]["lat"].shape[1])
+    train(cfg, m, progress, tok, episodes, scale)
 
 
 if __name__ == "__main__":
