@@ -326,6 +326,17 @@ void add(Tensor& x, const Tensor& y) {
   }
 }
 
+void mul(Tensor& x, const Tensor& y) {
+  const char* op = "mul";
+  need_f32(op, "x", x);
+  need_f32(op, "y", y);
+  need_same(op, "x", x, "y", y);
+  switch (backend_of(op, {&x, &y})) {
+    case Backend::CPU: return cpu::mul(x, y);
+    case Backend::CUDA: return WL_ON_CUDA(op, mul(x, y));
+  }
+}
+
 void add_modulation(const Tensor& base, const Tensor& e, Tensor& out) {
   const char* op = "add_modulation";
   need_f32(op, "base", base);
@@ -435,6 +446,37 @@ void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, T
   switch (backend_of(op, {&q, &out})) {
     case Backend::CPU: return cpu::attention(q, kv, scale, out);
     case Backend::CUDA: return WL_ON_CUDA(op, attention(q, kv, scale, out, precision));
+  }
+}
+
+void biased_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias, const Tensor& key_mask,
+                      float scale, Tensor& out) {
+  const char* op = "biased_attention";
+  need_f32(op, "q", q);
+  need_rank(op, "q", q, 3);
+  need_f32(op, "k", k);
+  need_rank(op, "k", k, 3);
+  need_f32(op, "v", v);
+  need_same(op, "k", k, "v", v);
+  need_f32(op, "out", out);
+  need_same(op, "q", q, "out", out);
+  const int64_t Lq = q.dim(0), H = q.dim(1), d = q.dim(2), Lk = k.dim(0);
+  if (k.dim(1) != H || k.dim(2) != d) fail(op, "q " + S(q) + " and k " + S(k) + " differ in heads or head width");
+  if (bias.defined()) {
+    need_f32(op, "bias", bias);
+    if (bias.shape() != Shape{H, Lq, Lk})
+      fail(op, "bias " + S(bias) + " must be [" + std::to_string(H) + ", " + std::to_string(Lq) + ", " +
+                   std::to_string(Lk) + "] for q " + S(q) + " and k " + S(k));
+  }
+  if (key_mask.defined()) {
+    need_f32(op, "key_mask", key_mask);
+    if (key_mask.shape() != Shape{Lk}) fail(op, "key_mask " + S(key_mask) + " must be [" + std::to_string(Lk) + "]");
+  }
+  if (out.defined() && (out.raw() == q.raw() || out.raw() == k.raw() || out.raw() == v.raw()) && out.numel() > 0)
+    fail(op, "out must not alias q, k or v");
+  switch (backend_of(op, {&q, &k, &v, &bias, &key_mask, &out})) {
+    case Backend::CPU: return cpu::biased_attention(q, k, v, bias, key_mask, scale, out);
+    case Backend::CUDA: return WL_ON_CUDA(op, biased_attention(q, k, v, bias, key_mask, scale, out));
   }
 }
 

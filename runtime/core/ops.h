@@ -99,6 +99,9 @@ void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int6
 // x += y, same shape.
 void add(Tensor& x, const Tensor& y);
 
+// x *= y element by element, same shape (a gated FFN's product of branches).
+void mul(Tensor& x, const Tensor& y);
+
 // out[f, r] = base[r] + e[f, r] for e [F, R, D], or base[r] + e[f] for e [F, D];
 // base [R, D], out [F, R, D]. (A block's modulation plus the frame's time
 // embedding.)
@@ -145,6 +148,17 @@ struct KVSegment {
 // CPU always uses f32); F32 is exact.
 void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out,
                MatmulPrecision precision = MatmulPrecision::F32);
+
+// Attention with a dense additive bias per head and a key mask (T5's
+// relative-position attention). q [Lq, H, d], k and v [Lk, H, d], bias
+// [H, Lq, Lk] or undefined (0), key_mask [Lk] or undefined (all keys); a key
+// j takes part where key_mask[j] != 0. Per head h and query i:
+//   s_j = scale * sum_c q[i, h, c] k[j, h, c] + bias[h, i, j]   (kept keys j)
+//   out[i, h, :] = sum_j softmax_j(s) v[j, h, :]
+// A query with no kept key gets zeros. f32 products and softmax on every
+// backend. out [Lq, H, d] must not alias q, k or v.
+void biased_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias, const Tensor& key_mask,
+                      float scale, Tensor& out);
 
 // ---- rows: whole rows of a table moved and mixed (the KV cache) ---------------
 //

@@ -42,6 +42,18 @@ void add(Tensor& x, const Tensor& y) {
   }
 }
 
+void mul(Tensor& x, const Tensor& y) {
+  const int64_t n = x.numel();
+  float* xp = x.f32();
+  const float* yp = y.f32();
+#pragma omp parallel for schedule(static) if (n >= detail::kParallelMin)
+  for (int64_t c = 0; c < n; c += kChunk) {
+    const int64_t e = c + kChunk < n ? c + kChunk : n;
+#pragma omp simd
+    for (int64_t i = c; i < e; ++i) xp[i] *= yp[i];
+  }
+}
+
 void gelu_tanh(Tensor& x) {
   const int64_t n = x.numel();
   float* xp = x.f32();

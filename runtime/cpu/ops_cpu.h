@@ -4,9 +4,10 @@
 // contiguous.
 //
 //   norms.cpp        layer_norm, layer_norm_modulate, rms_norm
-//   elementwise.cpp  gated_add, add, gelu_tanh, silu
+//   elementwise.cpp  gated_add, add, mul, gelu_tanh, silu
 //   rope.cpp         rope_3d
 //   attention.cpp    attention (flash-style, streaming over key blocks)
+//   biased_attention.cpp  biased_attention (dense bias per head, key mask)
 //   layout.cpp       patchify, unpatchify
 //   linear_onednn.cpp  best_matmul_precision, prepare_linear, linear
 //   kv_rows.cpp      set_rows, get_rows, merge_rows, attention_mass, query_sums,
@@ -36,6 +37,7 @@ void layer_norm_modulate(const Tensor& x, const Tensor& mod, int shift_row, int 
 void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y);
 void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int64_t tokens_per_frame);
 void add(Tensor& x, const Tensor& y);
+void mul(Tensor& x, const Tensor& y);
 void add_modulation(const Tensor& base, const Tensor& e, Tensor& out);
 
 // ---- activations (elementwise.cpp) --------------------------------------------
@@ -47,6 +49,9 @@ void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t co
 
 // ---- attention (attention.cpp) --------------------------------------------------
 void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out);
+// biased_attention.cpp: dense per-head bias and a key mask (T5 relative positions)
+void biased_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias, const Tensor& key_mask,
+                      float scale, Tensor& out);
 
 // ---- rows and scores over cached keys (kv_rows.cpp) ----------------------------
 void set_rows(Tensor& table, const std::vector<int32_t>& index, const Tensor& rows);

@@ -24,6 +24,10 @@ __global__ void add_kernel(float* x, const float* y, int64_t n) {
   WL_GRID_STRIDE_LOOP(e, n) x[e] += y[e];
 }
 
+__global__ void mul_kernel(float* x, const float* y, int64_t n) {
+  WL_GRID_STRIDE_LOOP(e, n) x[e] *= y[e];
+}
+
 // out [F, R, D] = base [R, D] + e, with e [F, R, D] (per_row) or [F, D].
 __global__ void add_modulation_kernel(const float* base, const float* e, bool per_row, int64_t R, int64_t D,
                                       float* out, int64_t n) {
@@ -64,6 +68,13 @@ void add(Tensor& x, const Tensor& y) {
   const int64_t n = x.numel();
   if (n == 0) return;
   add_kernel<<<elementwise_blocks(n), kThreads, 0, stream()>>>(x.f32(), y.f32(), n);
+  WL_CUDA_CHECK_LAUNCH();
+}
+
+void mul(Tensor& x, const Tensor& y) {
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  mul_kernel<<<elementwise_blocks(n), kThreads, 0, stream()>>>(x.f32(), y.f32(), n);
   WL_CUDA_CHECK_LAUNCH();
 }
 

@@ -8,10 +8,11 @@
 //   memory.cu            device query, stream, allocation, copies
 //   linear_cublaslt.cu   prepare_linear, linear (cuBLASLt: bf16 or f32, f32 accumulate)
 //   norms.cu             layer_norm, layer_norm_modulate, rms_norm, rms_norm_rope_3d
-//   elementwise.cu       gated_add, add, add_modulation, gelu_tanh, silu
+//   elementwise.cu       gated_add, add, mul, add_modulation, gelu_tanh, silu
 //   rope.cu              rope_3d
 //   attention.cu         attention: F32 -> attention_flash.cu; BF16 -> cuDNN SDPA
 //                        (attention_cudnn.cu) where it takes the call, flash otherwise
+//   biased_attention.cu  biased_attention (dense bias per head, key mask)
 //   layout.cu            patchify, unpatchify, upsample_nearest_2x
 //   conv_cudnn.cu        prepare_conv2d, conv2d
 //   kv_rows.cu           set_rows, get_rows, merge_rows, attention_mass, query_sums,
@@ -72,6 +73,7 @@ void rms_norm_rope_3d(const Tensor& x, const Tensor& weight, float eps, int64_t 
                       int64_t rows, int64_t cols, Tensor& normed, Tensor& rotated);
 void gated_add(Tensor& x, const Tensor& y, const Tensor& mod, int gate_row, int64_t tokens_per_frame);
 void add(Tensor& x, const Tensor& y);
+void mul(Tensor& x, const Tensor& y);
 void add_modulation(const Tensor& base, const Tensor& e, Tensor& out);
 
 // ---- activations (elementwise.cu) -----------------------------------------------
@@ -87,6 +89,10 @@ void rope_3d(Tensor& x, int64_t frame0, int64_t frames, int64_t rows, int64_t co
 
 void attention(const Tensor& q, const std::vector<KVSegment>& kv, float scale, Tensor& out,
                MatmulPrecision precision);
+// biased_attention.cu: one block per (query, head), the key row's logits in
+// shared memory (throws wl::Error past what shared memory holds).
+void biased_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias, const Tensor& key_mask,
+                      float scale, Tensor& out);
 
 // ---- convolutions and layout (conv_cudnn.cu, layout.cu) ---------------------------
 

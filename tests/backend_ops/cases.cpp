@@ -6,7 +6,8 @@
 //
 // Tolerances (rows folded in from tests/test_ops.cpp and tests/test_conv_ops.cpp
 // keep those tests' bounds; CUDA ones are those of tests/gpu/, which stay):
-//   add, gated_add, add_modulation         1e-6
+//   add, mul, gated_add, add_modulation    1e-6
+//   biased_attention                       1e-5 (f32 on every backend)
 //   layer_norm, layer_norm_modulate,
 //   rms_norm, gelu_tanh, silu              1e-5 (gelu/silu also element-wise 5e-6 relative)
 //   rope_3d                                1e-6 (float64 angles and rotation)
@@ -352,6 +353,19 @@ std::vector<Case> make_cases() {
   add(refusal("add", "shapes differ", {zeros("x", {3, 64}), zeros("y", {3, 65})},
               [](Args& a) { ops::add(a.in(0), a.in(1)); }));
 
+  for (Shape s : {Shape{1, 8}, Shape{7, 72}, Shape{33, 130}, Shape{131, 97}, Shape{70001}})
+    add({.op = "mul",
+         .inputs = {uniform("x", s), uniform("y", s)},
+         .tol = {1e-6},
+         .run =
+             [](Args& a) -> Outputs {
+               ops::mul(a.in(0), a.in(1));
+               return {a.in(0)};
+             },
+         .reference = [](const Args& a) -> References { return {ref::mul(a.host(0), a.host(1))}; }});
+  add(refusal("mul", "shapes differ", {zeros("x", {3, 64}), zeros("y", {3, 65})},
+              [](Args& a) { ops::mul(a.in(0), a.in(1)); }));
+
   for (int64_t T : {1, 7, 33, 131, 300})
     for (int64_t D : {8, 72, 130})
       for (int64_t tpf : {1, 4, 200})
@@ -495,6 +509,64 @@ std::vector<Case> make_cases() {
               [](Args& a) { ops::rms_norm_rope_3d(a.in(0), a.in(1), 1e-6f, 0, 1, 2, 3, a.in(2), a.in(2)); }));
   add(refusal("rms_norm_rope_3d", "odd head width", {zeros("x", {6, 2, 15}), zeros("out", {6, 2, 15})},
               [](Args& a) { ops::rms_norm_rope_3d(a.in(0), Tensor(), 1e-6f, 0, 1, 2, 3, a.in(1), a.in(1)); }));
+
+  // ---- biased_attention: dense bias per head and a key mask (umT5) ------------------------
+  {
+    // The key mask of a row: `kept` leading keys of Lk (a padded prompt), or
+    // every third key dropped (any pattern), or none kept.
+    auto mask_of = [](int64_t Lk, int64_t kept, bool holes) {
+      std::vector<float> m(static_cast<size_t>(Lk), 0.0f);
+      for (int64_t j = 0; j < Lk; ++j) m[j] = (holes ? j % 3 != 1 : j < kept) ? 1.0f : 0.0f;
+      return m;
+    };
+    struct BiasedCase {
+      int64_t Lq, Lk, H, d;
+      bool bias, mask, holes;
+      int64_t kept;
+      float scale;
+    };
+    for (BiasedCase c : {BiasedCase{1, 1, 1, 1, true, false, false, 0, 1.0f},
+                         BiasedCase{7, 7, 3, 5, true, true, false, 4, 1.0f},
+                         BiasedCase{19, 23, 2, 32, true, true, true, 0, 0.17f},
+                         BiasedCase{33, 33, 4, 16, false, true, false, 20, 1.0f},
+                         BiasedCase{20, 41, 5, 12, true, false, false, 0, 0.5f},
+                         BiasedCase{64, 64, 2, 24, true, true, false, 0, 1.0f},   // no key kept: zeros
+                         BiasedCase{130, 130, 3, 64, true, true, false, 77, 1.0f}}) {
+      std::vector<Input> in{uniform("q", {c.Lq, c.H, c.d}), hidden(uniform("k", {c.Lk, c.H, c.d})),
+                            hidden(uniform("v", {c.Lk, c.H, c.d}))};
+      in.push_back(c.bias ? uniform("bias", {c.H, c.Lq, c.Lk}, -4.0f, 4.0f) : none("bias"));
+      in.push_back(c.mask ? hidden(values("key_mask", mask_of(c.Lk, c.kept, c.holes))) : none("key_mask"));
+      std::string params = "Lk " + str(c.Lk);
+      if (c.mask) params += c.holes ? " mask holes" : " kept " + str(c.kept);
+      if (c.scale != 1.0f) params += " scaled";
+      const BiasedCase cc = c;
+      add({.op = "biased_attention",
+           .params = params,
+           .inputs = in,
+           .tol = {1e-5},
+           .run =
+               [=](Args& a) -> Outputs {
+                 Tensor& out = a.out(0, {cc.Lq, cc.H, cc.d});
+                 ops::biased_attention(a.in(0), a.in(1), a.in(2), a.in(3), a.in(4), cc.scale, out);
+                 return {out};
+               },
+           .reference =
+               [=](const Args& a) -> References {
+                 return {ref::biased_attention(a.host(0), a.host(1), a.host(2), a.host(3), a.host(4), cc.scale)};
+               }});
+    }
+    add(refusal("biased_attention", "bias [2, 5, 6] for Lk 7",
+                {zeros("q", {5, 2, 4}), zeros("k", {7, 2, 4}), zeros("v", {7, 2, 4}), zeros("bias", {2, 5, 6}),
+                 zeros("out", {5, 2, 4})},
+                [](Args& a) { ops::biased_attention(a.in(0), a.in(1), a.in(2), a.in(3), Tensor(), 1.0f, a.in(4)); }));
+    add(refusal("biased_attention", "key_mask [6] for Lk 7",
+                {zeros("q", {5, 2, 4}), zeros("k", {7, 2, 4}), zeros("v", {7, 2, 4}), zeros("mask", {6}),
+                 zeros("out", {5, 2, 4})},
+                [](Args& a) { ops::biased_attention(a.in(0), a.in(1), a.in(2), Tensor(), a.in(3), 1.0f, a.in(4)); }));
+    add(refusal("biased_attention", "k heads differ",
+                {zeros("q", {5, 2, 4}), zeros("k", {7, 3, 4}), zeros("v", {7, 3, 4}), zeros("out", {5, 2, 4})},
+                [](Args& a) { ops::biased_attention(a.in(0), a.in(1), a.in(2), Tensor(), Tensor(), 1.0f, a.in(3)); }));
+  }
 
   // ---- attention ------------------------------------------------------------------------
   const std::vector<std::vector<int64_t>> seg_sets = {{1}, {13}, {65, 0, 7}, {0, 130, 1, 64}, {3, 0}, {200}};

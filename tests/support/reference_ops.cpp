@@ -90,6 +90,12 @@ std::vector<double> add(const Tensor& x, const Tensor& y) {
   return a;
 }
 
+std::vector<double> mul(const Tensor& x, const Tensor& y) {
+  std::vector<double> a = to_double(x), b = to_double(y);
+  for (size_t i = 0; i < a.size(); ++i) a[i] *= b[i];
+  return a;
+}
+
 std::vector<double> add_modulation(const Tensor& base, const Tensor& e) {
   const int64_t R = base.dim(0), D = base.dim(1), F = e.dim(0);
   const bool per_row = e.rank() == 3;
@@ -157,6 +163,36 @@ std::vector<std::vector<double>> rms_norm_rope_3d(const Tensor& x, const Tensor&
   std::vector<double> normed = rms_norm(x.reshape({T, H * d}), weight, eps), rotated = normed;
   rope_3d_inplace(rotated, H, d, frame0, frames, rows, cols);
   return {normed, rotated};
+}
+
+std::vector<double> biased_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
+                                     const Tensor& key_mask, double scale) {
+  const int64_t Lq = q.dim(0), H = q.dim(1), d = q.dim(2), Lk = k.dim(0);
+  const std::vector<double> qv = to_double(q), kv = to_double(k), vv = to_double(v);
+  const std::vector<double> bv = bias.defined() ? to_double(bias) : std::vector<double>();
+  const std::vector<double> mv = key_mask.defined() ? to_double(key_mask) : std::vector<double>();
+  std::vector<double> out(qv.size(), 0.0), logit(static_cast<size_t>(Lk));
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 0; i < Lq; ++i) {
+      double mx = -INFINITY;
+      for (int64_t j = 0; j < Lk; ++j) {
+        if (!mv.empty() && mv[j] == 0.0) continue;
+        double s = 0;
+        for (int64_t c = 0; c < d; ++c) s += qv[(i * H + h) * d + c] * kv[(j * H + h) * d + c];
+        logit[j] = s * scale + (bv.empty() ? 0.0 : bv[(h * Lq + i) * Lk + j]);
+        mx = std::max(mx, logit[j]);
+      }
+      if (mx == -INFINITY) continue;  // no kept key: zeros
+      double sum = 0;
+      for (int64_t j = 0; j < Lk; ++j)
+        if (mv.empty() || mv[j] != 0.0) sum += std::exp(logit[j] - mx);
+      for (int64_t j = 0; j < Lk; ++j) {
+        if (!mv.empty() && mv[j] == 0.0) continue;
+        const double w = std::exp(logit[j] - mx) / sum;
+        for (int64_t c = 0; c < d; ++c) out[(i * H + h) * d + c] += w * vv[(j * H + h) * d + c];
+      }
+    }
+  return out;
 }
 
 std::vector<double> attention(const Tensor& q, const std::vector<ops::KVSegment>& kv, double scale) {

@@ -33,6 +33,7 @@ std::vector<double> rms_norm(const Tensor& x, const Tensor& weight, double eps);
 std::vector<double> gated_add(const Tensor& x, const Tensor& y, const Tensor& mod, int gate_row,
                               int64_t tokens_per_frame);
 std::vector<double> add(const Tensor& x, const Tensor& y);
+std::vector<double> mul(const Tensor& x, const Tensor& y);
 // out [F, R, D] = base [R, D] + e, with e [F, R, D] or [F, D] (broadcast over R).
 std::vector<double> add_modulation(const Tensor& base, const Tensor& e);
 std::vector<double> gelu_tanh(const Tensor& x);
@@ -43,6 +44,10 @@ std::vector<double> rope_3d(const Tensor& x, int64_t frame0, int64_t frames, int
 std::vector<std::vector<double>> rms_norm_rope_3d(const Tensor& x, const Tensor& weight, double eps, int64_t frame0,
                                                   int64_t frames, int64_t rows, int64_t cols);
 std::vector<double> attention(const Tensor& q, const std::vector<ops::KVSegment>& kv, double scale);
+// ops::biased_attention: bias [H, Lq, Lk] and key_mask [Lk] may be undefined;
+// a query with no kept key gives zeros.
+std::vector<double> biased_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
+                                     const Tensor& key_mask, double scale);
 // y [N, O, Ho, Wo] = conv2d(x [N, I, H, W], w [O, I, kh, kw]) + b (b may be
 // undefined), zero padding, Ho = (H + 2 padding - kh) / stride + 1.
 std::vector<double> conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding);
