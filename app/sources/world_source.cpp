@@ -77,7 +77,7 @@ ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint
   else if (options_.threads > 0 && omp_get_max_threads() != options_.threads) omp_set_num_threads(options_.threads);
   const Tensor z = session_->next_chunk(request.actions);
   const auto t0 = Clock::now();
-  const ImageDecoder& decoder = world_->decoder();
+  const FrameDecoder& decoder = world_->decoder();
   if (sink_) {
     const Tensor img = decoder.decode(z);  // [F, 3, H, W] on the device
     ops::synchronize(decoder.backend());   // decode_ms: the decoder's time, not its queueing

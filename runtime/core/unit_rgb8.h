@@ -1,7 +1,7 @@
 // The rule that turns the image decoder's output (a colour value in [-1, 1])
 // into an 8-bit channel: round((v + 1) * 127.5) half away from zero, clamped
-// to 0..255, NaN -> 0. Shared by the CPU conversion (ImageDecoder::decode_rgb8,
-// runtime/model/image_codec.cpp) and the CUDA kernel that writes frames into
+// to 0..255, NaN -> 0. Shared by the CPU conversion (unit_rgb_to_rgb8,
+// runtime/model/frame_decoder.cpp) and the CUDA kernel that writes frames into
 // the presenter's memory (runtime/cuda/frame_pack.cu), so both give the same
 // bytes. (v + 1) * 127.5 is an add then a multiply: no FMA contraction applies.
 #pragma once

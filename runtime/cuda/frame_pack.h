@@ -2,8 +2,8 @@
 // the image decoder's output turned into RGBA8 frames on the GPU, written
 // straight into memory the presenter reads (a slot of the imported ring,
 // runtime/cuda/vk_import.h). The CPU twin is wl::unit_rgb_to_rgb8
-// (runtime/model/image_codec.h): the same bytes per channel (unit_to_u8,
-// runtime/unit_rgb8.h), plus alpha 255.
+// (runtime/model/frame_decoder.h): the same bytes per channel (unit_to_u8,
+// runtime/core/unit_rgb8.h), plus alpha 255.
 //
 // Built only with WORLDLOOP_CUDA (guard includes with WORLDLOOP_HAS_CUDA).
 // Plain types only: no CUDA header is needed to include this one.

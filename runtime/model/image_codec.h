@@ -11,26 +11,21 @@
 #include "runtime/core/ops.h"
 #include "runtime/core/safetensors.h"
 #include "runtime/core/tensor.h"
+#include "runtime/model/frame_decoder.h"
 
 namespace wl {
 
-// RGB in [-1, 1] [F, 3, H, W] (F32, on the CPU) -> RGB8 pixels, frame after
-// frame, rows top first: [F][H][W][3], each channel by unit_to_u8
-// (runtime/unit_rgb8.h). The CPU twin of cuda::pack_rgba8 (runtime/cuda/frame_pack.h).
-void unit_rgb_to_rgb8(const Tensor& img, std::vector<uint8_t>& rgb);
-
-class ImageDecoder {
+class ImageDecoder final : public FrameDecoder {
  public:
   // Prepares the weights for backend `on` (CUDA: uploaded once, here).
   explicit ImageDecoder(const WeightMap& weights, Backend on = Backend::CPU);
-  Backend backend() const { return backend_; }
-  int64_t latent_channels() const { return conv_in_.in_channels(); }
-  int upsampling() const { return 1 << static_cast<int>(blocks_.size()); }
+  std::string kind() const override { return "image decoder"; }
+  Backend backend() const override { return backend_; }
+  int64_t latent_channels() const override { return conv_in_.in_channels(); }
+  int upsampling() const override { return 1 << static_cast<int>(blocks_.size()); }
   // z [F, C, h, w] (any backend; F32 when not on the CPU) -> RGB in [-1, 1]
   // [F, 3, h * upsampling, w * upsampling] on backend().
-  Tensor decode(const Tensor& z) const;
-  // As decode(), then to RGB8 pixels on the host (unit_rgb_to_rgb8): [F][H][W][3].
-  void decode_rgb8(const Tensor& z, std::vector<uint8_t>& rgb) const;
+  Tensor decode(const Tensor& z) const override;
 
  private:
   struct Block {

@@ -28,6 +28,19 @@ uint32_t bit_for_world_action(const std::string& name) {
   return 0;
 }
 
+// The package's tokenizer and text encoder as the world's prompt encoder.
+class PackagePromptEncoder final : public PromptEncoder {
+ public:
+  PackagePromptEncoder(const WeightMap& weights, const std::string& tokenizer_path)
+      : tokenizer_(tokenizer_path), encoder_(weights) {}
+  int64_t width() const override { return encoder_.width(); }
+  Tensor context(const std::string& text) const override { return encoder_.encode(tokenizer_.encode(text)); }
+
+ private:
+  Tokenizer tokenizer_;
+  TextEncoder encoder_;
+};
+
 }  // namespace
 
 WorldDescription WorldDescription::read(const std::string& dir) {
@@ -95,8 +108,8 @@ std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& opt
     w->encoder_ = std::make_unique<ImageEncoder>(*w->encoder_weights_);
   }
   w->text_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("text_encoder"))));
-  w->text_encoder_ = std::make_unique<TextEncoder>(*w->text_weights_);
-  w->tokenizer_ = std::make_unique<Tokenizer>(join(dir, d.files.at("tokenizer")));
+  w->prompt_encoder_ =
+      std::make_unique<PackagePromptEncoder>(*w->text_weights_, join(dir, d.files.at("tokenizer")));
 
   // The parts must fit together.
   const DitConfig& c = w->dit_->config();
@@ -104,8 +117,8 @@ std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& opt
   if (c.in_dim != d.latent_channels || w->decoder_->latent_channels() != d.latent_channels)
     throw Error(desc_path + ": latent channels " + std::to_string(d.latent_channels) + " disagree with the DiT (" +
                 std::to_string(c.in_dim) + ") or the decoder (" + std::to_string(w->decoder_->latent_channels()) + ")");
-  if (c.text_dim != w->text_encoder_->width())
-    throw Error(desc_path + ": the text encoder's width " + std::to_string(w->text_encoder_->width()) +
+  if (c.text_dim != w->prompt_encoder_->width())
+    throw Error(desc_path + ": the text encoder's width " + std::to_string(w->prompt_encoder_->width()) +
                 " is not the DiT's text_dim " + std::to_string(c.text_dim));
   if (c.action_dim != static_cast<int64_t>(d.actions.size()))
     throw Error(desc_path + ": " + std::to_string(d.actions.size()) + " actions but the DiT's action_dim is " +
@@ -127,7 +140,7 @@ std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& opt
 }
 
 Tensor World::prompt_context(const std::string& text) const {
-  return text_encoder_->encode(tokenizer_->encode(text));
+  return prompt_encoder_->context(text);
 }
 
 std::string default_world_dir() {

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "runtime/model/causal_dit.h"
+#include "runtime/model/frame_decoder.h"
 #include "runtime/model/image_codec.h"
+#include "runtime/model/prompt_encoder.h"
 #include "runtime/model/text_encoder.h"
 #include "runtime/model/world_start.h"
 
@@ -48,7 +50,7 @@ class World {
 
   const WorldDescription& description() const { return desc_; }
   CausalDit& dit() { return *dit_; }
-  const ImageDecoder& decoder() const { return *decoder_; }
+  const FrameDecoder& decoder() const { return *decoder_; }
   const ImageEncoder* encoder() const { return encoder_.get(); }  // null when the package has none
   const StartClip* start_clip() const { return start_clip_.get(); }  // null unless start.from is "clip"
   // Per entry of the DiT's action vector (world.json "actions"), the key bit
@@ -61,10 +63,9 @@ class World {
   WorldDescription desc_;
   std::unique_ptr<WeightMap> dit_weights_, decoder_weights_, encoder_weights_, text_weights_;
   std::unique_ptr<CausalDit> dit_;
-  std::unique_ptr<ImageDecoder> decoder_;
+  std::unique_ptr<FrameDecoder> decoder_;
   std::unique_ptr<ImageEncoder> encoder_;
-  std::unique_ptr<Tokenizer> tokenizer_;
-  std::unique_ptr<TextEncoder> text_encoder_;
+  std::unique_ptr<PromptEncoder> prompt_encoder_;
   std::unique_ptr<StartClip> start_clip_;
   std::vector<uint32_t> action_bits_;
 };

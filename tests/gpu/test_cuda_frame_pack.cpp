@@ -1,6 +1,6 @@
 // The device end of the frame hand-off against its CPU twin:
 // cuda::pack_rgba8 (runtime/cuda/frame_pack.h) must give exactly the bytes of
-// unit_rgb_to_rgb8 (runtime/model/image_codec.h) plus alpha 255, and the image
+// unit_rgb_to_rgb8 (runtime/model/frame_decoder.h) plus alpha 255, and the image
 // decoder on CUDA must give the CPU decoder's image.
 #include <algorithm>
 #include <cmath>
