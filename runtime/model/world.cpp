@@ -96,27 +96,36 @@ WorldDescription WorldDescription::read(const std::string& dir) {
 }
 
 std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& options) {
+  WorldDescription d = WorldDescription::read(dir);
+  WorldParts parts;
+  auto weights = [&](const std::string& part) -> const WeightMap& {
+    parts.weights.push_back(std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at(part)))));
+    return *parts.weights.back();
+  };
+  parts.dit = std::make_unique<CausalDit>(weights("dit"), options);
+  parts.decoder = std::make_unique<ImageDecoder>(weights("decoder"), options.backend);
+  if (d.files.count("encoder")) parts.encoder = std::make_unique<ImageEncoder>(weights("encoder"));
+  parts.prompt_encoder = std::make_unique<PackagePromptEncoder>(weights("text_encoder"), join(dir, d.files.at("tokenizer")));
+  return assemble(std::move(d), std::move(parts), join(dir, "world.json"));
+}
+
+std::unique_ptr<World> World::assemble(WorldDescription description, WorldParts parts, const std::string& where) {
   auto w = std::unique_ptr<World>(new World());
-  w->desc_ = WorldDescription::read(dir);
+  w->desc_ = std::move(description);
+  w->weights_ = std::move(parts.weights);
+  w->dit_ = std::move(parts.dit);
+  w->decoder_ = std::move(parts.decoder);
+  w->encoder_ = std::move(parts.encoder);
+  w->prompt_encoder_ = std::move(parts.prompt_encoder);
   const WorldDescription& d = w->desc_;
-  w->dit_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("dit"))));
-  w->dit_ = std::make_unique<CausalDit>(*w->dit_weights_, options);
-  w->decoder_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("decoder"))));
-  w->decoder_ = std::make_unique<ImageDecoder>(*w->decoder_weights_, options.backend);
-  if (d.files.count("encoder")) {
-    w->encoder_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("encoder"))));
-    w->encoder_ = std::make_unique<ImageEncoder>(*w->encoder_weights_);
-  }
-  w->text_weights_ = std::make_unique<WeightMap>(WeightMap::open(join(dir, d.files.at("text_encoder"))));
-  w->prompt_encoder_ =
-      std::make_unique<PackagePromptEncoder>(*w->text_weights_, join(dir, d.files.at("tokenizer")));
+  const std::string& desc_path = where;
 
   // The parts must fit together.
   const DitConfig& c = w->dit_->config();
-  const std::string desc_path = join(dir, "world.json");
   if (c.in_dim != d.latent_channels || w->decoder_->latent_channels() != d.latent_channels)
     throw Error(desc_path + ": latent channels " + std::to_string(d.latent_channels) + " disagree with the DiT (" +
-                std::to_string(c.in_dim) + ") or the decoder (" + std::to_string(w->decoder_->latent_channels()) + ")");
+                std::to_string(c.in_dim) + ") or the " + w->decoder_->kind() + " (" +
+                std::to_string(w->decoder_->latent_channels()) + ")");
   if (c.text_dim != w->prompt_encoder_->width())
     throw Error(desc_path + ": the text encoder's width " + std::to_string(w->prompt_encoder_->width()) +
                 " is not the DiT's text_dim " + std::to_string(c.text_dim));
@@ -125,14 +134,14 @@ std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& opt
                 std::to_string(c.action_dim));
   if (d.latent_height * w->decoder_->upsampling() != d.image_height ||
       d.latent_width * w->decoder_->upsampling() != d.image_width)
-    throw Error(desc_path + ": the decoder turns " + std::to_string(d.latent_height) + "x" +
+    throw Error(desc_path + ": the " + w->decoder_->kind() + " turns " + std::to_string(d.latent_height) + "x" +
                 std::to_string(d.latent_width) + " latents into " +
                 std::to_string(d.latent_height * w->decoder_->upsampling()) + "x" +
                 std::to_string(d.latent_width * w->decoder_->upsampling()) + " images, not " +
                 std::to_string(d.image_height) + "x" + std::to_string(d.image_width));
   for (const std::string& a : d.actions) {
     const uint32_t bit = bit_for_world_action(a);
-    if (!bit) throw Error(d.dir + "/world.json: unknown action '" + a + "' (known: W A S D up down left right)");
+    if (!bit) throw Error(desc_path + ": unknown action '" + a + "' (known: W A S D up down left right)");
     w->action_bits_.push_back(bit);
   }
   if (d.start == StartFrom::Clip) w->start_clip_ = StartClip::open(d, c.action_dim);

@@ -42,11 +42,25 @@ struct WorldDescription {
   static WorldDescription read(const std::string& dir);
 };
 
+// The loaded parts of a world, before they are checked against each other.
+// The weight maps keep the files the parts read mapped.
+struct WorldParts {
+  std::vector<std::unique_ptr<WeightMap>> weights;
+  std::unique_ptr<CausalDit> dit;
+  std::unique_ptr<FrameDecoder> decoder;
+  std::unique_ptr<ImageEncoder> encoder;  // may be null
+  std::unique_ptr<PromptEncoder> prompt_encoder;
+};
+
 class World {
  public:
   // Loads the package in `dir`. The DiT's products use `options`; the image
   // decoder runs on options.backend (the encoder, which primes, on the CPU).
   static std::unique_ptr<World> open(const std::string& dir, const DitOptions& options = {});
+  // A world from parts loaded elsewhere (a published model directory,
+  // runtime/model/published_model.h). Checks that the parts fit the
+  // description and each other; errors name `where` (the description's file).
+  static std::unique_ptr<World> assemble(WorldDescription description, WorldParts parts, const std::string& where);
 
   const WorldDescription& description() const { return desc_; }
   CausalDit& dit() { return *dit_; }
@@ -61,7 +75,7 @@ class World {
 
  private:
   WorldDescription desc_;
-  std::unique_ptr<WeightMap> dit_weights_, decoder_weights_, encoder_weights_, text_weights_;
+  std::vector<std::unique_ptr<WeightMap>> weights_;
   std::unique_ptr<CausalDit> dit_;
   std::unique_ptr<FrameDecoder> decoder_;
   std::unique_ptr<ImageEncoder> encoder_;
