@@ -1,0 +1,219 @@
+#include "runtime/model/model_manifest.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/error.h"
+
+namespace wl {
+namespace fs = std::filesystem;
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+bool is_weights(const std::string& name) {
+  return ends_with(name, ".pt") || ends_with(name, ".pth") || ends_with(name, ".safetensors") ||
+         ends_with(name, ".safetensors.index.json");
+}
+
+// The role a file plays by its name, "" when it plays none we know.
+std::string role_by_name(const fs::path& relative) {
+  const std::string name = lower(relative.filename().string());
+  if (name == "spiece.model" || ends_with(name, ".spm.model") || name == "tokenizer.model") return "tokenizer";
+  if (!is_weights(name)) return "";
+  // A shard of a sharded file is reached through its index.
+  if (name.find("-of-") != std::string::npos && ends_with(name, ".safetensors")) return "";
+  if (name.find("lora") != std::string::npos) return "lora";
+  if (name.find("t5") != std::string::npos) return "text_encoder";
+  if (name.find("clip") != std::string::npos) return "clip";  // the image encoder of image-to-video models
+  if (name.rfind("taew", 0) == 0 || name.find("taehv") != std::string::npos) return "taehv";
+  if (name.find("vae") != std::string::npos) return "vae";
+  return "dit";
+}
+
+std::string family_by_name(const std::string& dit_file, std::vector<std::string>& notes) {
+  const std::string n = lower(dit_file);  // the folders too: Causal Forcing ships chunkwise/ and framewise/
+  if (n.find("rolling") != std::string::npos) return "rolling_forcing";
+  if (n.find("longlive") != std::string::npos) return "longlive";
+  if (n.find("causal") != std::string::npos || n.find("ar_diffusion") != std::string::npos)
+    return n.find("frame") != std::string::npos ? "causal_forcing_frame" : "causal_forcing";
+  if (n.find("self_forcing") == std::string::npos)
+    notes.push_back("the family was not in the DiT's path '" + dit_file +
+                    "': playing it as self_forcing (set \"family\" in model.json)");
+  return "self_forcing";
+}
+
+}  // namespace
+
+ModelManifest ModelManifest::detect(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(dir + ": not a directory (--model takes a model directory)");
+  ModelManifest m;
+  m.dir = dir;
+  std::map<std::string, std::vector<std::string>> found;  // role -> files, relative to dir
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it.depth() > 3) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name[0] == '.') {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec)) continue;
+    const fs::path rel = fs::relative(it->path(), dir, ec);
+    const std::string role = role_by_name(rel);
+    if (!role.empty()) found[role].push_back(rel.generic_string());
+  }
+  for (auto& [role, files] : found) std::sort(files.begin(), files.end());
+
+  auto& dits = found["dit"];
+  if (dits.size() > 1) {
+    // Wan's base folder holds the non-causal DiT next to a downloaded distilled
+    // one: the distilled checkpoint (a torch.save file) is the one to play.
+    std::vector<std::string> distilled;
+    for (const std::string& f : dits)
+      if (ends_with(lower(f), ".pt") || ends_with(lower(f), ".pth")) distilled.push_back(f);
+    if (distilled.size() == 1) {
+      m.notes.push_back("several DiT files; playing the distilled checkpoint " + distilled[0]);
+      dits = distilled;
+    }
+  }
+  if (dits.empty()) throw Error(dir + ": no DiT checkpoint found (a .pt, .pth or .safetensors file)");
+  if (dits.size() > 1) {
+    std::string list;
+    for (const std::string& f : dits) list += (list.empty() ? "" : ", ") + f;
+    throw Error(dir + ": several files could be the DiT (" + list +
+                "): say which in model.json (worldloop inspect --write-manifest writes one to edit)");
+  }
+  m.files["dit"] = dits[0];
+  for (const char* role : {"text_encoder", "tokenizer", "vae", "taehv", "clip"}) {
+    const auto& files = found[role];
+    if (files.empty()) continue;
+    if (files.size() > 1) m.notes.push_back(std::string("several ") + role + " files; using " + files[0]);
+    m.files[role] = files[0];
+  }
+  for (const std::string& f : found["lora"]) m.loras.push_back(LoraFile{f, 1.0f, std::nullopt});
+  m.family = family_by_name(dits[0], m.notes);
+  if (!m.files.count("text_encoder")) m.notes.push_back("no umT5 text encoder found (a file with 't5' in its name)");
+  if (!m.files.count("tokenizer")) m.notes.push_back("no tokenizer found (spiece.model)");
+  return m;
+}
+
+ModelManifest ModelManifest::read(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "model.json").string();
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw Error(path + ": not valid JSON: " + e.what());
+  }
+  ModelManifest m;
+  m.dir = dir;
+  try {
+    m.family = j.value("family", std::string("self_forcing"));
+    m.files = j.at("files").get<std::map<std::string, std::string>>();
+    m.weights_key = j.value("weights_key", std::string());
+    if (j.contains("lora"))
+      for (const auto& l : j.at("lora")) {
+        LoraFile f{l.at("file").get<std::string>(), l.value("scale", 1.0f), std::nullopt};
+        if (l.contains("alpha")) f.alpha = l.at("alpha").get<float>();
+        m.loras.push_back(f);
+      }
+    if (j.contains("video")) {
+      const auto& v = j.at("video");
+      m.width = v.value("width", m.width);
+      m.height = v.value("height", m.height);
+      m.fps = v.value("fps", m.fps);
+    }
+    if (j.contains("sampler")) {
+      const auto& s = j.at("sampler");
+      if (s.contains("steps")) m.steps = s.at("steps").get<std::vector<int>>();
+      if (s.contains("shift")) m.shift = s.at("shift").get<double>();
+      if (s.contains("chunk")) m.chunk = s.at("chunk").get<int64_t>();
+    }
+    if (j.contains("cache")) {
+      const auto& c = j.at("cache");
+      if (c.contains("budget_frames")) m.budget_frames = c.at("budget_frames").get<int64_t>();
+      if (c.contains("sink_frames")) m.sink_frames = c.at("sink_frames").get<int64_t>();
+      if (c.contains("policy")) m.policy = c.at("policy").get<std::string>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": " + e.what());
+  }
+  if (!m.files.count("dit")) throw Error(path + ": files.dit is missing");
+  try {
+    model_family(m.family);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  if (m.width <= 0 || m.height <= 0 || m.width % 16 || m.height % 16)
+    throw Error(path + ": video " + std::to_string(m.width) + "x" + std::to_string(m.height) +
+                " must be positive multiples of 16 (8x the latents, 2x2 patches)");
+  return m;
+}
+
+ModelManifest ModelManifest::open(const std::string& dir) {
+  std::error_code ec;
+  return fs::exists(fs::path(dir) / "model.json", ec) ? read(dir) : detect(dir);
+}
+
+void ModelManifest::write(const std::string& path) const {
+  nlohmann::ordered_json j;
+  j["family"] = family;
+  j["files"] = files;
+  if (!weights_key.empty()) j["weights_key"] = weights_key;
+  if (!loras.empty()) {
+    j["lora"] = nlohmann::ordered_json::array();
+    for (const LoraFile& l : loras) {
+      nlohmann::ordered_json e = {{"file", l.file}, {"scale", l.scale}};
+      if (l.alpha) e["alpha"] = *l.alpha;
+      j["lora"].push_back(e);
+    }
+  }
+  j["video"] = {{"width", width}, {"height", height}, {"fps", fps}};
+  const ModelFamily f = sampling();
+  j["sampler"] = {{"steps", f.steps}, {"shift", f.shift}, {"chunk", f.chunk},
+                  {"mode", f.mode == SamplerMode::Rolling ? "rolling" : "chunk"}};
+  j["cache"] = {{"budget_frames", f.budget_frames}, {"sink_frames", f.sink_frames}, {"policy", f.policy}};
+  std::ofstream out(path);
+  if (!out) throw Error(path + ": cannot write");
+  out << j.dump(2) << "\n";
+  if (!out) throw Error(path + ": write failed");
+}
+
+ModelFamily ModelManifest::sampling() const {
+  ModelFamily f = model_family(family);
+  if (steps) f.steps = *steps;
+  if (shift) f.shift = *shift;
+  if (chunk) f.chunk = *chunk;
+  if (budget_frames) f.budget_frames = *budget_frames;
+  if (sink_frames) f.sink_frames = *sink_frames;
+  if (policy) f.policy = *policy;
+  if (!weights_key.empty()) f.weights_key = weights_key;
+  return f;
+}
+
+std::string ModelManifest::path(const std::string& role) const {
+  const auto it = files.find(role);
+  if (it == files.end()) return "";
+  const fs::path p(it->second);
+  return p.is_absolute() ? p.string() : (fs::path(dir) / p).string();
+}
+
+}  // namespace wl
