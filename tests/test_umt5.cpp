@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <algorithm>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -18,6 +20,7 @@
 #include "runtime/core/error.h"
 #include "runtime/core/safetensors.h"
 #include "runtime/model/case_file.h"
+#include "runtime/model/prompt_cache.h"
 #include "runtime/model/umt5.h"
 #include "runtime/model/umt5_tokenizer.h"
 #include "tests/support/golden.h"
@@ -378,6 +381,88 @@ TEST(Umt5, MemoryBytesOfXxlMatchThePublishedParameterCount) {
   // One prompt: the [64, 512, 512] bias dominates a few [512, 10240] buffers.
   EXPECT_EQ(b.activations, 4 * (5 * 512 * 4096 + 4 * 512 * 4096 + 2 * 512 * 10240 + 64 * 512 * 512 + 512));
   EXPECT_EQ(b.total(), b.weights + b.activations);
+}
+
+// ---- the prompt cache ---------------------------------------------------------------------------
+
+TEST(Umt5PromptCache, MemoryThenDiskThenRecomputesACorruptFile) {
+  const Fixture f;
+  const Umt5Encoder enc(f.w, MatmulPrecision::F32);
+  const Umt5Tokenizer tok(kSpm);
+  const std::string dir = test::temp_dir() + "/text";
+  const std::string prompt = json_list(f.c, "prompts")[1];
+  const std::vector<float> want = row(f.c.get_f32("context"), 1);
+  std::vector<float> first;
+  {
+    PromptEmbeddingCache cache(dir);
+    first = cache.get(enc, tok, prompt).context.to_floats();
+    EXPECT_LE(rel(first, want), 1e-4);
+    EXPECT_EQ(cache.stats().computed, 1);
+    cache.get(enc, tok, json_list(f.c, "prompts")[0]);  // another prompt, then back
+    const PromptEmbeddingCache::Entry& again = cache.get(enc, tok, prompt);
+    EXPECT_EQ(cache.stats().computed, 2);
+    EXPECT_EQ(cache.stats().memory_hits, 1);
+    EXPECT_EQ(again.context.to_floats(), first);
+    EXPECT_EQ(again.seq_len, 52);
+  }
+  const Umt5Tokens t = tok.tokenize(prompt, 512);
+  const std::string file = PromptEmbeddingCache(dir).file_of(PromptEmbeddingCache::key_of(enc, t.ids, t.mask));
+  {
+    PromptEmbeddingCache cache(dir);  // a new process: from disk, bit for bit
+    EXPECT_EQ(cache.get(enc, tok, prompt).context.to_floats(), first);
+    EXPECT_EQ(cache.stats().disk_hits, 1);
+    EXPECT_EQ(cache.stats().computed, 0);
+  }
+  auto corrupt = [&](const std::function<void(std::string&)>& edit) {
+    std::string bytes;
+    {
+      std::ifstream in(file, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    edit(bytes);
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+    PromptEmbeddingCache cache(dir);
+    const std::vector<float> got = cache.get(enc, tok, prompt).context.to_floats();
+    EXPECT_EQ(cache.stats().rejected_files, 1);
+    EXPECT_EQ(cache.stats().computed, 1);
+    EXPECT_LE(rel(got, want), 1e-4);
+  };
+  corrupt([](std::string& b) { b[b.size() - 7] ^= 0x40; });  // a flipped bit in the context
+  corrupt([](std::string& b) { b.resize(b.size() - 100); });  // truncated
+  corrupt([](std::string& b) { b[60] ^= 1; });                // a flipped token id
+  corrupt([](std::string& b) { b = "garbage"; });
+  // After the last recompute the file is whole again.
+  PromptEmbeddingCache cache(dir);
+  cache.get(enc, tok, prompt);
+  EXPECT_EQ(cache.stats().disk_hits, 1);
+}
+
+TEST(Umt5PromptCache, KeyDependsOnWeightsPrecisionAndIds) {
+  const Fixture f;
+  const Umt5Encoder f32(f.w, MatmulPrecision::F32), bf16(f.w, MatmulPrecision::BF16);
+  const std::vector<int32_t> ids = f.ids(0);
+  const std::vector<float> mask = f.mask(0);
+  EXPECT_NE(PromptEmbeddingCache::key_of(f32, ids, mask), PromptEmbeddingCache::key_of(bf16, ids, mask));
+  std::vector<int32_t> other = ids;
+  other[3] = other[3] + 1;
+  EXPECT_NE(PromptEmbeddingCache::key_of(f32, ids, mask), PromptEmbeddingCache::key_of(f32, other, mask));
+  // Weights that differ in one value of the final norm.
+  testref::Umt5Spec s{.vocab = 512, .dim = 64, .dim_attn = 64, .dim_ffn = 160, .heads = 4, .layers = 3};
+  std::map<std::string, Tensor> w;
+  for (const std::string& n : f.w.names()) w[n] = f.w.get(n).to(DType::F32);
+  w["norm.weight"].f32()[7] += 1.0f;
+  const std::string path = test::temp_dir() + "/w.safetensors";
+  testref::write_umt5(path, s, w);
+  const WeightMap changed_map = WeightMap::open(path);
+  const Umt5Encoder changed(changed_map, MatmulPrecision::F32);
+  EXPECT_NE(f32.weights_hash(), changed.weights_hash());
+  EXPECT_EQ(f32.weights_hash(), Umt5Encoder(f.w, MatmulPrecision::F32).weights_hash());
+  // Memory only: nothing is written.
+  PromptEmbeddingCache mem("");
+  mem.get(f32, ids, mask);
+  mem.get(f32, ids, mask);
+  EXPECT_EQ(mem.stats().computed, 1);
+  EXPECT_EQ(mem.stats().memory_hits, 1);
 }
 
 }  // namespace
