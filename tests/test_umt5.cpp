@@ -465,5 +465,88 @@ TEST(Umt5PromptCache, KeyDependsOnWeightsPrecisionAndIds) {
   EXPECT_EQ(mem.stats().memory_hits, 1);
 }
 
+// ---- worldloop text-encode ---------------------------------------------------------------------
+
+// Runs the command; returns its exit code and its output.
+int text_encode(const std::string& args, std::string* out) { return test::run_worldloop("text-encode " + args, out); }
+
+size_t lines(const std::string& s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] == '\n' || i + 1 == s.size()) ++n;
+  return n;
+}
+
+TEST(Umt5TextEncode, GoldenCaseFromIdsAndFromPrompts) {
+  const SafetensorsFile c = open_float_tensors(kCase);
+  const std::string dir = test::temp_dir();
+  struct Run {
+    std::string flags;
+    double tol;
+  };
+  for (const Run& r : {Run{"", 1e-4}, Run{"--tokenizer " + kSpm, 1e-4}, Run{"--tokenizer " + kSpm + " --precision bf16", 1e-2},
+                       Run{"--precision bf16", 1e-2}}) {
+    SCOPED_TRACE(r.flags);
+    const std::string out = dir + "/out.safetensors";
+    std::string log;
+    ASSERT_EQ(text_encode("--weights " + kWeights + " --case " + kCase + " --out " + out + " " + r.flags, &log), 0) << log;
+    const SafetensorsFile o = SafetensorsFile::open(out);
+    EXPECT_EQ(o.get_f32("ids").to_floats(), c.get_f32("ids").to_floats());
+    ASSERT_EQ(o.info("context").shape, (Shape{3, 512, 64}));
+    const double e = test::relative_l2(o.get_f32("context"), c.get_f32("context"));
+    std::printf("  text-encode %s: context rel L2 %.3g\n", r.flags.c_str(), e);
+    EXPECT_LE(e, r.tol);
+  }
+}
+
+TEST(Umt5TextEncode, BadInputIsOneNamedLine) {
+  const std::string dir = test::temp_dir(), out = dir + "/out.safetensors";
+  const std::string base = "--weights " + kWeights + " --out " + out;
+  auto expect_error = [&](const std::string& args, const std::string& want) {
+    std::string log;
+    EXPECT_NE(text_encode(args, &log), 0) << args;
+    EXPECT_NE(log.find(want), std::string::npos) << args << "\n" << log;
+    EXPECT_EQ(lines(log), 1u) << log;
+  };
+  expect_error(base + " --case " + kCase + " --tokenizer " + dir + "/none.model",
+               dir + "/none.model: cannot open the SentencePiece model");
+  expect_error(base + " --case " + dir + "/none.safetensors", dir + "/none.safetensors: cannot open");
+  expect_error("--weights " + dir + "/w.safetensors --out " + out + " --case " + kCase, dir + "/w.safetensors");
+  expect_error(base, "missing --case");
+
+  // A case whose ids leave the vocabulary, one without a mask, one with a mask of another shape.
+  Tensor ids = Tensor::zeros({2, 512}), mask = Tensor::zeros({2, 512});
+  ids.f32()[512 + 3] = 600;
+  write_safetensors(dir + "/vocab.safetensors", {{"ids", ids}, {"mask", mask}});
+  expect_error(base + " --case " + dir + "/vocab.safetensors",
+               dir + "/vocab.safetensors: ids[1, 3] = 600.000000 is not a token id of " + kWeights);
+  ids.f32()[512 + 3] = 2.5f;
+  write_safetensors(dir + "/frac.safetensors", {{"ids", ids}, {"mask", mask}});
+  expect_error(base + " --case " + dir + "/frac.safetensors", "ids[1, 3] = 2.500000 is not a token id");
+  write_safetensors(dir + "/nomask.safetensors", {{"ids", Tensor::zeros({2, 512})}});
+  expect_error(base + " --case " + dir + "/nomask.safetensors", dir + "/nomask.safetensors: missing tensor 'mask'");
+  write_safetensors(dir + "/shape.safetensors", {{"ids", Tensor::zeros({2, 512})}, {"mask", Tensor::zeros({2, 511})}});
+  expect_error(base + " --case " + dir + "/shape.safetensors", "tensor 'mask' has shape [2, 511], expected [2, 512]");
+  expect_error(base + " --case " + dir + "/shape.safetensors --tokenizer " + kSpm, "no __metadata__.prompts");
+
+  // Weights with a tensor missing and with a tensor of the wrong shape.
+  const testref::Umt5Spec s{.vocab = 512, .dim = 16, .dim_attn = 16, .dim_ffn = 24, .heads = 2, .layers = 2};
+  auto t = testref::random_umt5(s);
+  t.erase("blocks.1.attn.k.weight");
+  testref::write_umt5(dir + "/missing.safetensors", s, t);
+  expect_error("--weights " + dir + "/missing.safetensors --out " + out + " --case " + kCase,
+               dir + "/missing.safetensors: missing tensor 'blocks.1.attn.k.weight'");
+  t = testref::random_umt5(s);
+  t["blocks.0.ffn.fc1.weight"] = Tensor::zeros({24, 15});
+  testref::write_umt5(dir + "/shape_w.safetensors", s, t);
+  expect_error("--weights " + dir + "/shape_w.safetensors --out " + out + " --case " + kCase,
+               "tensor 'blocks.0.ffn.fc1.weight' has shape [24, 15], expected [24, 16]");
+  // The tokenizer's ids must fit the weights' vocabulary.
+  const testref::Umt5Spec small{.vocab = 100, .dim = 16, .dim_attn = 16, .dim_ffn = 24, .heads = 2, .layers = 1};
+  testref::write_umt5(dir + "/small.safetensors", small, testref::random_umt5(small));
+  expect_error("--weights " + dir + "/small.safetensors --out " + out + " --case " + kCase + " --tokenizer " + kSpm,
+               "is outside the vocabulary [0, 100)");
+}
+
 }  // namespace
 }  // namespace wl

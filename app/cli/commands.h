@@ -12,5 +12,6 @@ int cmd_play(int argc, char** argv);
 std::string version_text();
 int cmd_generate(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_text_encode(int argc, char** argv);
 
 }  // namespace wl::app

@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"generate", wl::app::cmd_generate, "generate a video's latents with the sampler (chunk-wise or rolling)"},
     {"bench", wl::app::cmd_bench, "measure a world against its oracle ('bench world')"},
     {"dit-replay", wl::app::cmd_dit_replay, "replay recorded forward calls of a causal Wan DiT"},
+    {"text-encode", wl::app::cmd_text_encode, "encode prompts with Wan's umT5 text encoder"},
 };
 
 void usage(FILE* out) {
