@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <stdexcept>
 #include <string_view>
 
@@ -24,8 +25,13 @@ std::string policy_list(const char* sep, const char* last_sep) {
 
 const char* play_usage() {
   static const std::string usage = std::string("usage: worldloop play [options]\n"
-         "  --model PATH          world package to play (default: the shipped world;\n"
-         "                        'oracle' plays the oracle game, 'test-pattern' a test pattern)\n"
+         "  --model PATH          world package or published model directory to play (default:\n"
+         "                        the shipped world; 'oracle' plays the oracle game, 'test-pattern'\n"
+         "                        a test pattern); a published model: see the README\n"
+         "  --weights-key K       published model: the checkpoint's container (generator_ema, ...)\n"
+         "  --lora FILE[:SCALE]   published model: merge a LoRA at load (repeatable)\n"
+         "  --lora-alpha A        published model: the LoRA's alpha (default: model.json, else the rank)\n"
+         "  --text-device D       published model: cpu|cuda, where the umT5 encoder runs (default cpu)\n"
          "  --prompt TEXT         initial prompt (default: the config's default_prompt)\n"
          "  --policy P            cache policy: ") + policy_list("|", "|") + " (default: the world's)\n" +
          std::string(
@@ -75,6 +81,20 @@ PlayOptions parse_play_options(int argc, char** argv) {
     if (a == "--help" || a == "-h") o.help = true;
     else if (a == "--model") o.model = value();
     else if (a == "--prompt") o.prompt = std::string(value());
+    else if (a == "--weights-key") o.weights_key = value();
+    else if (a == "--lora") o.loras.emplace_back(value());
+    else if (a == "--lora-alpha") {
+      const std::string v(value());
+      char* end = nullptr;
+      const float alpha = std::strtof(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(alpha > 0))
+        throw std::invalid_argument("--lora-alpha needs a number > 0, got '" + v + "'");
+      o.lora_alpha = alpha;
+    } else if (a == "--text-device") {
+      o.text_device = value();
+      if (o.text_device != "cpu" && o.text_device != "cuda")
+        throw std::invalid_argument("--text-device must be cpu or cuda, got '" + o.text_device + "'");
+    }
     else if (a == "--policy") {
       o.policy = value();
       const std::vector<std::string> names = cache::policy_names();

@@ -6,13 +6,19 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wl::app {
 
 constexpr int kMaxThreads = 256;  // --threads above this is a typo, not a machine
 
 struct PlayOptions {
-  std::string model;          // world package folder; empty: the default world; "test-pattern": no model
+  std::string model;          // world package or published model folder; empty: the default world; "test-pattern": no model
+  // A published model (runtime/model/published_model.h):
+  std::string weights_key;    // the checkpoint's container to read (empty: model.json, then the loader's rule)
+  std::vector<std::string> loras;  // FILE[:SCALE], in order
+  std::optional<float> lora_alpha; // empty: model.json's, else the rank
+  std::string text_device = "cpu";  // cpu|cuda: where umT5 runs
   std::optional<std::string> prompt;
   std::string policy;         // empty: the world's own
   int64_t budget_frames = 0;  // 0: the world's own

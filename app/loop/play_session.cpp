@@ -34,6 +34,9 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
   }
   w.policy = options.policy;
   w.budget_frames = options.budget_frames;
+  w.published.weights_key = options.weights_key;
+  for (const std::string& spec : options.loras) w.published.loras.push_back(parse_lora_spec(spec, options.lora_alpha));
+  w.published.text_backend = options.text_device == "cuda" ? Backend::CUDA : Backend::CPU;
   // The world starts as its package says (world.json "start": its own clip, noise or an image).
   auto source = std::make_unique<WorldSource>(w);
   std::fprintf(stderr, "worldloop play: %s on %s\n", w.dir.c_str(), source->compute_description().c_str());

@@ -17,7 +17,15 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) {
-  world_ = World::open(options.dir, options.dit);
+  if (is_published_model_dir(options.dir)) {
+    PublishedModelOptions p = options.published;
+    p.dit = options.dit;
+    std::vector<std::string> notes;
+    world_ = open_published_model(options.dir, p, &notes);
+    for (const std::string& n : notes) std::fprintf(stderr, "worldloop: %s: %s\n", options.dir.c_str(), n.c_str());
+  } else {
+    world_ = World::open(options.dir, options.dit);
+  }
   if (options.adaptive_threads && options.dit.backend == Backend::CPU) governor_ = std::make_unique<CpuThreadGovernor>();
   const WorldDescription& d = world_->description();
   reset(1, d.presets.empty() ? std::string() : d.presets.front());

@@ -17,13 +17,15 @@
 #include "app/sources/frame_source.h"
 #include "cache/kv_store.h"
 #include "runtime/core/cpu_threads.h"
+#include "runtime/model/published_model.h"
 #include "runtime/model/world.h"
 #include "runtime/model/world_session.h"
 
 namespace wl::app {
 
 struct WorldSourceOptions {
-  std::string dir;               // world package folder
+  std::string dir;               // world package folder, or a published model directory (no world.json)
+  PublishedModelOptions published;  // a published model: weights key, LoRAs, umT5's backend (its dit is ours)
   std::string policy;            // empty: the package's
   int64_t budget_frames = 0;     // 0: the package's
   DitOptions dit;                // products (bf16 where the processor has it); backend: also the decoder's

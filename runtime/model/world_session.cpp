@@ -72,6 +72,7 @@ std::string WorldSession::set_cache(const std::string& policy, int64_t budget_fr
 
 Tensor WorldSession::action_tensor(const FrameActions* actions, size_t n) const {
   const std::vector<uint32_t>& bits = world_.action_bits();
+  if (bits.empty()) return Tensor();  // a model without an action embedding (text-to-video) takes none
   Tensor a = Tensor::zeros({static_cast<int64_t>(n), static_cast<int64_t>(bits.size())});
   for (size_t f = 0; f < n; ++f)
     for (size_t i = 0; i < bits.size(); ++i) a.f32()[f * bits.size() + i] = (actions[f].keys & bits[i]) ? 1.0f : 0.0f;

@@ -47,7 +47,8 @@ class WorldSession {
   // package's latent_scale. `actions`: one per frame of the chunk.
   Tensor next_chunk(std::span<const FrameActions> actions);
 
-  // The DiT's action vectors [n, action_dim] for per-frame key masks.
+  // The DiT's action vectors [n, action_dim] for per-frame key masks
+  // (undefined for a model without actions).
   Tensor action_tensor(const FrameActions* actions, size_t n) const;
 
   const SamplerTiming& last_timing() const { return sampler_->last_timing(); }

@@ -1,0 +1,116 @@
+#include "runtime/model/published_model.h"
+
+#include <filesystem>
+#include <mutex>
+
+#include "runtime/core/error.h"
+#include "runtime/model/latent_preview.h"
+#include "runtime/model/prompt_cache.h"
+#include "runtime/model/umt5.h"
+#include "runtime/model/umt5_tokenizer.h"
+
+namespace wl {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int kVaeSpatial = 8;   // Wan 2.1 VAE: pixels per latent pixel along each side
+constexpr int kVaeTemporal = 4;  // pixel frames per latent frame (after the first)
+
+// umT5 as the world's prompt encoder. A prompt is encoded once and kept in
+// memory and on disk (prompt_cache.h); switching back to it costs a lookup.
+class Umt5PromptEncoder final : public PromptEncoder {
+ public:
+  Umt5PromptEncoder(const WeightMap& weights, const std::string& tokenizer_path, ops::MatmulPrecision precision,
+                    Backend on, const std::string& cache_dir)
+      : tokenizer_(tokenizer_path), encoder_(weights, precision, on), cache_(cache_dir) {}
+  int64_t width() const override { return encoder_.config().dim; }
+  Tensor context(const std::string& text) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cache_.get(encoder_, tokenizer_, text).context;  // [text_len, dim], rows past the prompt zero
+  }
+
+ private:
+  Umt5Tokenizer tokenizer_;
+  Umt5Encoder encoder_;
+  mutable std::mutex mutex_;
+  mutable PromptEmbeddingCache cache_;
+};
+
+std::string need(const ModelManifest& m, const std::string& role, const char* what) {
+  const std::string path = m.path(role);
+  if (path.empty())
+    throw Error(m.dir + ": no " + what + " (files." + role + " in model.json; see the README, \"Playing a published model\")");
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": missing (" + what + ", files." + role + ")");
+  return path;
+}
+
+}  // namespace
+
+bool is_published_model_dir(const std::string& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir, ec) && !fs::exists(fs::path(dir) / "world.json", ec);
+}
+
+std::unique_ptr<World> open_published_model(const std::string& dir, const PublishedModelOptions& options,
+                                            std::vector<std::string>* log) {
+  ModelManifest m = ModelManifest::open(dir);
+  if (!options.weights_key.empty()) m.weights_key = options.weights_key;
+  m.loras.insert(m.loras.end(), options.loras.begin(), options.loras.end());
+  const ModelFamily f = m.sampling();
+  std::vector<std::string> notes = m.notes;
+  const std::string where = fs::exists(fs::path(dir) / "model.json") ? (fs::path(dir) / "model.json").string() : dir;
+  if (f.mode == SamplerMode::Rolling)
+    throw Error(where + ": " + f.label + " samples a rolling window, which `play` does not do yet; "
+                "`worldloop generate --mode rolling` does (or set \"family\" to a chunk-wise one)");
+  if (!m.loras.empty())
+    throw Error(where + ": LoRA files are not merged at load yet (" + m.loras.front().file +
+                "); merge them first with `worldloop convert` and play the result");
+
+  WorldParts parts;
+  auto weights = [&](const std::string& path) -> const WeightMap& {
+    parts.weights.push_back(std::make_unique<WeightMap>(WeightMap::open(path)));
+    return *parts.weights.back();
+  };
+  const std::string dit_path = need(m, "dit", "DiT checkpoint");
+  parts.dit = std::make_unique<CausalDit>(weights(dit_path), options.dit);
+  parts.prompt_encoder = std::make_unique<Umt5PromptEncoder>(
+      weights(need(m, "text_encoder", "umT5 text encoder (models_t5_umt5-xxl-enc-bf16.pth)")),
+      need(m, "tokenizer", "umT5 tokenizer (google/umt5-xxl/spiece.model)"), options.dit.precision,
+      options.text_backend, options.text_cache_dir ? *options.text_cache_dir : PromptEmbeddingCache::default_dir());
+  parts.decoder = std::make_unique<LatentPreview>(options.dit.backend);
+  bool has_decoder = false;
+  for (const char* role : {"vae", "taehv"})
+    if (!m.path(role).empty()) {
+      has_decoder = true;
+      notes.push_back(std::string("the ") + role + " decoder " + m.files.at(role) +
+                      " is not used yet: frames are the latent preview (16 channels to RGB, at latent size)");
+    }
+  if (!has_decoder) notes.push_back("no pixel decoder in the directory: frames are the latent preview");
+
+  WorldDescription d;
+  d.dir = dir;
+  d.name = f.label + " (" + fs::path(m.files.at("dit")).filename().string() + ")";
+  d.latent_channels = parts.dit->config().in_dim;
+  d.latent_height = m.height / kVaeSpatial;
+  d.latent_width = m.width / kVaeSpatial;
+  d.image_height = static_cast<int>(d.latent_height) * parts.decoder->upsampling();
+  d.image_width = static_cast<int>(d.latent_width) * parts.decoder->upsampling();
+  d.fps = m.fps / kVaeTemporal;  // the preview shows latent frames
+  d.steps = f.steps;
+  d.shift = f.shift;
+  d.chunk = f.chunk;
+  d.budget_frames = f.budget_frames;
+  d.sink_frames = f.sink_frames;
+  d.policy = f.policy;
+  d.presets = {"A first-person walk through a sunlit forest, cinematic, high detail"};
+  d.start = StartFrom::Noise;
+  d.files = m.files;
+  if (d.chunk <= 0 || d.budget_frames < d.chunk + d.sink_frames)
+    throw Error(where + ": a cache of " + std::to_string(d.budget_frames) + " frames cannot hold " +
+                std::to_string(d.sink_frames) + " sink frames and a chunk of " + std::to_string(d.chunk));
+  if (log) *log = notes;
+  return World::assemble(std::move(d), std::move(parts), where);
+}
+
+}  // namespace wl

@@ -1,0 +1,141 @@
+// A published model directory (runtime/model/published_model.h) goes from
+// files to frames: a tiny causal Wan DiT laid out like a distilled checkpoint,
+// the tiny umT5 encoder and its SentencePiece model under the downloads'
+// names, no pixel decoder (the latent preview). In process and through
+// `worldloop play --model DIR --headless`.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <stdlib.h>
+
+#include "runtime/core/error.h"
+#include "runtime/model/published_model.h"
+#include "runtime/model/world_session.h"
+#include "tests/support/golden.h"
+#include "tests/support/random_checkpoint.h"
+
+namespace wl {
+namespace {
+namespace fs = std::filesystem;
+
+// The Wan folder's names, a DiT wrapped like Self Forcing's (generator_ema +
+// model.), and a model.json that shrinks the video to 64x48 (8x6 latents).
+fs::path write_tiny_model(const std::string& name, const std::string& dit_file = "self_forcing_dmd.safetensors",
+                          bool manifest = true) {
+  const fs::path dir = fs::path(test::temp_dir()) / name;
+  fs::create_directories(dir / "google/umt5-xxl");
+  fs::copy_file(test::data_path("umt5_tiny.weights.safetensors"), dir / "models_t5_umt5-xxl-enc-bf16.safetensors",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(test::data_path("umt5_tiny.spm.model"), dir / "google/umt5-xxl/spiece.model",
+                fs::copy_options::overwrite_existing);
+  testref::RandomCheckpointSpec dit;
+  dit.in_dim = dit.out_dim = 16;  // Wan 2.1 VAE latents
+  dit.text_dim = 64;              // umt5_tiny's width
+  dit.text_len = 512;
+  dit.prefixes = {"generator_ema.model."};
+  testref::write_random_checkpoint((dir / dit_file).string(), dit);
+  if (manifest) {
+    std::ofstream(dir / "model.json") << R"({"family": "self_forcing",
+      "files": {"dit": ")" << dit_file << R"(", "text_encoder": "models_t5_umt5-xxl-enc-bf16.safetensors",
+                "tokenizer": "google/umt5-xxl/spiece.model"},
+      "video": {"width": 64, "height": 48, "fps": 16},
+      "cache": {"budget_frames": 9}})";
+  }
+  return dir;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(PublishedModel, PlaysFromFilesToFramesInProcess) {
+  const fs::path dir = write_tiny_model("pm_inproc");
+  ASSERT_TRUE(is_published_model_dir(dir.string()));
+  std::vector<std::string> notes;
+  PublishedModelOptions options;
+  options.text_cache_dir = (dir / "text-cache").string();
+  auto world = open_published_model(dir.string(), options, &notes);
+  const WorldDescription& d = world->description();
+  EXPECT_EQ(d.latent_channels, 16);
+  EXPECT_EQ(d.latent_height, 6);
+  EXPECT_EQ(d.latent_width, 8);
+  EXPECT_EQ(d.chunk, 3);
+  EXPECT_EQ(d.steps, (std::vector<int>{1000, 750, 500, 250}));
+  EXPECT_EQ(world->decoder().kind(), "latent preview");
+  EXPECT_FALSE(notes.empty());  // says the frames are the latent preview
+  const Tensor ctx = world->prompt_context("a snowy forest");
+  EXPECT_EQ(ctx.shape(), (Shape{512, 64}));
+
+  WorldSession session(*world, {}, 3, "a snowy forest");
+  std::vector<FrameActions> actions(3);
+  std::vector<uint8_t> rgb;
+  for (int c = 0; c < 3; ++c) {
+    if (c == 2) session.set_prompt("a desert at noon");
+    const Tensor z = session.next_chunk(actions);  // [3, 16, 6, 8]
+    ASSERT_EQ(z.shape(), (Shape{3, 16, 6, 8}));
+    const std::vector<float> v = z.to_floats();
+    for (float x : v) ASSERT_TRUE(std::isfinite(x));
+    world->decoder().decode_rgb8(z, rgb);
+    EXPECT_EQ(rgb.size(), 3u * 6 * 8 * 3);
+  }
+  // The same prompt twice: the encoder's cache gives the same context.
+  EXPECT_EQ(world->prompt_context("a snowy forest").to_floats(), ctx.to_floats());
+}
+
+TEST(PublishedModel, DetectsTheRolesWithoutAManifest) {
+  const fs::path dir = write_tiny_model("pm_detect", "self_forcing_dmd.safetensors", /*manifest=*/false);
+  auto world = open_published_model(dir.string(), {});
+  EXPECT_EQ(world->description().latent_height, 60);  // the default 832x480
+  EXPECT_EQ(world->description().latent_width, 104);
+}
+
+TEST(PublishedModel, SaysWhatIsMissingOrNotSupportedYet) {
+  const fs::path dir = write_tiny_model("pm_errors");
+  fs::remove(dir / "models_t5_umt5-xxl-enc-bf16.safetensors");
+  std::string e = error_of([&] { open_published_model(dir.string(), {}); });
+  EXPECT_NE(e.find("models_t5_umt5-xxl-enc-bf16.safetensors: missing"), std::string::npos) << e;
+
+  const fs::path rolling = write_tiny_model("pm_rolling");
+  std::ofstream(rolling / "model.json") << R"({"family": "rolling_forcing",
+    "files": {"dit": "self_forcing_dmd.safetensors", "text_encoder": "models_t5_umt5-xxl-enc-bf16.safetensors",
+              "tokenizer": "google/umt5-xxl/spiece.model"}})";
+  e = error_of([&] { open_published_model(rolling.string(), {}); });
+  EXPECT_NE(e.find("rolling window"), std::string::npos) << e;
+
+  const fs::path no_text = write_tiny_model("pm_no_tokenizer");
+  std::ofstream(no_text / "model.json") << R"({"files": {"dit": "self_forcing_dmd.safetensors",
+    "text_encoder": "models_t5_umt5-xxl-enc-bf16.safetensors"}})";
+  e = error_of([&] { open_published_model(no_text.string(), {}); });
+  EXPECT_NE(e.find("umT5 tokenizer"), std::string::npos) << e;
+}
+
+TEST(PublishedModel, PlayHeadlessRecordsItsFrames) {
+  const fs::path dir = write_tiny_model("pm_play");
+  const fs::path out = dir / "out.y4m";
+  ::setenv("XDG_CACHE_HOME", (dir / "cache").c_str(), 1);  // the prompt embeddings' disk cache
+  std::string log;
+  ASSERT_EQ(test::run_worldloop("play --model " + dir.string() + " --headless --frames 30 --threads 2 --record " +
+                                    out.string() + " --config " + (dir / "config.json").string(),
+                                &log),
+            0)
+      << log;
+  ASSERT_TRUE(fs::exists(out)) << log;
+  std::ifstream in(out, std::ios::binary);
+  const std::string y4m((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(y4m.rfind("YUV4MPEG2 W8 H6", 0), 0u) << y4m.substr(0, 40);
+  size_t frames = 0;
+  for (size_t p = y4m.find("FRAME"); p != std::string::npos; p = y4m.find("FRAME", p + 5)) ++frames;
+  EXPECT_GE(frames, 30u);
+  EXPECT_NE(log.find("latent preview"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace wl
