@@ -20,6 +20,7 @@
 #include "runtime/core/error.h"
 #include "runtime/core/safetensors.h"
 #include "runtime/model/case_file.h"
+#include "runtime/model/memory_plan.h"
 #include "runtime/model/prompt_cache.h"
 #include "runtime/model/umt5.h"
 #include "runtime/model/umt5_tokenizer.h"
@@ -381,6 +382,28 @@ TEST(Umt5, MemoryBytesOfXxlMatchThePublishedParameterCount) {
   // One prompt: the [64, 512, 512] bias dominates a few [512, 10240] buffers.
   EXPECT_EQ(b.activations, 4 * (5 * 512 * 4096 + 4 * 512 * 4096 + 2 * 512 * 10240 + 64 * 512 * 512 + 512));
   EXPECT_EQ(b.total(), b.weights + b.activations);
+}
+
+TEST(Umt5, MemoryPlannerCountsTheEncoderOnTheDeviceOrNotAtAll) {
+  const Umt5Config xxl{.vocab = 256384, .dim = 4096, .dim_attn = 4096, .dim_ffn = 10240, .layers = 24, .heads = 64};
+  const Umt5Bytes b = umt5_memory_bytes(xxl, MatmulPrecision::BF16, 2);
+  MemoryPlan gpu, cpu;
+  add_text_encoder(gpu, xxl, MatmulPrecision::BF16, true);
+  add_text_encoder(cpu, xxl, MatmulPrecision::BF16, false);
+  EXPECT_EQ(gpu.total_bytes(), b.total());
+  // The published bf16 file holds 11,361,820,672 bytes of tensors; the norms and
+  // bucket tables kept in f32 add under a megabyte.
+  EXPECT_GE(b.weights, int64_t{11361820672});
+  EXPECT_LT(b.weights, int64_t{11361820672} + (1 << 20));
+  EXPECT_EQ(cpu.total_bytes(), 0);
+  ASSERT_EQ(cpu.rows.size(), 1u);
+  EXPECT_NE(cpu.rows[0].what.find("on the CPU: " + std::to_string((b.total() + (1 << 20) - 1) >> 20) + " MiB"),
+            std::string::npos)
+      << cpu.rows[0].what;
+  // A 16 GB card with 10 GiB left for the encoder: refused on the device, fine on the CPU.
+  const std::string e = error_of([&] { check_plan_fits(gpu, int64_t{10} << 30, "a 16 GB card", "the cache"); });
+  EXPECT_NE(e.find("MiB"), std::string::npos) << e;
+  EXPECT_NO_THROW(check_plan_fits(cpu, int64_t{10} << 30, "a 16 GB card", "the cache"));
 }
 
 // ---- the prompt cache ---------------------------------------------------------------------------

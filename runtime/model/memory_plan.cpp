@@ -113,6 +113,19 @@ MemoryPlan plan_dit_memory(const DitConfig& c, ops::MatmulPrecision precision, c
   return plan;
 }
 
+void add_text_encoder(MemoryPlan& plan, const Umt5Config& c, ops::MatmulPrecision precision, bool on_device,
+                      int64_t embedding_bytes_per_value) {
+  const Umt5Bytes b = umt5_memory_bytes(c, precision, embedding_bytes_per_value);
+  const std::string what = "text encoder (umT5, " + std::to_string(c.layers) + " layers, dim " + std::to_string(c.dim) + ")";
+  if (on_device) {
+    plan.rows.push_back({what + " weights (" + ops::precision_name(precision) + " matrices)", b.weights});
+    plan.rows.push_back({what + " activations (one prompt of " + std::to_string(c.text_len) + " tokens)", b.activations});
+  } else {
+    plan.rows.push_back({what + " on the CPU: " + std::to_string((b.total() + (1 << 20) - 1) >> 20) + " MiB of host memory",
+                         0});
+  }
+}
+
 void check_plan_fits(const MemoryPlan& plan, int64_t free_bytes, const std::string& device,
                      const std::string& cache_hint) {
   const int64_t need = plan.total_bytes();

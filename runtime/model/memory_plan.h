@@ -12,6 +12,7 @@
 #include "cache/kv_store.h"
 #include "runtime/model/dit_config.h"
 #include "runtime/model/dit_workspace.h"
+#include "runtime/model/umt5.h"
 #include "runtime/core/ops.h"
 
 namespace wl {
@@ -43,6 +44,13 @@ int64_t dit_vector_elements(const DitConfig& c);
 // `kv` and whose largest forward call is `largest_call`.
 MemoryPlan plan_dit_memory(const DitConfig& c, ops::MatmulPrecision precision, const cache::KvStoreConfig& kv,
                            const DitCallShape& largest_call);
+
+// Adds the umT5 text encoder (umt5_memory_bytes: matrices at `precision`,
+// the embedding as stored, one prompt's activations). On the device: two rows
+// of device bytes. On the CPU (--text-device cpu, for 16-24 GB cards): one
+// row of 0 device bytes that names the host memory it takes instead.
+void add_text_encoder(MemoryPlan& plan, const Umt5Config& c, ops::MatmulPrecision precision, bool on_device,
+                      int64_t embedding_bytes_per_value = 2);
 
 // Throws wl::Error "needs X MiB, Y MiB free on <device>: lower <cache_hint>
 // (or use bf16)" when the plan exceeds `free_bytes`.
