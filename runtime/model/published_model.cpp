@@ -5,6 +5,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/model/latent_preview.h"
+#include "runtime/model/memory_plan.h"
 #include "runtime/model/prompt_cache.h"
 #include "runtime/model/umt5.h"
 #include "runtime/model/umt5_tokenizer.h"
@@ -72,11 +73,31 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
     parts.weights.push_back(std::make_unique<WeightMap>(WeightMap::open(path)));
     return *parts.weights.back();
   };
-  const std::string dit_path = need(m, "dit", "DiT checkpoint");
-  parts.dit = std::make_unique<CausalDit>(weights(dit_path), options.dit);
-  parts.prompt_encoder = std::make_unique<Umt5PromptEncoder>(
-      weights(need(m, "text_encoder", "umT5 text encoder (models_t5_umt5-xxl-enc-bf16.pth)")),
-      need(m, "tokenizer", "umT5 tokenizer (google/umt5-xxl/spiece.model)"), options.dit.precision,
+  const WeightMap& dit_weights = weights(need(m, "dit", "DiT checkpoint"));
+  const WeightMap& text_weights = weights(need(m, "text_encoder", "umT5 text encoder (models_t5_umt5-xxl-enc-bf16.pth)"));
+  const std::string tokenizer = need(m, "tokenizer", "umT5 tokenizer (google/umt5-xxl/spiece.model)");
+
+  // Plan the memory from the configurations before any weight is read, so a
+  // plan that cannot fit is refused with its numbers, not by a failed allocation.
+  const DitConfig dc = DitConfig::from_weights(dit_weights);
+  const int64_t lh = m.height / kVaeSpatial, lw = m.width / kVaeSpatial;
+  MemoryPlan plan = plan_dit_memory(dc, options.dit.precision,
+                                    dit_cache_config(dc, lh, lw, f.budget_frames, f.sink_frames, options.dit.backend),
+                                    DitCallShape{f.chunk, lh, lw});
+  add_text_encoder(plan, umt5_config(text_weights), options.dit.precision, options.text_backend == Backend::CUDA);
+  if (options.dit.backend == Backend::CUDA) {
+    check_device_memory(plan, "cache.budget_frames in model.json (or --budget-frames), --text-device cpu");
+  } else {
+    int64_t dit_bytes = 0;  // the plan's rows but the CUDA libraries' allowances
+    for (const MemoryPlanRow& r : plan.rows)
+      if (r.what.rfind("CUDA", 0) != 0 && r.what.rfind("matmul scratch", 0) != 0) dit_bytes += r.bytes;
+    const Umt5Bytes tb = umt5_memory_bytes(umt5_config(text_weights), options.dit.precision);
+    notes.push_back("host memory: about " + std::to_string((dit_bytes >> 20) + 1) + " MiB for the DiT (" + dc.describe() +
+                    "), its cache and activations, " + std::to_string((tb.total() >> 20) + 1) + " MiB for umT5");
+  }
+
+  parts.dit = std::make_unique<CausalDit>(dit_weights, options.dit);
+  parts.prompt_encoder = std::make_unique<Umt5PromptEncoder>(text_weights, tokenizer, options.dit.precision,
       options.text_backend, options.text_cache_dir ? *options.text_cache_dir : PromptEmbeddingCache::default_dir());
   parts.decoder = std::make_unique<LatentPreview>(options.dit.backend);
   bool has_decoder = false;
