@@ -1,7 +1,7 @@
-// safetensors reader (mmap + full validation), writer and the WeightMap name
-// rules. Every check the reader makes turns a malformed file into a one-line
-// wl::Error naming the file, the tensor and the problem; nothing past the
-// validation step ever reads outside the image.
+// safetensors reader (mmap + full validation) and writer. Every check the
+// reader makes turns a malformed file into a one-line wl::Error naming the
+// file, the tensor and the problem; nothing past the validation step ever
+// reads outside the image.
 #include "runtime/core/safetensors.h"
 
 #include <fcntl.h>
@@ -532,91 +532,6 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   out.write(text.data(), text.size());
   for (const auto* entry : order) out.write(entry->second.raw(), entry->second.nbytes());
   out.commit();
-}
-
-// ---------------------------------------------------------------------------
-// WeightMap
-
-namespace {
-
-bool strip_prefix(std::string_view& s, std::string_view prefix) {
-  if (s.substr(0, prefix.size()) != prefix) return false;
-  s.remove_prefix(prefix.size());
-  return true;
-}
-
-enum class Copy { None, Generator, GeneratorEma };
-
-// Which generator copy a name belongs to, and the name with that wrapping removed.
-// Accepts the copy prefix both bare and under a leading "model.".
-Copy classify(std::string_view name, std::string_view& rest) {
-  rest = name;
-  std::string_view inner = name;
-  strip_prefix(inner, "model.");
-  for (std::string_view n : {name, inner}) {
-    std::string_view r = n;
-    if (strip_prefix(r, "generator_ema.")) {
-      rest = r;
-      return Copy::GeneratorEma;
-    }
-    r = n;
-    if (strip_prefix(r, "generator.")) {
-      rest = r;
-      return Copy::Generator;
-    }
-  }
-  return Copy::None;
-}
-
-}  // namespace
-
-WeightMap WeightMap::open(const std::string& path) { return WeightMap(SafetensorsFile::open(path)); }
-
-WeightMap::WeightMap(SafetensorsFile file) : file_(std::move(file)) {
-  const std::vector<std::string> all = file_.names();
-  Copy chosen = Copy::None;
-  for (const std::string& n : all) {
-    std::string_view rest;
-    chosen = std::max(chosen, classify(n, rest));  // GeneratorEma > Generator > None
-  }
-  // With a generator copy present, everything else (the other copy, critics,
-  // optimiser leftovers) belongs to training and is dropped.
-  for (const std::string& n : all) {
-    std::string_view rest;
-    if (classify(n, rest) != chosen) continue;
-    strip_prefix(rest, "model.");
-    auto [it, inserted] = names_.emplace(std::string(rest), n);
-    if (!inserted)
-      fail(file_.path(), "tensors '" + printable(it->second) + "' and '" + printable(n) +
-                             "' both map to '" + printable(it->first) + "'");
-  }
-}
-
-std::vector<std::string> WeightMap::names() const {
-  std::vector<std::string> out;
-  out.reserve(names_.size());
-  for (const auto& [stripped, _] : names_) out.push_back(stripped);
-  return out;
-}
-
-const TensorInfo& WeightMap::info(const std::string& name) const {
-  auto it = names_.find(name);
-  if (it == names_.end()) fail(path(), "missing tensor '" + printable(name) + "'");
-  return file_.info(it->second);
-}
-
-Tensor WeightMap::get(const std::string& name) const {
-  auto it = names_.find(name);
-  if (it == names_.end()) fail(path(), "missing tensor '" + printable(name) + "'");
-  return file_.get(it->second);
-}
-
-Tensor WeightMap::get(const std::string& name, const Shape& expected) const {
-  const TensorInfo& t = info(name);
-  if (t.shape != expected)
-    fail(path(), "tensor '" + printable(name) + "' has shape " + shape_str(t.shape) + ", expected " +
-                     shape_str(expected));
-  return get(name);
 }
 
 }  // namespace wl
