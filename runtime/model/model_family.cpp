@@ -16,7 +16,7 @@ const std::vector<ModelFamily>& model_families() {
       {"causal_forcing_frame", "Causal Forcing (frame-wise)", {1000, 750, 500, 250}, 5.0, 1, SamplerMode::Chunk, 21,
        0, "window", ""},
       {"rolling_forcing", "Rolling Forcing", {1000, 800, 600, 400, 200}, 5.0, 3, SamplerMode::Rolling, 24, 3, "sink",
-       "generator_ema"},
+       "generator_ema", 21},
       {"longlive", "LongLive", {1000, 750, 500, 250}, 5.0, 3, SamplerMode::Chunk, 15, 3, "sink", "generator"},
   };
   return families;

@@ -22,6 +22,7 @@ struct ModelFamily {
   int64_t sink_frames = 0;     // of which stay forever
   std::string policy = "window";
   std::string weights_key;     // the container to read ("" : the loader's rule)
+  int64_t attention_frames = 0;  // rolling: how far back attention reaches (0: the budget)
 };
 
 // Every family, in a fixed order (the first is the default).

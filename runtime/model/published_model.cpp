@@ -61,9 +61,6 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
   const ModelFamily f = m.sampling();
   std::vector<std::string> notes = m.notes;
   const std::string where = fs::exists(fs::path(dir) / "model.json") ? (fs::path(dir) / "model.json").string() : dir;
-  if (f.mode == SamplerMode::Rolling)
-    throw Error(where + ": " + f.label + " samples a rolling window, which `play` does not do yet; "
-                "`worldloop generate --mode rolling` does (or set \"family\" to a chunk-wise one)");
   if (!m.loras.empty())
     throw Error(where + ": LoRA files are not merged at load yet (" + m.loras.front().file +
                 "); merge them first with `worldloop convert` and play the result");
@@ -81,9 +78,12 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
   // plan that cannot fit is refused with its numbers, not by a failed allocation.
   const DitConfig dc = DitConfig::from_weights(dit_weights);
   const int64_t lh = m.height / kVaeSpatial, lw = m.width / kVaeSpatial;
+  // A rolling call denoises a window of len(steps) chunks at once.
+  const int64_t largest_call_frames =
+      f.mode == SamplerMode::Rolling ? f.chunk * static_cast<int64_t>(f.steps.size()) : f.chunk;
   MemoryPlan plan = plan_dit_memory(dc, options.dit.precision,
                                     dit_cache_config(dc, lh, lw, f.budget_frames, f.sink_frames, options.dit.backend),
-                                    DitCallShape{f.chunk, lh, lw});
+                                    DitCallShape{largest_call_frames, lh, lw});
   add_text_encoder(plan, umt5_config(text_weights), options.dit.precision, options.text_backend == Backend::CUDA);
   if (options.dit.backend == Backend::CUDA) {
     check_device_memory(plan, "cache.budget_frames in model.json (or --budget-frames), --text-device cpu");
@@ -124,9 +124,13 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
   d.budget_frames = f.budget_frames;
   d.sink_frames = f.sink_frames;
   d.policy = f.policy;
+  d.mode = f.mode;
+  d.attention_frames = f.attention_frames;
   d.presets = {"A first-person walk through a sunlit forest, cinematic, high detail"};
   d.start = StartFrom::Noise;
   d.files = m.files;
+  if (d.mode == SamplerMode::Rolling && d.sink_frames != d.chunk)
+    throw Error(where + ": a rolling window's sink is its first chunk: sink_frames must be " + std::to_string(d.chunk));
   if (d.chunk <= 0 || d.budget_frames < d.chunk + d.sink_frames)
     throw Error(where + ": a cache of " + std::to_string(d.budget_frames) + " frames cannot hold " +
                 std::to_string(d.sink_frames) + " sink frames and a chunk of " + std::to_string(d.chunk));

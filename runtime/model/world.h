@@ -12,6 +12,7 @@
 #include "runtime/model/frame_decoder.h"
 #include "runtime/model/image_codec.h"
 #include "runtime/model/prompt_encoder.h"
+#include "runtime/model/sampler.h"
 #include "runtime/model/text_encoder.h"
 #include "runtime/model/world_start.h"
 
@@ -28,6 +29,8 @@ struct WorldDescription {
   int64_t chunk = 3;
   float context_noise = 0;
   int64_t budget_frames = 0, sink_frames = 0;
+  SamplerMode mode = SamplerMode::Chunk;  // Rolling: a window of len(steps) chunks (published Rolling Forcing)
+  int64_t attention_frames = 0;           // rolling: how far back attention reaches (0: the budget)
   std::string policy = "full";
   std::vector<std::string> actions;                // names, in the order of the action vector
   std::map<std::string, std::string> bindings;     // action -> key name

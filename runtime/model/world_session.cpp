@@ -22,9 +22,19 @@ WorldSession::WorldSession(World& world, const WorldSessionOptions& options, uin
   s.height = d.latent_height;
   s.width = d.latent_width;
   s.sink_frames = d.sink_frames;
-  // A prompt switch re-runs every cached frame but the sink and the chunk being made.
-  s.recache_frames = budget - d.sink_frames - d.chunk;
-  sampler_ = std::make_unique<Sampler>(world.dit(), *store_, *noise_, s);
+  s.mode = d.mode;
+  cache::KvAccess* kv = store_.get();
+  if (d.mode == SamplerMode::Rolling) {
+    if (start) throw Error(d.dir + ": a rolling-window model starts from noise; it takes no start frames");
+    rolling_ = std::make_unique<cache::RollingWindowKv>(*store_, d.chunk,
+                                                        d.attention_frames > 0 ? d.attention_frames : budget);
+    kv = rolling_.get();
+    s.recache_frames = 0;  // a prompt switch changes the cross-attention; the window re-denoises under it
+  } else {
+    // A prompt switch re-runs every cached frame but the sink and the chunk being made.
+    s.recache_frames = budget - d.sink_frames - d.chunk;
+  }
+  sampler_ = std::make_unique<Sampler>(world.dit(), *kv, *noise_, s);
   sampler_->set_prompt(world.prompt_context(prompt));
 
   if (start) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cache/kv_store.h"
+#include "cache/rolling_window_kv.h"
 #include "runtime/core/actions.h"
 #include "runtime/model/noise_source.h"
 #include "runtime/model/sampler.h"
@@ -58,6 +59,7 @@ class WorldSession {
  private:
   World& world_;
   std::unique_ptr<cache::KvStore> store_;
+  std::unique_ptr<cache::RollingWindowKv> rolling_;  // rolling mode: Rolling Forcing's positions over store_
   std::unique_ptr<SeededNoise> noise_;
   std::unique_ptr<Sampler> sampler_;
   bool primed_ = false;
