@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "runtime/core/error.h"
+#include "runtime/core/safetensors.h"
 #include "runtime/model/published_model.h"
 #include "runtime/model/world_session.h"
 #include "tests/support/golden.h"
@@ -120,6 +121,31 @@ TEST(PublishedModel, RollingForcingPlaysItsWindow) {
               open_published_model(dir.string(), options);
             }).find("sink_frames must be 3"),
             std::string::npos);
+}
+
+TEST(PublishedModel, MergesALoraGivenInModelJsonOrOnTheCommandLine) {
+  const fs::path dir = write_tiny_model("pm_lora");
+  // A bare PEFT LoRA of rank 2 on one target of the tiny DiT (dim 64).
+  Tensor a = Tensor::zeros({2, 64}), b = Tensor::zeros({64, 2});
+  a.f32()[0] = 1.0f;
+  b.f32()[0] = 0.5f;
+  write_safetensors((dir / "lora.safetensors").string(),
+                    {{"base_model.model.blocks.0.self_attn.q.lora_A.weight", a},
+                     {"base_model.model.blocks.0.self_attn.q.lora_B.weight", b}});
+  PublishedModelOptions options;
+  options.text_cache_dir = "";
+  options.loras.push_back(LoraFile{"lora.safetensors", 2.0f, 4.0f});
+  std::vector<std::string> notes;
+  auto world = open_published_model(dir.string(), options, &notes);
+  bool said = false;
+  for (const std::string& n : notes) said |= n.find("lora.safetensors") != std::string::npos;
+  EXPECT_TRUE(said) << "the first-run log names the merged LoRA";
+
+  options.loras.push_back(LoraFile{"lora.safetensors", 1.0f, 8.0f});
+  EXPECT_NE(error_of([&] { open_published_model(dir.string(), options); }).find("different alphas"),
+            std::string::npos);
+  options.loras = {LoraFile{"missing.pt", 1.0f, std::nullopt}};
+  EXPECT_NE(error_of([&] { open_published_model(dir.string(), options); }).find("missing.pt"), std::string::npos);
 }
 
 TEST(PublishedModel, DetectsTheRolesWithoutAManifest) {

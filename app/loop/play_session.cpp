@@ -35,7 +35,10 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
   w.policy = options.policy;
   w.budget_frames = options.budget_frames;
   w.published.weights_key = options.weights_key;
-  for (const std::string& spec : options.loras) w.published.loras.push_back(parse_lora_spec(spec, options.lora_alpha));
+  for (const std::string& spec : options.loras) {
+    const LoraInput in = parse_lora_argument(spec);
+    w.published.loras.push_back(LoraFile{in.path, static_cast<float>(in.scale), options.lora_alpha});
+  }
   w.published.text_backend = options.text_device == "cuda" ? Backend::CUDA : Backend::CPU;
   // The world starts as its package says (world.json "start": its own clip, noise or an image).
   auto source = std::make_unique<WorldSource>(w);

@@ -1,7 +1,6 @@
 #include "runtime/model/model_manifest.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -55,24 +54,6 @@ std::string family_by_name(const std::string& dit_file, std::vector<std::string>
 }
 
 }  // namespace
-
-LoraFile parse_lora_spec(const std::string& spec, std::optional<float> alpha) {
-  LoraFile f{spec, 1.0f, alpha};
-  const size_t colon = spec.rfind(':');
-  if (colon != std::string::npos && colon + 1 < spec.size()) {
-    const std::string tail = spec.substr(colon + 1);
-    char* end = nullptr;
-    const float scale = std::strtof(tail.c_str(), &end);
-    if (*end == '\0') {
-      f.file = spec.substr(0, colon);
-      f.scale = scale;
-    } else if (tail.find_first_of("/\\.") == std::string::npos) {
-      throw Error("--lora " + spec + ": the scale after ':' is not a number");
-    }
-  }
-  if (f.file.empty()) throw Error("--lora needs FILE[:SCALE], got '" + spec + "'");
-  return f;
-}
 
 ModelManifest ModelManifest::detect(const std::string& dir) {
   std::error_code ec;

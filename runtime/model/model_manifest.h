@@ -33,9 +33,6 @@ struct LoraFile {
   std::optional<float> alpha;   // absent: the rank (scale alpha / r = 1)
 };
 
-// "FILE[:SCALE]" (--lora); throws wl::Error on a scale that is not a number.
-LoraFile parse_lora_spec(const std::string& spec, std::optional<float> alpha = std::nullopt);
-
 struct ModelManifest {
   std::string dir;
   std::string family = "self_forcing";

@@ -61,16 +61,25 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
   const ModelFamily f = m.sampling();
   std::vector<std::string> notes = m.notes;
   const std::string where = fs::exists(fs::path(dir) / "model.json") ? (fs::path(dir) / "model.json").string() : dir;
-  if (!m.loras.empty())
-    throw Error(where + ": LoRA files are not merged at load yet (" + m.loras.front().file +
-                "); merge them first with `worldloop convert` and play the result");
+  // The DiT's container, and the LoRAs merged into it at load (runtime/core/lora.h).
+  WeightOptions dit_options;
+  dit_options.weights_key = f.weights_key;
+  for (const LoraFile& l : m.loras) {
+    const fs::path p(l.file);
+    dit_options.loras.push_back(LoraInput{p.is_absolute() ? p.string() : (fs::path(dir) / p).string(), l.scale});
+    if (l.alpha && dit_options.lora_alpha && *dit_options.lora_alpha != *l.alpha)
+      throw Error(where + ": the LoRAs give different alphas (" + std::to_string(*dit_options.lora_alpha) + ", " +
+                  std::to_string(*l.alpha) + "); one alpha applies to all of them");
+    if (l.alpha) dit_options.lora_alpha = *l.alpha;
+  }
 
   WorldParts parts;
-  auto weights = [&](const std::string& path) -> const WeightMap& {
-    parts.weights.push_back(std::make_unique<WeightMap>(WeightMap::open(path)));
+  auto weights = [&](const std::string& path, const WeightOptions& wo = {}) -> const WeightMap& {
+    parts.weights.push_back(std::make_unique<WeightMap>(WeightMap::open(path, wo)));
     return *parts.weights.back();
   };
-  const WeightMap& dit_weights = weights(need(m, "dit", "DiT checkpoint"));
+  const WeightMap& dit_weights = weights(need(m, "dit", "DiT checkpoint"), dit_options);
+  for (const std::string& line : dit_weights.merged_loras()) notes.push_back(line);
   const WeightMap& text_weights = weights(need(m, "text_encoder", "umT5 text encoder (models_t5_umt5-xxl-enc-bf16.pth)"));
   const std::string tokenizer = need(m, "tokenizer", "umT5 tokenizer (google/umt5-xxl/spiece.model)");
 
