@@ -31,7 +31,8 @@ struct Umt5Tokens {
 // and numeric &#NN; &#xHH;, ';' optional; a code point that is 0, a
 // surrogate or past U+10FFFF becomes U+FFFD); then Python's str.strip() and
 // re.sub(r'\s+', ' ') over Unicode whitespace, and strip again. Not done:
-// ftfy's mojibake repair and its other fixes, other named entities, and
+// ftfy's mojibake repair and its other fixes (among them its own entity
+// unescape of lines without '<', a third pass), other named entities, and
 // html.unescape's cp1252 remapping of &#128;..&#159;. Invalid UTF-8 bytes
 // become U+FFFD.
 std::string clean_prompt(const std::string& text);
