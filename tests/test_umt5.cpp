@@ -522,6 +522,21 @@ TEST(Umt5TextEncode, GoldenCaseFromIdsAndFromPrompts) {
   }
 }
 
+TEST(Umt5TextEncode, PublishedPthLayoutThroughWeightMap) {
+  // ckpt/t5_like.pth is laid out like models_t5_umt5-xxl-enc-bf16.pth (a
+  // torch.save OrderedDict of bf16 tensors) and holds the umt5_tiny weights.
+  const std::string pth = std::string(WL_SOURCE_DIR) + "/../shared/golden/ckpt/t5_like.pth";
+  if (!std::ifstream(pth)) GTEST_SKIP() << "../shared/golden/ckpt is absent";
+  const std::string out = test::temp_dir() + "/out.safetensors";
+  std::string log;
+  ASSERT_EQ(text_encode("--weights " + pth + " --case " + kCase + " --tokenizer " + kSpm + " --out " + out, &log), 0)
+      << log;
+  const SafetensorsFile o = SafetensorsFile::open(out);
+  const SafetensorsFile c = open_float_tensors(kCase);
+  EXPECT_EQ(o.get_f32("ids").to_floats(), c.get_f32("ids").to_floats());
+  EXPECT_LE(test::relative_l2(o.get_f32("context"), c.get_f32("context")), 1e-4);
+}
+
 TEST(Umt5TextEncode, BadInputIsOneNamedLine) {
   const std::string dir = test::temp_dir(), out = dir + "/out.safetensors";
   const std::string base = "--weights " + kWeights + " --out " + out;
