@@ -17,6 +17,8 @@
 
 #include "runtime/core/error.h"
 #include "runtime/core/lora.h"
+#include "runtime/core/model_detect.h"
+#include "runtime/model/dit_config.h"
 #include "runtime/core/pt_file.h"
 #include "runtime/core/safetensors.h"
 #include "runtime/core/weight_map.h"
@@ -644,6 +646,41 @@ TEST(CheckpointLora, RefusesOtherTargetsAndMissingWeights) {
   none.tensor("x.weight", ramp({2}, 0.0f));
   const std::string not_lora = write_temp("nolora.pt", none.finish());
   EXPECT_CONTAINS(error_of([&] { read_lora(not_lora); }), "not a LoRA file");
+}
+
+}  // namespace
+}  // namespace wl
+
+namespace wl {
+namespace {
+
+TEST(CheckpointDetect, ModelsAndConfigsFromShapes) {
+  REQUIRE_GOLDEN();
+  const std::string g = std::string(WL_SOURCE_DIR) + "/../shared/golden/";
+  const DetectedModel dit = detect_model(WeightMap::open(golden_ckpt("sf_like.pt")));
+  EXPECT_EQ(dit.kind, ModelKind::CausalDit);
+  EXPECT_EQ(dit.parameters, 147200);
+  const std::map<std::string, std::string> c(dit.config.begin(), dit.config.end());
+  EXPECT_EQ(c.at("dim"), "64");
+  EXPECT_EQ(c.at("layers"), "2");
+  EXPECT_EQ(c.at("patch"), "1x2x2");
+  EXPECT_EQ(c.at("text dim"), "32");
+  const DetectedModel mg2 = detect_model(WeightMap::open(golden_ckpt("mg2_like.safetensors")));
+  EXPECT_EQ(mg2.kind, ModelKind::Mg2Dit);
+  const std::map<std::string, std::string> m(mg2.config.begin(), mg2.config.end());
+  EXPECT_CONTAINS(m.at("action module"), "keyboard 4, mouse");
+  EXPECT_CONTAINS(m.at("image conditioning"), "36 in channels");
+  EXPECT_EQ(detect_model(WeightMap::open(golden_ckpt("t5_like.pth"))).kind, ModelKind::Umt5);
+  EXPECT_EQ(detect_model(WeightMap::open(g + "wanvae_tiny.weights.safetensors")).kind, ModelKind::WanVae);
+  EXPECT_EQ(detect_model(WeightMap::open(g + "taehv_tiny.weights.safetensors")).kind, ModelKind::Taehv);
+  EXPECT_EQ(detect_model(WeightMap::open(g + "clip_vit_tiny.weights.safetensors")).kind, ModelKind::ClipVision);
+  // A DiT loader given the VAE says what it got.
+  const std::string vae = g + "wanvae_tiny.weights.safetensors";
+  EXPECT_EQ(error_of([&] { expect_model(WeightMap::open(vae), ModelKind::CausalDit); }),
+            vae + ": this is a Wan 2.1 VAE, not a DiT");
+  EXPECT_EQ(error_of([&] { DitConfig::from_weights(WeightMap::open(vae)); }), vae + ": this is a Wan 2.1 VAE, not a DiT");
+  EXPECT_CONTAINS(error_of([&] { DitConfig::from_weights(WeightMap::open(golden_ckpt("t5_like.pth"))); }),
+                  "this is a umT5 text encoder, not a DiT");
 }
 
 }  // namespace

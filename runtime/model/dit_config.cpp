@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
+#include "runtime/core/model_detect.h"
 #include "runtime/core/safetensors.h"
 
 namespace wl {
@@ -29,6 +30,9 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
   const std::string& file = w.path();
   auto fail = [&](const std::string& what) -> Error { return Error(file + ": " + what); };
   DitConfig c;
+
+  // Another model's file (a VAE, the text encoder, a LoRA) is named as such.
+  if (!w.has("patch_embedding.weight") && detect_model(w).kind != ModelKind::Unknown) expect_model(w, ModelKind::CausalDit);
 
   // Shapes decide what they can.
   const TensorInfo& pe = w.info("patch_embedding.weight");  // [dim, C, pt, ph, pw]
