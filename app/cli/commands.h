@@ -13,5 +13,7 @@ std::string version_text();
 int cmd_generate(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_text_encode(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
+int cmd_inspect(int argc, char** argv);
 
 }  // namespace wl::app
