@@ -17,6 +17,7 @@
 #include "runtime/model/world_session.h"
 #include "tests/support/golden.h"
 #include "tests/support/random_checkpoint.h"
+#include "tests/support/torch_save_writer.h"
 
 namespace wl {
 namespace {
@@ -36,6 +37,9 @@ fs::path write_tiny_model(const std::string& name, const std::string& dit_file =
   dit.in_dim = dit.out_dim = 16;  // Wan 2.1 VAE latents
   dit.text_dim = 64;              // umt5_tiny's width
   dit.text_len = 512;
+  dit.dim = 128;  // one head of 128, as Wan's dim / 128 rule gives when a .pt carries no config
+  dit.num_heads = 1;
+  dit.ffn_dim = 256;
   dit.prefixes = {"generator_ema.model."};
   testref::write_random_checkpoint((dir / dit_file).string(), dit);
   if (manifest) {
@@ -46,6 +50,30 @@ fs::path write_tiny_model(const std::string& name, const std::string& dit_file =
       "cache": {"budget_frames": 9}})";
   }
   return dir;
+}
+
+// The safetensors DiT at `from` rewritten as a torch.save file laid out like
+// self_forcing_dmd.pt: {"generator_ema": {"model.<name>": tensor}}, F32.
+void write_as_torch_save(const fs::path& from, const fs::path& to) {
+  const SafetensorsFile st = SafetensorsFile::open(from.string());
+  test::PickleOut p;
+  p.empty_dict();
+  p.str("generator_ema");
+  p.empty_dict();
+  p.mark();
+  std::vector<std::pair<std::string, test::Bytes>> storages;
+  for (const std::string& name : st.names()) {
+    const Tensor t = st.get_f32(name);
+    const std::string key = std::to_string(storages.size());
+    const std::string plain = name.rfind("generator_ema.model.", 0) == 0 ? name.substr(20) : name;
+    p.str("model." + plain);
+    p.tensor("FloatStorage", key, t.numel(), 0, t.shape(), test::contiguous_strides(t.shape()));
+    storages.emplace_back(key, test::tensor_bytes(t));
+  }
+  p.op('u');  // SETITEMS into the inner dict
+  p.op('s');  // SETITEM generator_ema
+  p.stop();
+  test::write_file(to.string(), test::make_pt("self_forcing_dmd", p.bytes, storages));
 }
 
 std::string error_of(const std::function<void()>& f) {
@@ -125,8 +153,8 @@ TEST(PublishedModel, RollingForcingPlaysItsWindow) {
 
 TEST(PublishedModel, MergesALoraGivenInModelJsonOrOnTheCommandLine) {
   const fs::path dir = write_tiny_model("pm_lora");
-  // A bare PEFT LoRA of rank 2 on one target of the tiny DiT (dim 64).
-  Tensor a = Tensor::zeros({2, 64}), b = Tensor::zeros({64, 2});
+  // A bare PEFT LoRA of rank 2 on one target of the tiny DiT (dim 128).
+  Tensor a = Tensor::zeros({2, 128}), b = Tensor::zeros({128, 2});
   a.f32()[0] = 1.0f;
   b.f32()[0] = 0.5f;
   write_safetensors((dir / "lora.safetensors").string(),
@@ -146,6 +174,20 @@ TEST(PublishedModel, MergesALoraGivenInModelJsonOrOnTheCommandLine) {
             std::string::npos);
   options.loras = {LoraFile{"missing.pt", 1.0f, std::nullopt}};
   EXPECT_NE(error_of([&] { open_published_model(dir.string(), options); }).find("missing.pt"), std::string::npos);
+}
+
+TEST(PublishedModel, ReadsTheDistilledCheckpointAsATorchSaveFile) {
+  const fs::path dir = write_tiny_model("pm_pt", "dit.safetensors", /*manifest=*/false);
+  write_as_torch_save(dir / "dit.safetensors", dir / "self_forcing_dmd.pt");
+  fs::remove(dir / "dit.safetensors");
+  PublishedModelOptions options;
+  options.text_cache_dir = "";
+  auto world = open_published_model(dir.string(), options);  // detected: the .pt is the DiT
+  EXPECT_EQ(world->description().files.at("dit"), "self_forcing_dmd.pt");
+  WorldSession session(*world, {}, 1, "a lake");
+  std::vector<FrameActions> actions(3);
+  const Tensor z = session.next_chunk(actions);
+  EXPECT_EQ(z.shape(), (Shape{3, 16, 60, 104}));
 }
 
 TEST(PublishedModel, DetectsTheRolesWithoutAManifest) {
