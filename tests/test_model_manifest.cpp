@@ -146,6 +146,10 @@ TEST(ModelManifest, BadModelJsonNamesTheFileAndTheProblem) {
   const std::string e = error_of([&] { ModelManifest::read(d.path.string()); });
   EXPECT_NE(e.find("unknown model family 'nope'"), std::string::npos) << e;
   EXPECT_NE(e.find("longlive"), std::string::npos) << e;
+  std::ofstream(path) << R"({"files": {"dit": "x.pt"}, "sampler": {"mode": "sideways"}})";
+  EXPECT_NE(error_of([&] { ModelManifest::read(d.path.string()); }).find("sampler.mode"), std::string::npos);
+  std::ofstream(path) << R"({"files": {"dit": "x.pt"}, "sampler": {"mode": "rolling"}})";
+  EXPECT_EQ(ModelManifest::read(d.path.string()).sampling().mode, SamplerMode::Rolling);
   std::ofstream(path) << R"({"files": {"dit": "x.pt"}, "video": {"width": 100, "height": 480}})";
   EXPECT_NE(error_of([&] { ModelManifest::read(d.path.string()); }).find("multiples of 16"), std::string::npos);
 }

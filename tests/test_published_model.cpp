@@ -190,6 +190,20 @@ TEST(PublishedModel, ReadsTheDistilledCheckpointAsATorchSaveFile) {
   EXPECT_EQ(z.shape(), (Shape{3, 16, 60, 104}));
 }
 
+TEST(PublishedModel, InspectWritesAManifestThatPlayReads) {
+  const fs::path dir = write_tiny_model("pm_manifest", "self_forcing_dmd.safetensors", /*manifest=*/false);
+  std::string out;
+  ASSERT_EQ(test::run_worldloop("inspect " + dir.string() + " --write-manifest " + dir.string(), &out), 0) << out;
+  ASSERT_TRUE(fs::exists(dir / "model.json")) << out;
+  const ModelManifest m = ModelManifest::read(dir.string());
+  EXPECT_EQ(m.files.at("dit"), "self_forcing_dmd.safetensors");
+  EXPECT_EQ(m.files.at("tokenizer"), "google/umt5-xxl/spiece.model");
+  EXPECT_EQ(m.family, "self_forcing");
+  PublishedModelOptions options;
+  options.text_cache_dir = "";
+  EXPECT_EQ(open_published_model(dir.string(), options)->description().chunk, 3);
+}
+
 TEST(PublishedModel, DetectsTheRolesWithoutAManifest) {
   const fs::path dir = write_tiny_model("pm_detect", "self_forcing_dmd.safetensors", /*manifest=*/false);
   auto world = open_published_model(dir.string(), {});

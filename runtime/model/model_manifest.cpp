@@ -146,6 +146,12 @@ ModelManifest ModelManifest::read(const std::string& dir) {
       if (s.contains("steps")) m.steps = s.at("steps").get<std::vector<int>>();
       if (s.contains("shift")) m.shift = s.at("shift").get<double>();
       if (s.contains("chunk")) m.chunk = s.at("chunk").get<int64_t>();
+      if (s.contains("mode")) {
+        const std::string mode = s.at("mode").get<std::string>();
+        if (mode != "chunk" && mode != "rolling")
+          throw Error(path + ": sampler.mode must be \"chunk\" or \"rolling\", got \"" + mode + "\"");
+        m.mode = mode == "rolling" ? SamplerMode::Rolling : SamplerMode::Chunk;
+      }
     }
     if (j.contains("cache")) {
       const auto& c = j.at("cache");
@@ -205,6 +211,7 @@ ModelFamily ModelManifest::sampling() const {
   if (budget_frames) f.budget_frames = *budget_frames;
   if (sink_frames) f.sink_frames = *sink_frames;
   if (policy) f.policy = *policy;
+  if (mode) f.mode = *mode;
   if (!weights_key.empty()) f.weights_key = weights_key;
   return f;
 }

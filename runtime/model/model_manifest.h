@@ -47,6 +47,7 @@ struct ModelManifest {
   std::optional<double> shift;
   std::optional<int64_t> chunk, budget_frames, sink_frames;
   std::optional<std::string> policy;
+  std::optional<SamplerMode> mode;  // sampler.mode: "chunk" or "rolling"
   std::vector<std::string> notes;  // what detection guessed, for the first-run log
 
   // <dir>/model.json; throws wl::Error naming the file and the problem.
