@@ -23,7 +23,7 @@ TEST_P(GoldenReplay, F32ProductsMatchReference) { EXPECT_LE(replay_worst_error("
 // bf16 products: the documented bf16 bound.
 TEST_P(GoldenReplay, Bf16ProductsStayWithinBf16Bound) { EXPECT_LE(replay_worst_error("bf16"), 1e-2) << GetParam(); }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenReplay, ::testing::Values("chunk3", "sink_window", "rolling"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenReplay, ::testing::Values("chunk3", "sink_window", "rolling", "mg2_universal"));
 
 TEST(DitReplay, RejectsMissingFileWithOneLine) {
   std::string log;
@@ -44,6 +44,30 @@ TEST(DitReplay, RejectsMismatchedWeightsAndCase) {
                                      &log);
   EXPECT_NE(rc, 0);
   EXPECT_NE(log.find("patch_embedding.weight"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace wl
+
+namespace wl {
+namespace {
+
+// A Matrix-Game 2.0 case replayed on a text model, and a text case on MG2: one named line.
+TEST(DitReplay, RefusesACaseOfTheOtherFamily) {
+  std::string log;
+  int rc = test::run_worldloop("dit-replay --weights " + test::data_path("chunk3.weights.safetensors") + " --calls " +
+                                   test::data_path("mg2_universal.case.safetensors") + " --out " + test::temp_dir() +
+                                   "/x.safetensors",
+                               &log);
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find("no action module"), std::string::npos) << log;
+  rc = test::run_worldloop("dit-replay --weights " + test::data_path("mg2_universal.weights.safetensors") +
+                               " --calls " + test::data_path("chunk3.case.safetensors") + " --out " +
+                               test::temp_dir() + "/x.safetensors",
+                           &log);
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find("mode mg2"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
 }
 
 }  // namespace

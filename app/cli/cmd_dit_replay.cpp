@@ -25,7 +25,9 @@ const char* kUsage =
     "metadata cache_frames and sink_frames) and writes call.{i}.flow to O. Products run in f32 unless\n"
     "--precision bf16; the model runs on the CPU unless --backend cuda (auto: CUDA when a device is\n"
     "usable, else the CPU). Cases with metadata mode=rolling replay Rolling Forcing's window calls and\n"
-    "cache updates (call.{i}.update) with its re-anchored sink (chunk and attention_frames from C).\n";
+    "cache updates (call.{i}.update) with its re-anchored sink (chunk and attention_frames from C).\n"
+    "Cases with mode=mg2 replay Matrix-Game 2.0: visual_context is the image context, each call gets\n"
+    "cond_concat[start:start+f] after its latents and keyboard/mouse rows 0..call.{i}.action_rows-1.\n";
 
 int64_t metadata_int(const SafetensorsFile& f, const std::string& key, int64_t fallback) {
   auto it = f.metadata().find(key);
@@ -38,6 +40,35 @@ int64_t metadata_int(const SafetensorsFile& f, const std::string& key, int64_t f
   } catch (const std::exception&) {
     throw Error(f.path() + ": metadata '" + key + "' is not an integer: '" + it->second + "'");
   }
+}
+
+// Rows [0, n) of a [N, C] tensor of the case, or an undefined tensor when absent.
+Tensor leading_rows(const SafetensorsFile& f, const std::string& name, int64_t n) {
+  if (!f.has(name)) return Tensor();
+  const Tensor all = f.get_f32(name);  // [N, C]
+  if (all.rank() != 2 || n > all.dim(0))
+    throw Error(f.path() + ": tensor '" + name + "' has shape " + shape_str(all.shape()) + ", a call needs " +
+                std::to_string(n) + " rows");
+  std::vector<float> v = all.to_floats();
+  v.resize(static_cast<size_t>(n * all.dim(1)));
+  return Tensor::from_floats(v, {n, all.dim(1)});
+}
+
+// MG2's 36 input channels: the call's latents [f, 16, H, W], then cond_concat[s:s+f] [f, 20, H, W].
+Tensor with_cond_concat(const SafetensorsFile& f, const Tensor& x, int64_t start) {
+  if (!f.has("cond_concat")) throw Error(f.path() + ": mode mg2 needs tensor 'cond_concat'");
+  const Tensor cond = f.get_f32("cond_concat");  // [F, 20, H, W]
+  const int64_t n = x.dim(0), cx = x.dim(1), cc = cond.rank() == 4 ? cond.dim(1) : 0, plane = x.dim(2) * x.dim(3);
+  if (cond.rank() != 4 || cond.dim(2) != x.dim(2) || cond.dim(3) != x.dim(3) || start + n > cond.dim(0))
+    throw Error(f.path() + ": tensor 'cond_concat' has shape " + shape_str(cond.shape()) + ", which does not cover "
+                "frames " + std::to_string(start) + ".." + std::to_string(start + n - 1) + " of " +
+                shape_str(x.shape()));
+  Tensor out = Tensor::empty({n, cx + cc, x.dim(2), x.dim(3)});  // [f, 36, H, W]
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy_n(x.f32() + i * cx * plane, cx * plane, out.f32() + i * (cx + cc) * plane);
+    std::copy_n(cond.f32() + (start + i) * cc * plane, cc * plane, out.f32() + (i * (cx + cc) + cx) * plane);
+  }
+  return out;
 }
 
 int64_t count_calls(const SafetensorsFile& f) {
@@ -63,8 +94,8 @@ int cmd_dit_replay(int argc, char** argv) {
   const std::string out_path = args.require("out");
   std::string mode = "chunk";
   if (auto it = calls.metadata().find("mode"); it != calls.metadata().end()) mode = it->second;
-  if (mode != "chunk" && mode != "rolling")
-    throw Error(calls.path() + ": metadata mode '" + mode + "' is neither chunk nor rolling");
+  if (mode != "chunk" && mode != "rolling" && mode != "mg2")
+    throw Error(calls.path() + ": metadata mode '" + mode + "' is not chunk, rolling or mg2");
 
   const int64_t n = count_calls(calls);
   if (n == 0) throw Error(calls.path() + ": no call.0.x tensor");
@@ -97,8 +128,13 @@ int cmd_dit_replay(int argc, char** argv) {
                                                        metadata_int(calls, "attention_frames", capacity));
   cache::KvAccess& cache = rolling ? static_cast<cache::KvAccess&>(*rolling) : store;
 
-  if (!calls.has("context")) throw Error(calls.path() + ": missing tensor 'context'");
-  model.set_prompt(calls.get_f32("context"));
+  const bool mg2 = mode == "mg2";
+  if (mg2 != !model.config().action_blocks.empty())
+    throw Error(calls.path() + ": mode " + mode + " does not fit " + weights.path() +
+                (mg2 ? ", which has no action module" : ", a Matrix-Game 2.0 model (mode mg2)"));
+  const char* context_name = mg2 ? "visual_context" : "context";
+  if (!calls.has(context_name)) throw Error(calls.path() + ": missing tensor '" + context_name + "'");
+  model.set_prompt(calls.get_f32(context_name));
 
   std::vector<std::pair<std::string, Tensor>> flows;
   for (int64_t i = 0; i < n; ++i) {
@@ -106,14 +142,26 @@ int cmd_dit_replay(int argc, char** argv) {
     for (const char* part : {"t", "start_frame"})
       if (!calls.has(pre + part)) throw Error(calls.path() + ": missing tensor '" + pre + part + "'");
     Tensor x = calls.get_f32(pre + "x");
+    PixelFrameActions pixel_actions;
     std::vector<float> t = calls.get_f32(pre + "t").to_floats();
     std::vector<float> start = calls.get_f32(pre + "start_frame").to_floats();
     if (start.size() != 1) throw Error(calls.path() + ": tensor '" + pre + "start_frame' must hold one value");
     // A cache update is flagged in rolling cases; in chunk cases it is the clean pass.
     bool update = std::all_of(t.begin(), t.end(), [](float v) { return v == 0.0f; });
     if (calls.has(pre + "update")) update = calls.get_f32(pre + "update").to_floats().at(0) != 0.0f;
+    if (mg2) {
+      if (!calls.has(pre + "action_rows")) throw Error(calls.path() + ": missing tensor '" + pre + "action_rows'");
+      const int64_t rows = static_cast<int64_t>(calls.get_f32(pre + "action_rows").to_floats().at(0));
+      if (rows < 1) throw Error(calls.path() + ": tensor '" + pre + "action_rows' must be at least 1");
+      if (x.rank() != 4) throw Error(calls.path() + ": tensor '" + pre + "x' is not [f, C, H, W]");
+      x = with_cond_concat(calls, x, static_cast<int64_t>(start[0]));
+      pixel_actions.keyboard = leading_rows(calls, "keyboard", rows);
+      pixel_actions.mouse = leading_rows(calls, "mouse", rows);
+      if (!pixel_actions.keyboard.defined()) throw Error(calls.path() + ": mode mg2 needs tensor 'keyboard'");
+    }
     try {
-      flows.emplace_back(pre + "flow", model.forward(x, t, static_cast<int64_t>(start[0]), cache, update));
+      flows.emplace_back(pre + "flow", model.forward(x, t, static_cast<int64_t>(start[0]), cache, update, Tensor(),
+                                                       mg2 ? &pixel_actions : nullptr));
     } catch (const Error& e) {
       throw Error(calls.path() + ": " + pre.substr(0, pre.size() - 1) + ": " + e.what());
     }

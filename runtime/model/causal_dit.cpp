@@ -64,8 +64,32 @@ CausalDit::CausalDit(const WeightMap& w, const DitOptions& options)
   time_embedding_0_ = load_linear(w, "time_embedding.0", D, c.freq_dim, p, on);
   time_embedding_2_ = load_linear(w, "time_embedding.2", D, D, p, on);
   time_projection_1_ = load_linear(w, "time_projection.1", 6 * D, D, p, on);
-  text_embedding_0_ = load_linear(w, "text_embedding.0", D, c.text_dim, p, on);
-  text_embedding_2_ = load_linear(w, "text_embedding.2", D, D, p, on);
+  if (c.image_dim > 0) {
+    // MG2's img_emb runs once per video on the host (set_prompt).
+    const int64_t I = c.image_dim;
+    img_emb_0_weight_ = w.get("img_emb.proj.0.weight", {I}).to(DType::F32);
+    img_emb_0_bias_ = w.get("img_emb.proj.0.bias", {I}).to(DType::F32);
+    img_emb_1_ = load_linear(w, "img_emb.proj.1", I, I, ops::MatmulPrecision::F32, Backend::CPU);
+    img_emb_3_ = load_linear(w, "img_emb.proj.3", D, I, ops::MatmulPrecision::F32, Backend::CPU);
+    img_emb_4_weight_ = w.get("img_emb.proj.4.weight", {D}).to(DType::F32);
+    img_emb_4_bias_ = w.get("img_emb.proj.4.bias", {D}).to(DType::F32);
+  } else {
+    text_embedding_0_ = load_linear(w, "text_embedding.0", D, c.text_dim, p, on);
+    text_embedding_2_ = load_linear(w, "text_embedding.2", D, D, p, on);
+  }
+  if (!c.action_blocks.empty()) {
+    if (on != Backend::CPU)
+      throw Error(path_ + ": the Matrix-Game 2.0 action module runs on the CPU only so far (use --backend cpu)");
+    Mg2ActionConfig ac = parse_mg2_action_config(c.action_config_json, path_);
+    if (ac.dim != D)
+      throw Error(path_ + ": config dim " + std::to_string(ac.dim) + " differs from patch_embedding.weight's " +
+                  std::to_string(D));
+    action_modules_.resize(static_cast<size_t>(c.num_layers));
+    action_caches_.resize(static_cast<size_t>(c.num_layers));
+    for (int64_t b : c.action_blocks)
+      action_modules_[static_cast<size_t>(b)] =
+          std::make_unique<Mg2ActionModule>(w, "blocks." + std::to_string(b) + ".action_model.", ac, p);
+  }
   if (c.action_dim > 0) {
     action_embedding_0_ = load_linear(w, "action_embedding.0", D, c.action_dim, p, on);
     action_embedding_2_ = load_linear(w, "action_embedding.2", D, D, p, on);
@@ -120,8 +144,13 @@ cache::KvStoreConfig CausalDit::cache_config(int64_t height, int64_t width, int6
   return dit_cache_config(config_, height, width, capacity_frames, sink_frames, backend_);
 }
 
+void CausalDit::reset_action_caches() {
+  for (Mg2ActionCache& cache : action_caches_) cache.clear();
+}
+
 void CausalDit::set_prompt(const Tensor& context) {
   const DitConfig& c = config_;
+  if (c.image_dim > 0) return set_cross_kv(image_embedding(context));
   if (context.rank() != 2 || context.dim(1) != c.text_dim)
     throw Error("prompt context has shape " + shape_str(context.shape()) + ", expected [L, " +
                 std::to_string(c.text_dim) + "]");
@@ -137,16 +166,42 @@ void CausalDit::set_prompt(const Tensor& context) {
   ops::gelu_tanh(hidden);
   Tensor ctx = ops::empty({c.text_len, c.dim}, backend_);         // [text_len, dim]
   linear_into(hidden, text_embedding_2_, ctx);
+  set_cross_kv(ctx);
+}
 
+Tensor CausalDit::image_embedding(const Tensor& tokens) const {
+  const DitConfig& c = config_;
+  if (tokens.rank() != 2 || tokens.dim(0) < 1 || tokens.dim(1) != c.image_dim)
+    throw Error("image context has shape " + shape_str(tokens.shape()) + ", expected [L, " +
+                std::to_string(c.image_dim) + "] CLIP tokens");
+  constexpr float kLnEps = 1e-5f;  // nn.LayerNorm's default in img_emb
+  const int64_t L = tokens.dim(0);
+  Tensor h = ops::to_backend(tokens, Backend::CPU).to(DType::F32);  // [L, image_dim]
+  ops::layer_norm(h, img_emb_0_weight_, img_emb_0_bias_, kLnEps, h);
+  Tensor g = Tensor::empty({L, c.image_dim});                     // [L, image_dim]
+  ops::linear(h, img_emb_1_, g);
+  for (int64_t i = 0; i < g.numel(); ++i) {                       // exact erf GELU (the FFNs use tanh)
+    const float v = g.f32()[i];
+    g.f32()[i] = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
+  }
+  Tensor ctx = Tensor::empty({L, c.dim});                         // [L, dim]
+  ops::linear(g, img_emb_3_, ctx);
+  ops::layer_norm(ctx, img_emb_4_weight_, img_emb_4_bias_, kLnEps, ctx);
+  return ops::to_backend(ctx, backend_);
+}
+
+void CausalDit::set_cross_kv(const Tensor& ctx) {
+  const DitConfig& c = config_;
+  const int64_t L = ctx.dim(0);
   std::vector<CrossKV> kv(blocks_.size());
   for (size_t b = 0; b < blocks_.size(); ++b) {
-    Tensor k = ops::empty({c.text_len, c.dim}, backend_);         // [text_len, dim]
+    Tensor k = ops::empty({L, c.dim}, backend_);                  // [L, dim]
     linear_into(ctx, blocks_[b].cross_k, k);
     ops::rms_norm(k, blocks_[b].cross_norm_k, c.eps, k);
-    Tensor v = ops::empty({c.text_len, c.dim}, backend_);         // [text_len, dim]
+    Tensor v = ops::empty({L, c.dim}, backend_);                  // [L, dim]
     linear_into(ctx, blocks_[b].cross_v, v);
-    kv[b].k = k.reshape({c.text_len, c.num_heads, c.head_dim()}); // [text_len, H, d]
-    kv[b].v = v.reshape({c.text_len, c.num_heads, c.head_dim()}); // [text_len, H, d]
+    kv[b].k = k.reshape({L, c.num_heads, c.head_dim()});          // [L, H, d]
+    kv[b].v = v.reshape({L, c.num_heads, c.head_dim()});          // [L, H, d]
   }
   graphs_.clear();  // recorded graphs read the old keys and values
   cross_kv_ = std::move(kv);
@@ -219,8 +274,8 @@ void CausalDit::block_qkv(int64_t b, const Grid& g, DitActivations& a) const {
                         a.k_rot);                                 // [T, H, d] each
 }
 
-void CausalDit::block_rest(int64_t b, const Grid& g, const std::vector<ops::KVSegment>& kv,
-                           DitActivations& a) const {
+void CausalDit::block_rest(int64_t b, const Grid& g, const std::vector<ops::KVSegment>& kv, DitActivations& a,
+                           const PixelFrameActions* pixel_actions) {
   const DitConfig& c = config_;
   const Block& k = blocks_[b];
   const int64_t T = g.tokens(), tpf = g.per_frame();
@@ -242,6 +297,11 @@ void CausalDit::block_rest(int64_t b, const Grid& g, const std::vector<ops::KVSe
   linear_into(a.attn.reshape(flat), k.cross_o, a.y);              // [T, dim]
   ops::add(a.x, a.y);
 
+  // MG2: the action module between the cross-attention and the FFN (§2.2).
+  if (!action_modules_.empty() && action_modules_[b])
+    action_modules_[b]->forward(a.x, g.start_frame, g.frames, tpf, pixel_actions->keyboard, pixel_actions->mouse,
+                                action_caches_[b]);
+
   // Feed-forward.
   ops::layer_norm_modulate(a.x, a.mod, 3, 4, tpf, c.eps, a.h);    // [T, dim]
   linear_into(a.h, k.ffn_0, a.ffn);                               // [T, ffn]
@@ -260,7 +320,7 @@ void CausalDit::head(const Grid& g, DitActivations& a) const {
 }
 
 Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
-                          bool cache_update, const Tensor& actions) {
+                          bool cache_update, const Tensor& actions, const PixelFrameActions* pixel_actions) {
   const DitConfig& c = config_;
   if (!has_prompt()) throw Error("forward: no prompt set");
   if (x.rank() != 4 || x.dim(1) != c.in_dim)
@@ -284,6 +344,9 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
                   ", " + std::to_string(c.action_dim) + "]");
   }
 
+  if (!c.action_blocks.empty() && (!pixel_actions || !pixel_actions->keyboard.defined()))
+    throw Error("forward: this Matrix-Game 2.0 model needs keyboard (and mouse) rows per pixel frame");
+
   DitActivations& a = workspace_.views(c, {f, height, width});
   upload_inputs(x, t, actions, a);
 
@@ -305,7 +368,7 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
                             reinterpret_cast<intptr_t>(s.bias), static_cast<intptr_t>(s.len)})
         signature.push_back(value);
     graphs_.run(static_cast<int>(b + 1), signature, [&] {
-      block_rest(b, g, kv, a);
+      block_rest(b, g, kv, a, pixel_actions);
       if (b + 1 < c.num_layers) block_qkv(b + 1, g, a);
       else head(g, a);
     });

@@ -8,6 +8,7 @@
 // repeated calls is replayed as CUDA graphs (cuda_graph_runner.h).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "runtime/model/cuda_graph_runner.h"
 #include "runtime/model/dit_config.h"
 #include "runtime/model/dit_workspace.h"
+#include "runtime/model/mg2_action_module.h"
 #include "runtime/core/ops.h"
 #include "runtime/core/safetensors.h"
 #include "runtime/core/tensor.h"
@@ -33,6 +35,13 @@ struct DitOptions {
 // The KV store configuration for a model of config `c` (see CausalDit::cache_config).
 cache::KvStoreConfig dit_cache_config(const DitConfig& c, int64_t height, int64_t width, int64_t capacity_frames,
                                       int64_t sink_frames, Backend backend);
+
+// Matrix-Game 2.0's per-pixel-frame actions for one call (mg2_windows.h):
+// keyboard [N, K] and mouse [N, 2] (undefined without a mouse branch), rows
+// 0..N-1 from the video's first pixel frame, N >= rows_for_call.
+struct PixelFrameActions {
+  Tensor keyboard, mouse;
+};
 
 class CausalDit {
  public:
@@ -56,7 +65,9 @@ class CausalDit {
 
   // Sets the prompt: context [L, text_dim] (any backend) with L <= text_len,
   // zero-padded to text_len rows; the cross-attention keys and values are
-  // computed here, once, on the model's backend.
+  // computed here, once, on the model's backend. An image-context model
+  // (MG2) takes its CLIP tokens [L, image_dim] here instead, unpadded,
+  // through img_emb.
   void set_prompt(const Tensor& context);
   bool has_prompt() const { return !cross_kv_.empty(); }
 
@@ -65,8 +76,13 @@ class CausalDit {
   // backend. `cache_update` marks the clean pass that leaves a chunk's final
   // keys in the cache (the policies learn from those queries). Models with an
   // action embedding take `actions` [f, action_dim] (undefined: no keys pressed).
+  // MG2 models (config().action_blocks) take `pixel_actions` instead, and x
+  // holds all in_dim = 36 channels: the noisy latents, then cond_concat.
   Tensor forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
-                 bool cache_update = false, const Tensor& actions = Tensor());
+                 bool cache_update = false, const Tensor& actions = Tensor(),
+                 const PixelFrameActions* pixel_actions = nullptr);
+  // Forgets the action modules' key/value windows (a new video).
+  void reset_action_caches();
 
  private:
   struct Block {
@@ -88,6 +104,10 @@ class CausalDit {
     int64_t per_frame() const { return rows * cols; }
   };
 
+  // MG2: img_emb of CLIP tokens [L, image_dim] -> [L, dim] on the model's backend.
+  Tensor image_embedding(const Tensor& tokens) const;
+  // The cross-attention keys and values of every block from ctx [L, dim].
+  void set_cross_kv(const Tensor& ctx);
   // Host-side inputs into the workspace: latents, the time sinusoid, actions.
   void upload_inputs(const Tensor& x, const std::vector<float>& t, const Tensor& actions, DitActivations& a) const;
   // Device work, in launch order: embeddings and the patch embedding; the
@@ -95,7 +115,8 @@ class CausalDit {
   // rest of block b from its attention over `kv`; the head.
   void embed(DitActivations& a) const;
   void block_qkv(int64_t b, const Grid& g, DitActivations& a) const;
-  void block_rest(int64_t b, const Grid& g, const std::vector<ops::KVSegment>& kv, DitActivations& a) const;
+  void block_rest(int64_t b, const Grid& g, const std::vector<ops::KVSegment>& kv, DitActivations& a,
+                  const PixelFrameActions* pixel_actions);
   void head(const Grid& g, DitActivations& a) const;
 
   DitConfig config_;
@@ -106,6 +127,12 @@ class CausalDit {
   ops::LinearWeight time_embedding_0_, time_embedding_2_, time_projection_1_;
   ops::LinearWeight text_embedding_0_, text_embedding_2_;
   ops::LinearWeight action_embedding_0_, action_embedding_2_;  // only when config_.action_dim > 0
+  // MG2 only (config_.image_dim > 0): img_emb.proj.{0,4} LayerNorms, .1 and .3 linears.
+  Tensor img_emb_0_weight_, img_emb_0_bias_, img_emb_4_weight_, img_emb_4_bias_;
+  ops::LinearWeight img_emb_1_, img_emb_3_;
+  // MG2 only: the action module of each action block (null elsewhere) and its windows.
+  std::vector<std::unique_ptr<Mg2ActionModule>> action_modules_;
+  std::vector<Mg2ActionCache> action_caches_;
   Tensor head_modulation_;  // [2, dim]
   ops::LinearWeight head_head_;
   std::vector<Block> blocks_;

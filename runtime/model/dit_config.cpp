@@ -47,7 +47,16 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
   if (c.num_layers == 0) throw fail("no transformer blocks (missing 'blocks.0.self_attn.q.weight')");
   c.ffn_dim = w.info("blocks.0.ffn.0.weight").shape.at(0);
   c.freq_dim = w.info("time_embedding.0.weight").shape.at(1);
-  c.text_dim = w.info("text_embedding.0.weight").shape.at(1);
+  if (!w.has("text_embedding.0.weight") && w.has("img_emb.proj.1.weight")) {
+    // MG2: image tokens through img_emb, no text (§2.1); no padding rows.
+    c.image_dim = w.info("img_emb.proj.1.weight").shape.at(1);
+    c.text_dim = c.image_dim;
+    c.text_len = 0;
+  } else {
+    c.text_dim = w.info("text_embedding.0.weight").shape.at(1);
+  }
+  for (int64_t b = 0; b < c.num_layers; ++b)
+    if (w.has("blocks." + std::to_string(b) + ".action_model.keyboard_embed.0.weight")) c.action_blocks.push_back(b);
   const Shape& head = w.info("head.head.weight").shape;
   const int64_t patch = int64_t{c.patch_t} * c.patch_h * c.patch_w;
   if (head.at(0) % patch) throw fail("tensor 'head.head.weight' rows not a multiple of the patch size");
@@ -72,7 +81,8 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
       out = j[key].get<int64_t>();
     };
     get_int("num_heads", c.num_heads);
-    get_int("text_len", c.text_len);
+    if (c.image_dim == 0) get_int("text_len", c.text_len);
+    if (!c.action_blocks.empty()) c.action_config_json = it->second;
     get_int("local_attn_size", c.local_attn_size);
     get_int("sink_size", c.sink_size);
     int64_t action_dim = c.action_dim;
@@ -95,6 +105,7 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
         {"num_layers", c.num_layers, "blocks.{i}.*"},
     };
     for (const Derived& d : derived) {
+      if (c.image_dim > 0 && std::string(d.key) == "text_dim") continue;  // MG2 configs keep Wan's 4096, unused
       int64_t declared = d.value;
       get_int(d.key, declared);
       if (declared != d.value)
@@ -105,6 +116,10 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
                    " (" + d.key + " " + std::to_string(d.value) + ")");
     }
   }
+  if (!c.action_blocks.empty() && c.action_config_json.empty())
+    throw fail("blocks." + std::to_string(c.action_blocks[0]) +
+               ".action_model.* (a Matrix-Game 2.0 action module) needs the model config with its action_config "
+               "in __metadata__.config");
   if (c.num_heads <= 0 || c.dim % c.num_heads)
     throw fail("cannot split dim " + std::to_string(c.dim) + " into " + std::to_string(c.num_heads) +
                " heads (give num_heads in __metadata__.config)");

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace wl {
 
@@ -24,6 +25,14 @@ struct DitConfig {
   int64_t local_attn_size = -1;  // frames the reference cache holds (-1: unbounded)
   int64_t sink_size = 0;         // sink frames of the reference cache
   int64_t action_dim = 0;        // width of the per-frame action vector (0: no action embedding)
+  // Matrix-Game 2.0 (specs/text_action_checkpoints.md §2): the context is
+  // CLIP image tokens of this width through `img_emb` instead of text
+  // through `text_embedding` (0: a text model).
+  int64_t image_dim = 0;
+  // Blocks with an `action_model` (MG2's action module), and the model
+  // config JSON its settings come from ("" when there are none).
+  std::vector<int64_t> action_blocks;
+  std::string action_config_json;
 
   int64_t head_dim() const { return dim / num_heads; }
   // Tokens of one latent frame of H x W.

@@ -178,7 +178,9 @@ void Mg2ActionModule::forward(Tensor& x, int64_t start, int64_t frames, int64_t 
     mouse_branch(x, start, frames, S, ms.f32(), cache);
   }
   keyboard_branch(x, start, frames, S, kb.f32(), cache);
-  const int64_t oldest_needed = start + frames - c.local_attn_size + 1;  // the next call's window start, at least
+  // The next call may be this chunk again (the next denoising step or the
+  // clean pass), so keep this call's whole window.
+  const int64_t oldest_needed = mg2::attended_frames(start, frames, c.local_attn_size).begin;
   drop_before(cache.mouse, oldest_needed);
   drop_before(cache.keyboard, oldest_needed);
 }
