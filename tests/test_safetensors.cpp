@@ -274,6 +274,23 @@ TEST(SafetensorsWeightMap, PrefersGeneratorEmaAndDropsModelPrefix) {
   EXPECT_EQ(weights.info("head.b").name, "generator_ema.model.head.b");
 }
 
+// U8 holds fixtures' images: it round-trips through the file, converts
+// with rounding and clamping, and is refused as a weight.
+TEST(SafetensorsWeightMap, U8ImagesReadButAreNotWeights) {
+  TempFile f("u8.safetensors");
+  const Tensor px = Tensor::from_floats({-3.0f, 0.4f, 0.6f, 254.5f, 300.0f}, {5}).to(DType::U8);
+  EXPECT_EQ(px.to_floats(), (std::vector<float>{0.0f, 0.0f, 1.0f, 254.0f, 255.0f}));  // half to even
+  write_safetensors(f.path, {{"image.u8", px}, {"w", Tensor::zeros({2})}});
+  const SafetensorsFile file = SafetensorsFile::open(f.path);
+  EXPECT_EQ(file.info("image.u8").dtype, DType::U8);
+  EXPECT_EQ(file.get("image.u8").to_floats(), px.to_floats());
+  WeightMap weights = WeightMap::open(f.path);
+  EXPECT_EQ(weights.get("w").numel(), 2);
+  const std::string msg = error_of([&] { weights.get("image.u8"); });
+  EXPECT_NE(msg.find("tensor 'image.u8' has dtype U8"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(f.path), std::string::npos) << msg;
+}
+
 TEST(SafetensorsWeightMap, FallsBackToGenerator) {
   TempFile f("gen.safetensors");
   write_safetensors(f.path, {{"generator.model.x", ramp({2}, 1.0f, DType::BF16)},

@@ -173,7 +173,7 @@ bool as_u64(const json& v, uint64_t& out) {
 }
 
 bool parse_dtype(const std::string& s, DType& out) {
-  for (DType t : {DType::F32, DType::BF16, DType::F16}) {
+  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::U8}) {
     if (s == dtype_name(t)) {
       out = t;
       return true;
@@ -232,7 +232,7 @@ TensorInfo parse_entry(const std::string& label, const std::string& name, const 
   if (!dtype.is_string()) fail(where, "dtype must be a string, got " + brief(dtype));
   if (!parse_dtype(dtype.get<std::string>(), info.dtype))
     fail(where, "unsupported dtype '" + printable(dtype.get<std::string>()) +
-                    "' (supported: F32, BF16, F16)");
+                    "' (supported: F32, BF16, F16, U8)");
 
   info.shape = parse_shape(where, required_field(where, entry, "shape"));
 

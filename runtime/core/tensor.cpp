@@ -12,6 +12,7 @@ size_t dtype_size(DType t) {
     case DType::F32: return 4;
     case DType::BF16: return 2;
     case DType::F16: return 2;
+    case DType::U8: return 1;
   }
   return 0;
 }
@@ -21,6 +22,7 @@ const char* dtype_name(DType t) {
     case DType::F32: return "F32";
     case DType::BF16: return "BF16";
     case DType::F16: return "F16";
+    case DType::U8: return "U8";
   }
   return "?";
 }
@@ -177,6 +179,9 @@ std::vector<float> Tensor::to_floats() const {
     case DType::F16:
       for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(data<uint16_t>()[i]);
       break;
+    case DType::U8:
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(data<uint8_t>()[i]);
+      break;
   }
   return out;
 }
@@ -195,6 +200,12 @@ Tensor Tensor::to(DType dtype) const {
       break;
     case DType::F16:
       for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = f32_to_f16(f[i]);
+      break;
+    case DType::U8:  // round to nearest, clamped to 0..255 (NaN -> 0)
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = std::nearbyint(f[i]);
+        t.data<uint8_t>()[i] = static_cast<uint8_t>(v >= 255.0f ? 255.0f : (v > 0.0f ? v : 0.0f));
+      }
       break;
   }
   return t;

@@ -14,7 +14,8 @@
 
 namespace wl {
 
-enum class DType : uint8_t { F32, BF16, F16 };
+// U8 holds images (fixtures' uint8 pixels); weights are F32, BF16 or F16 only.
+enum class DType : uint8_t { F32, BF16, F16, U8 };
 enum class Backend : uint8_t { CPU, CUDA };
 
 size_t dtype_size(DType t);

@@ -129,6 +129,8 @@ const TensorInfo& WeightMap::info(const std::string& name) const {
 Tensor WeightMap::get(const std::string& name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) fail(path_, "missing tensor '" + name + "'");
+  if (it->second.info.dtype == DType::U8)
+    fail(path_, "tensor '" + name + "' has dtype U8; weights must be F32, BF16 or F16");
   return it->second.read();
 }
 

@@ -52,6 +52,7 @@ void row_to_f32(const Tensor& t, int64_t row, float* out) {
       for (int64_t j = 0; j < D; ++j) out[j] = f16_to_f32(p[j]);
       return;
     }
+    case DType::U8: throw Error("UMT5 embedding: U8 is not a weight dtype");
   }
 }
 
