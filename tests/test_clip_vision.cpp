@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -187,6 +188,60 @@ TEST(ClipVision, BadInputsGetNamedErrors) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("visual.pos_embedding"), std::string::npos) << e.what();
+  }
+}
+
+
+// ---- worldloop encode ----------------------------------------------------------------------------
+
+TEST(EncodeCommand, ReproducesTheFixtureFromACaseAndFromAnImageFile) {
+  Fixture f;
+  const std::string dir = test::temp_dir();
+  std::string log;
+  ASSERT_EQ(test::run_worldloop("encode --weights " + kWeights + " --case " + kCase + " --out " + dir + "/case.safetensors", &log), 0) << log;
+  // The same image as a binary PPM (stb_image reads it), with the fixture's size.
+  const ImageU8 im = f.image_u8("image.u8");
+  {
+    std::ofstream ppm(dir + "/start.ppm", std::ios::binary);
+    ppm << "P6\n" << im.width << " " << im.height << "\n255\n";
+    ppm.write(reinterpret_cast<const char*>(im.rgb.data()), static_cast<std::streamsize>(im.rgb.size()));
+  }
+  ASSERT_EQ(test::run_worldloop("encode --weights " + kWeights + " --image " + dir + "/start.ppm --size " +
+                                    std::to_string(f.th) + "x" + std::to_string(f.tw) + " --out " + dir + "/image.safetensors", &log), 0) << log;
+  for (const char* out : {"/case.safetensors", "/image.safetensors"}) {
+    const SafetensorsFile o = SafetensorsFile::open(dir + out);
+    const Tensor u8 = o.get("frame.u8"), want = f.cs.get("frame.u8");
+    ASSERT_EQ(u8.shape(), want.shape()) << out;
+    EXPECT_EQ(std::vector<uint8_t>(u8.data<uint8_t>(), u8.data<uint8_t>() + u8.numel()),
+              std::vector<uint8_t>(want.data<uint8_t>(), want.data<uint8_t>() + want.numel())) << out;
+    for (const char* name : {"crop.box", "frame", "clip.pixels", "tap.embed", "tap.block.0", "tap.block.1", "tokens",
+                             "contrast.all_blocks", "contrast.all_blocks_post_norm"})
+      EXPECT_LT(rel(o.get_f32(name), f.f32(name)), 1e-5) << out << " " << name;
+    EXPECT_FALSE(o.has("tap.block.2")) << "the last block does not run";
+  }
+}
+
+TEST(EncodeCommand, BadInputsFailWithOneNamedLine) {
+  const std::string dir = test::temp_dir();
+  struct Case {
+    std::string args, says;
+  };
+  const std::string w = " --weights " + kWeights, o = " --out " + dir + "/o.safetensors";
+  const Case cases[] = {
+      {w + " --case " + kCase + " --image x.png" + o, "exactly one of --case and --image"},
+      {w + " --image " + dir + "/missing.png" + o, "missing.png: no such file"},
+      {w + " --image " + dir + o, "not a regular file"},
+      {w + " --image " + kWeights + o, "not an image stb_image can read"},
+      {w + " --image " + kWeights + " --size 0x5" + o, "--size must be HEIGHTxWIDTH"},
+      {w + " --case " + kWeights + o, "not a CLIP case"},
+      {" --weights " + test::data_path("mg2_universal.weights.safetensors") + " --case " + kCase + o,
+       "no CLIP vision tower here"},
+  };
+  for (const Case& c : cases) {
+    std::string log;
+    EXPECT_EQ(test::run_worldloop("encode" + c.args, &log), 1) << c.args << "\n" << log;
+    EXPECT_NE(log.find(c.says), std::string::npos) << c.args << "\n" << log;
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
   }
 }
 

@@ -15,5 +15,6 @@ int cmd_bench(int argc, char** argv);
 int cmd_text_encode(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
+int cmd_encode(int argc, char** argv);
 
 }  // namespace wl::app

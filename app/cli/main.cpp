@@ -21,6 +21,7 @@ const Command kCommands[] = {
     {"bench", wl::app::cmd_bench, "measure a world against its oracle ('bench world')"},
     {"dit-replay", wl::app::cmd_dit_replay, "replay recorded forward calls of a causal Wan DiT"},
     {"text-encode", wl::app::cmd_text_encode, "encode prompts with Wan's umT5 text encoder"},
+    {"encode", wl::app::cmd_encode, "prepare a start image and run the CLIP vision tower on it (MG2)"},
     {"convert", wl::app::cmd_convert, "turn any checkpoint (.pt, safetensors, diffusers) into one f32 safetensors"},
     {"inspect", wl::app::cmd_inspect, "say what a checkpoint file or folder is, without loading it"},
 };

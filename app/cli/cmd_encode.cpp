@@ -1,0 +1,173 @@
+// worldloop encode: prepares a start image as Matrix-Game 2.0 does and runs
+// the CLIP vision tower on it (runtime/model/start_image.h, clip_vision.h),
+// writing every intermediate under the fixture's names so a run can be
+// checked against the reference step by step.
+#include <array>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+// The only translation unit of the executable that decodes images.
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG
+#include <stb/stb_image.h>
+#include <sys/stat.h>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "runtime/core/error.h"
+#include "runtime/core/ops.h"
+#include "runtime/core/safetensors.h"
+#include "runtime/model/clip_vision.h"
+#include "runtime/model/start_image.h"
+
+namespace wl::app {
+namespace {
+
+const char* kUsage =
+    "usage: worldloop encode --weights W (--case C.safetensors | --image START.png [--size HxW]) --out O.safetensors\n"
+    "                        [--precision f32|bf16]\n"
+    "Runs MG2's start-image preparation and the CLIP ViT-H/14 vision tower (the visual.* tensors of\n"
+    "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth, or a safetensors file with them).\n"
+    "The image is C's image.u8 tensor (a wan-clip-vision-case file, target size from its frame_hw) or\n"
+    "START (PNG/JPEG/BMP, read with stb_image; no EXIF rotation), centre-cropped to the aspect of\n"
+    "--size (default 352x640), resized with Pillow's bilinear and squashed to CLIP's input size.\n"
+    "Writes crop.box, frame.u8, frame, clip.resized, clip.pixels, tap.embed, tap.block.i and tokens\n"
+    "(MG2's visual_context: all blocks but the last, no post_norm), plus contrast.all_blocks(_post_norm).\n"
+    "The Wan VAE encoder (cond_concat) is not implemented yet.\n";
+
+constexpr int kMaxSide = 16384;
+
+ImageU8 image_from_case(const SafetensorsFile& c, int64_t& th, int64_t& tw) {
+  auto fmt = c.metadata().find("format");
+  if (fmt == c.metadata().end() || fmt->second != "wan-clip-vision-case")
+    throw Error(c.path() + ": not a CLIP case (__metadata__.format is '" +
+                (fmt == c.metadata().end() ? std::string("missing") : fmt->second) +
+                "', expected 'wan-clip-vision-case')");
+  if (!c.has("image.u8")) throw Error(c.path() + ": missing tensor 'image.u8'");
+  const Tensor t = c.get("image.u8");  // [H, W, 3] U8
+  if (t.dtype() != DType::U8 || t.rank() != 3 || t.dim(2) != 3 || t.dim(0) < 1 || t.dim(1) < 1)
+    throw Error(c.path() + ": tensor 'image.u8' is " + dtype_name(t.dtype()) + " " + shape_str(t.shape()) +
+                ", expected U8 [H, W, 3]");
+  if (auto hw = c.metadata().find("frame_hw"); hw != c.metadata().end()) {
+    const nlohmann::json j = nlohmann::json::parse(hw->second, nullptr, false);
+    if (!j.is_array() || j.size() != 2 || !j[0].is_number_integer() || !j[1].is_number_integer() ||
+        j[0].get<int64_t>() < 1 || j[1].get<int64_t>() < 1 || j[0].get<int64_t>() > kMaxSide ||
+        j[1].get<int64_t>() > kMaxSide)
+      throw Error(c.path() + ": __metadata__.frame_hw '" + hw->second + "' is not [height, width]");
+    th = j[0].get<int64_t>();
+    tw = j[1].get<int64_t>();
+  }
+  ImageU8 im{t.dim(0), t.dim(1), {}};
+  im.rgb.assign(t.data<uint8_t>(), t.data<uint8_t>() + t.numel());
+  return im;
+}
+
+ImageU8 image_from_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": no such file");
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &channels))
+    throw Error(path + ": not an image stb_image can read (" + stbi_failure_reason() + ")");
+  if (w > kMaxSide || h > kMaxSide)
+    throw Error(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) + ", larger than " +
+                std::to_string(kMaxSide) + " on a side");
+  uint8_t* px = stbi_load(path.c_str(), &w, &h, &channels, 3);  // alpha dropped, like convert("RGB")
+  if (!px) throw Error(path + ": cannot decode (" + stbi_failure_reason() + ")");
+  ImageU8 im{h, w, std::vector<uint8_t>(px, px + static_cast<size_t>(w) * h * 3)};
+  stbi_image_free(px);
+  return im;
+}
+
+void parse_size(const std::string& s, int64_t& th, int64_t& tw) {
+  long long h = 0, w = 0;
+  char tail = 0;
+  if (std::sscanf(s.c_str(), "%lldx%lld%c", &h, &w, &tail) != 2 || h < 1 || w < 1 || h > kMaxSide || w > kMaxSide)
+    throw Error("--size must be HEIGHTxWIDTH with sides 1.." + std::to_string(kMaxSide) + ", got '" + s + "'");
+  th = h;
+  tw = w;
+}
+
+Tensor u8_tensor(const ImageU8& im) {
+  Tensor t = Tensor::empty({im.height, im.width, 3}, DType::U8);  // [H, W, 3]
+  std::copy(im.rgb.begin(), im.rgb.end(), t.data<uint8_t>());
+  return t;
+}
+
+}  // namespace
+
+int cmd_encode(int argc, char** argv) {
+  Args args(argc, argv, {"weights", "case", "image", "size", "out", "precision"}, {"help"});
+  if (args.has("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const std::string weights = args.require("weights"), out = args.require("out");
+  if (args.has("case") == args.has("image")) throw Error("give exactly one of --case and --image");
+  const ops::MatmulPrecision precision = ops::parse_precision(args.get("precision", "f32"));
+
+  const WeightMap w = WeightMap::open(weights);
+  if (!w.has("visual.patch_embedding.weight")) {
+    if (w.has("encoder.conv1.weight") || w.has("conv1.weight"))
+      throw Error(weights + ": this is a Wan VAE; its encoder is not implemented yet (only CLIP encodes)");
+    throw Error(weights + ": no CLIP vision tower here (missing tensor 'visual.patch_embedding.weight')");
+  }
+  const ClipVision clip(w, precision);
+
+  int64_t th = 352, tw = 640;
+  ImageU8 image;
+  std::string source;
+  if (args.has("case")) {
+    source = args.require("case");
+    if (args.has("size")) parse_size(args.require("size"), th, tw);
+    image = image_from_case(SafetensorsFile::open(source), th, tw);
+  } else {
+    source = args.require("image");
+    parse_size(args.get("size", "352x640"), th, tw);
+    image = image_from_file(source);
+  }
+
+  const std::array<int64_t, 4> box = centre_crop_box(image.height, image.width, th, tw);
+  const ImageU8 frame_u8 = pillow_bilinear_resize(crop(image, box), th, tw);
+  const Tensor frame = frame_from_u8(frame_u8);                               // [3, th, tw]
+  const Tensor resized = clip_bicubic_resize(frame, clip.config().image_size);  // [3, S, S]
+  const Tensor pixels = clip_normalize(resized);                              // [3, S, S]
+  ClipVision::Taps taps;
+  const Tensor tokens = clip.forward(pixels, -1, &taps);                      // [N, D]
+  const Tensor all = clip.forward(pixels, clip.config().layers);              // [N, D], for contrast
+
+  std::vector<std::pair<std::string, Tensor>> tensors = {
+      {"crop.box", Tensor::from_floats({static_cast<float>(box[0]), static_cast<float>(box[1]),
+                                        static_cast<float>(box[2]), static_cast<float>(box[3])},
+                                       {4})},
+      {"frame.u8", u8_tensor(frame_u8)},
+      {"frame", frame},
+      {"clip.resized", resized},
+      {"clip.pixels", pixels},
+      {"tap.embed", taps.embed}};
+  for (size_t i = 0; i < taps.block.size(); ++i) tensors.emplace_back("tap.block." + std::to_string(i), taps.block[i]);
+  tensors.emplace_back("tokens", tokens);
+  tensors.emplace_back("contrast.all_blocks", all);
+  tensors.emplace_back("contrast.all_blocks_post_norm", clip.post_norm(all));
+  const std::map<std::string, std::string> meta = {
+      {"format", "wan-clip-vision-output"},
+      {"weights", weights},
+      {"source", source},
+      {"frame_hw", nlohmann::json::array({th, tw}).dump()},
+      {"image_hw", nlohmann::json::array({image.height, image.width}).dump()},
+      {"blocks_run", std::to_string(taps.block.size())},
+      {"precision", ops::precision_name(precision)}};
+  write_safetensors(out, tensors, meta);
+  std::fprintf(stderr, "encode: %lldx%lld image -> %lldx%lld frame -> CLIP %lld tokens x %lld (%zu of %lld blocks, %s) -> %s\n",
+               static_cast<long long>(image.width), static_cast<long long>(image.height), static_cast<long long>(tw),
+               static_cast<long long>(th), static_cast<long long>(tokens.dim(0)), static_cast<long long>(tokens.dim(1)),
+               taps.block.size(), static_cast<long long>(clip.config().layers), ops::precision_name(precision),
+               out.c_str());
+  return 0;
+}
+
+}  // namespace wl::app
