@@ -9,6 +9,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/core/safetensors.h"
+#include "runtime/model/mg2_cond_concat.h"
 #include "runtime/model/wan_vae_encoder.h"
 #include "tests/support/golden.h"
 
@@ -124,6 +125,67 @@ TEST(WanVaeEncoder, BadInputsGetNamedErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("encoder.conv1.weight"), std::string::npos) << e.what();
   }
+}
+
+
+// ---- MG2's cond_concat ------------------------------------------------------------------------
+
+TEST(Mg2CondConcat, MaskFirstThenTheLatentsOfTheFrameFollowedByGrey) {
+  Fixture f;
+  const Tensor frame = frames(f.f32("video"), 0, 1).reshape({3, 32, 48});
+  const int64_t F = 3;
+  const Tensor cond = mg2_cond_concat(f.enc, frame, F);  // [3, 20, 4, 6]
+  ASSERT_EQ(cond.shape(), (Shape{F, 20, 4, 6}));
+  // The same video built by hand: the frame, then 4(F-1) frames of exactly 0.0.
+  std::vector<float> video(static_cast<size_t>((1 + 4 * (F - 1)) * 3 * 32 * 48), 0.0f);
+  const std::vector<float> fr = frame.to_floats();
+  std::copy(fr.begin(), fr.end(), video.begin());
+  const Tensor latents = f.enc.encode(Tensor::from_floats(video, {1 + 4 * (F - 1), 3, 32, 48}));  // [3, 16, 4, 6]
+  const std::vector<float> c = cond.to_floats(), l = latents.to_floats();
+  const int64_t P = 24;
+  for (int64_t t = 0; t < F; ++t) {
+    for (int64_t k = 0; k < 4 * P; ++k) EXPECT_EQ(c[static_cast<size_t>(t * 20 * P + k)], t == 0 ? 1.0f : 0.0f);
+    for (int64_t k = 0; k < 16 * P; ++k)
+      EXPECT_EQ(c[static_cast<size_t>(t * 20 * P + 4 * P + k)], l[static_cast<size_t>(t * 16 * P + k)]);
+  }
+  // Grey latents are not zero.
+  double grey = 0.0;
+  for (int64_t k = 0; k < 16 * P; ++k) grey += std::fabs(c[static_cast<size_t>(2 * 20 * P + 4 * P + k)]);
+  EXPECT_GT(grey, 1e-2);
+}
+
+TEST(Mg2CondConcat, TheGreyContinuationIsConstantFromLatent29) {
+  // 35 latent frames: the helper encodes 30 and repeats the last; encoding
+  // all 137 pixel frames gives the same rows to f32 rounding.
+  Fixture f;
+  const Tensor frame = frames(f.f32("video"), 0, 1).reshape({3, 32, 48});
+  const int64_t F = 35, P = 24;
+  const Tensor cond = mg2_cond_concat(f.enc, frame, F);
+  std::vector<float> video(static_cast<size_t>((1 + 4 * (F - 1)) * 3 * 32 * 48), 0.0f);
+  const std::vector<float> fr = frame.to_floats();
+  std::copy(fr.begin(), fr.end(), video.begin());
+  const std::vector<float> full = f.enc.encode(Tensor::from_floats(video, {1 + 4 * (F - 1), 3, 32, 48})).to_floats();
+  const std::vector<float> c = cond.to_floats();
+  double worst = 0.0, scale = 0.0;
+  for (int64_t t = 29; t < F; ++t)
+    for (int64_t k = 0; k < 16 * P; ++k) {
+      worst = std::max(worst, std::fabs(static_cast<double>(c[static_cast<size_t>(t * 20 * P + 4 * P + k)]) -
+                                        full[static_cast<size_t>(t * 16 * P + k)]));
+      scale = std::max(scale, std::fabs(static_cast<double>(full[static_cast<size_t>(t * 16 * P + k)])));
+    }
+  EXPECT_LT(worst, 1e-5 * std::max(1.0, scale)) << "max abs " << worst;
+  // ...and early latents do move (the shortcut only holds from 29).
+  double early = 0.0;
+  for (int64_t k = 0; k < 16 * P; ++k)
+    early = std::max(early, std::fabs(static_cast<double>(full[static_cast<size_t>(1 * 16 * P + k)]) - full[static_cast<size_t>(2 * 16 * P + k)]));
+  EXPECT_GT(early, 1e-3);
+}
+
+TEST(Mg2CondConcat, BadFramesGetNamedErrors) {
+  Fixture f;
+  EXPECT_THROW(mg2_cond_concat(f.enc, Tensor::zeros({3, 44, 80}), 2), Error);   // 44 is not a multiple of 8
+  EXPECT_THROW(mg2_cond_concat(f.enc, Tensor::zeros({3, 360, 640}), 2), Error);  // more than one tile
+  EXPECT_THROW(mg2_cond_concat(f.enc, Tensor::zeros({3, 32, 48}), 0), Error);
 }
 
 }  // namespace
