@@ -233,9 +233,18 @@ TEST(EncodeCommand, BadInputsFailWithOneNamedLine) {
       {w + " --image " + dir + o, "not a regular file"},
       {w + " --image " + kWeights + o, "not an image stb_image can read"},
       {w + " --image " + kWeights + " --size 0x5" + o, "--size must be HEIGHTxWIDTH"},
-      {w + " --case " + kWeights + o, "not a CLIP case"},
+      {w + " --case " + kWeights + o, "missing tensor 'image.u8'"},
       {" --weights " + test::data_path("mg2_universal.weights.safetensors") + " --case " + kCase + o,
-       "no CLIP vision tower here"},
+       "neither a CLIP vision tower"},
+      {w + " --case " + kCase + " --latent-frames 3" + o, "--latent-frames needs --vae"},
+      {w + " --case " + kCase + " --vae " + test::data_path("wanvae_enc_tiny.weights.safetensors") + " --latent-frames 3" + o,
+       "multiples of 8"},
+      {w + " --case " + kCase + " --vae " + test::data_path("wanvae_enc_tiny.weights.safetensors") + o,
+       "give --latent-frames"},
+      {" --weights " + test::data_path("wanvae_enc_tiny.weights.safetensors") + " --image x.png" + o,
+       "is a Wan VAE: give --case"},
+      {" --weights " + test::data_path("wanvae_enc_tiny.weights.safetensors") + " --case " + kCase + o,
+       "missing tensor 'video'"},
   };
   for (const Case& c : cases) {
     std::string log;

@@ -3,7 +3,9 @@
 // the first two encoder calls, the raw mu/logvar and the normalised latents.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -186,6 +188,51 @@ TEST(Mg2CondConcat, BadFramesGetNamedErrors) {
   EXPECT_THROW(mg2_cond_concat(f.enc, Tensor::zeros({3, 44, 80}), 2), Error);   // 44 is not a multiple of 8
   EXPECT_THROW(mg2_cond_concat(f.enc, Tensor::zeros({3, 360, 640}), 2), Error);  // more than one tile
   EXPECT_THROW(mg2_cond_concat(f.enc, Tensor::zeros({3, 32, 48}), 0), Error);
+}
+
+
+// ---- worldloop encode -------------------------------------------------------------------------
+
+TEST(EncodeCommand, AVideoCaseThroughTheVaeMatchesTheFixture) {
+  Fixture f;
+  const std::string out = test::temp_dir() + "/vae.safetensors";
+  std::string log;
+  ASSERT_EQ(test::run_worldloop("encode --weights " + kWeights + " --case " + kCase + " --out " + out, &log), 0) << log;
+  const SafetensorsFile o = SafetensorsFile::open(out);
+  for (const std::string& name : f.cs.names())
+    if (name != "video" && name.rfind("scale.", 0) != 0) {
+      ASSERT_TRUE(o.has(name)) << name;
+      EXPECT_LT(rel(o.get_f32(name), f.f32(name)), 1e-5) << name;
+    }
+  EXPECT_TRUE(o.has("tap.call.2.head.2")) << "every call's taps are written";
+}
+
+TEST(EncodeCommand, ClipAndVaeGiveMg2sTwoConditioningInputs) {
+  Fixture f;
+  const std::string dir = test::temp_dir();
+  // A 48x32 start image as a PPM: the fixture's first frame in uint8.
+  const std::vector<float> fr = frames(f.f32("video"), 0, 1).to_floats();  // [3, 32, 48]
+  std::vector<uint8_t> rgb(32 * 48 * 3);
+  for (int64_t p = 0; p < 32 * 48; ++p)
+    for (int c = 0; c < 3; ++c)
+      rgb[static_cast<size_t>(p * 3 + c)] =
+          static_cast<uint8_t>(std::lround(std::clamp((fr[static_cast<size_t>(c * 32 * 48 + p)] + 1.0f) * 127.5f, 0.0f, 255.0f)));
+  {
+    std::ofstream ppm(dir + "/start.ppm", std::ios::binary);
+    ppm << "P6\n48 32\n255\n";
+    ppm.write(reinterpret_cast<const char*>(rgb.data()), static_cast<std::streamsize>(rgb.size()));
+  }
+  std::string log;
+  ASSERT_EQ(test::run_worldloop("encode --weights " + test::data_path("clip_vit_tiny.weights.safetensors") + " --vae " +
+                                    kWeights + " --latent-frames 4 --image " + dir + "/start.ppm --size 32x48 --out " +
+                                    dir + "/mg2.safetensors", &log), 0) << log;
+  const SafetensorsFile o = SafetensorsFile::open(dir + "/mg2.safetensors");
+  const Tensor cond = o.get_f32("cond_concat");
+  ASSERT_EQ(cond.shape(), (Shape{4, 20, 4, 6}));
+  const Tensor want = mg2_cond_concat(f.enc, o.get_f32("frame"), 4);
+  EXPECT_EQ(cond.to_floats(), want.to_floats());
+  EXPECT_EQ(o.get_f32("visual_context").to_floats(), o.get_f32("tokens").to_floats());
+  EXPECT_EQ(o.metadata().at("latent_frames"), "4");
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
-// worldloop encode: prepares a start image as Matrix-Game 2.0 does and runs
-// the CLIP vision tower on it (runtime/model/start_image.h, clip_vision.h),
-// writing every intermediate under the fixture's names so a run can be
-// checked against the reference step by step.
+// worldloop encode: the encoders of an image start. With CLIP weights it
+// prepares a start image as Matrix-Game 2.0 does and runs the CLIP vision
+// tower (runtime/model/start_image.h, clip_vision.h); with --vae as well it
+// builds MG2's cond_concat (mg2_cond_concat.h). With VAE weights and a video
+// case it runs the Wan VAE encoder (wan_vae_encoder.h). Every intermediate is
+// written under the fixtures' names so a run can be checked step by step.
 #include <array>
 #include <cstdio>
 #include <map>
@@ -22,14 +24,17 @@
 #include "runtime/core/ops.h"
 #include "runtime/core/safetensors.h"
 #include "runtime/model/clip_vision.h"
+#include "runtime/model/mg2_cond_concat.h"
+#include "runtime/model/wan_vae_encoder.h"
 #include "runtime/model/start_image.h"
 
 namespace wl::app {
 namespace {
 
 const char* kUsage =
-    "usage: worldloop encode --weights W (--case C.safetensors | --image START.png [--size HxW]) --out O.safetensors\n"
-    "                        [--precision f32|bf16]\n"
+    "usage: worldloop encode --weights CLIP (--case C.safetensors | --image START.png [--size HxW]) --out O.safetensors\n"
+    "                        [--vae Wan2.1_VAE.pth --latent-frames F] [--precision f32|bf16]\n"
+    "       worldloop encode --weights Wan2.1_VAE.pth --case VIDEO.safetensors --out O.safetensors\n"
     "Runs MG2's start-image preparation and the CLIP ViT-H/14 vision tower (the visual.* tensors of\n"
     "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth, or a safetensors file with them).\n"
     "The image is C's image.u8 tensor (a wan-clip-vision-case file, target size from its frame_hw) or\n"
@@ -37,17 +42,21 @@ const char* kUsage =
     "--size (default 352x640), resized with Pillow's bilinear and squashed to CLIP's input size.\n"
     "Writes crop.box, frame.u8, frame, clip.resized, clip.pixels, tap.embed, tap.block.i and tokens\n"
     "(MG2's visual_context: all blocks but the last, no post_norm), plus contrast.all_blocks(_post_norm).\n"
-    "The Wan VAE encoder (cond_concat) is not implemented yet.\n";
+    "With --vae, also cond_concat [F, 20, H/8, W/8] (mask, then the VAE latents of the frame followed by grey\n"
+    "frames; F from --latent-frames) and visual_context (= tokens), MG2's two conditioning inputs.\n"
+    "The second form encodes C's video [T, 3, H, W] in [-1, 1] (a wan-vae-encoder-case file) with the Wan 2.1\n"
+    "VAE encoder, streaming (1 frame, then 4 per call): latents (normalised), raw.mu, raw.logvar and\n"
+    "tap.call.i.<module> for every call. CPU only.\n";
 
 constexpr int kMaxSide = 16384;
 
+// Any case holding a start image (image.u8); the target size from its frame_hw.
 ImageU8 image_from_case(const SafetensorsFile& c, int64_t& th, int64_t& tw) {
-  auto fmt = c.metadata().find("format");
-  if (fmt == c.metadata().end() || fmt->second != "wan-clip-vision-case")
-    throw Error(c.path() + ": not a CLIP case (__metadata__.format is '" +
-                (fmt == c.metadata().end() ? std::string("missing") : fmt->second) +
-                "', expected 'wan-clip-vision-case')");
-  if (!c.has("image.u8")) throw Error(c.path() + ": missing tensor 'image.u8'");
+  if (!c.has("image.u8")) {
+    auto fmt = c.metadata().find("format");
+    throw Error(c.path() + ": missing tensor 'image.u8', the start image (format '" +
+                (fmt == c.metadata().end() ? std::string("none") : fmt->second) + "')");
+  }
   const Tensor t = c.get("image.u8");  // [H, W, 3] U8
   if (t.dtype() != DType::U8 || t.rank() != 3 || t.dim(2) != 3 || t.dim(0) < 1 || t.dim(1) < 1)
     throw Error(c.path() + ": tensor 'image.u8' is " + dtype_name(t.dtype()) + " " + shape_str(t.shape()) +
@@ -98,10 +107,59 @@ Tensor u8_tensor(const ImageU8& im) {
   return t;
 }
 
+// The second form: a video case through the Wan VAE encoder.
+int encode_video(const WeightMap& w, const Args& args, const std::string& out) {
+  if (!args.has("case") || args.has("image") || args.has("vae"))
+    throw Error(w.path() + " is a Wan VAE: give --case VIDEO.safetensors (a [T, 3, H, W] video), not --image or --vae");
+  const SafetensorsFile c = SafetensorsFile::open(args.require("case"));
+  if (!c.has("video")) throw Error(c.path() + ": missing tensor 'video' ([T, 3, H, W] in [-1, 1])");
+  const Tensor video = c.get_f32("video");  // [T, 3, H, W]
+  if (video.rank() != 4 || video.dim(1) != 3 || video.dim(0) < 1 || video.dim(2) < 8 || video.dim(3) < 8 ||
+      video.dim(2) > kMaxSide || video.dim(3) > kMaxSide)
+    throw Error(c.path() + ": tensor 'video' has shape " + shape_str(video.shape()) + ", expected [T, 3, H, W] with H, W >= 8");
+  const WanVaeEncoder vae(w);
+  const int64_t T = video.dim(0), calls = 1 + (T - 1) / 4, per = video.numel() / T, Z = vae.z_dim();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  WanVaeEncoder::Stream stream;
+  std::vector<Tensor> raw;
+  for (int64_t k = 0; k < calls; ++k) {
+    const int64_t first = k == 0 ? 0 : 4 * k - 3, n = k == 0 ? 1 : 4;
+    Tensor chunk = Tensor::empty({n, 3, video.dim(2), video.dim(3)});  // [n, 3, H, W]
+    std::copy_n(video.f32() + first * per, n * per, chunk.f32());
+    WanVaeEncoder::Taps taps;
+    raw.push_back(vae.encode_call(chunk, stream, &taps));  // [1, 2Z, h, w]
+    for (auto& [name, t] : taps) tensors.emplace_back("tap.call." + std::to_string(k) + "." + name, t);
+  }
+  const int64_t h = raw[0].dim(2), wd = raw[0].dim(3), P = h * wd;
+  Tensor latents = Tensor::empty({calls, Z, h, wd}), mu = Tensor::empty({calls, Z, h, wd}), logvar = Tensor::empty({calls, Z, h, wd});
+  for (int64_t k = 0; k < calls; ++k)
+    for (int64_t ch = 0; ch < Z; ++ch)
+      for (int64_t p = 0; p < P; ++p) {
+        const float m = raw[static_cast<size_t>(k)].f32()[ch * P + p];
+        mu.f32()[(k * Z + ch) * P + p] = m;
+        logvar.f32()[(k * Z + ch) * P + p] = raw[static_cast<size_t>(k)].f32()[(Z + ch) * P + p];
+        latents.f32()[(k * Z + ch) * P + p] = (m - kWanLatentMean[ch]) / kWanLatentStd[ch];
+      }
+  tensors.emplace_back("latents", latents);
+  tensors.emplace_back("raw.mu", mu);
+  tensors.emplace_back("raw.logvar", logvar);
+  write_safetensors(out, tensors,
+                    {{"format", "wan-vae-encoder-output"},
+                     {"weights", w.path()},
+                     {"source", c.path()},
+                     {"encoder_calls", std::to_string(calls)},
+                     {"frames_used", std::to_string(1 + 4 * (calls - 1))}});
+  std::fprintf(stderr, "encode: %lld frames (%lld used) %lldx%lld -> %lld latent frames %lldx%lld -> %s\n",
+               static_cast<long long>(T), static_cast<long long>(1 + 4 * (calls - 1)),
+               static_cast<long long>(video.dim(3)), static_cast<long long>(video.dim(2)), static_cast<long long>(calls),
+               static_cast<long long>(wd), static_cast<long long>(h), out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int cmd_encode(int argc, char** argv) {
-  Args args(argc, argv, {"weights", "case", "image", "size", "out", "precision"}, {"help"});
+  Args args(argc, argv, {"weights", "case", "image", "size", "out", "precision", "vae", "latent-frames"}, {"help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -112,19 +170,30 @@ int cmd_encode(int argc, char** argv) {
 
   const WeightMap w = WeightMap::open(weights);
   if (!w.has("visual.patch_embedding.weight")) {
-    if (w.has("encoder.conv1.weight") || w.has("conv1.weight"))
-      throw Error(weights + ": this is a Wan VAE; its encoder is not implemented yet (only CLIP encodes)");
-    throw Error(weights + ": no CLIP vision tower here (missing tensor 'visual.patch_embedding.weight')");
+    if (w.has("encoder.conv1.weight")) return encode_video(w, args, out);
+    throw Error(weights + ": neither a CLIP vision tower (no tensor 'visual.patch_embedding.weight') nor a Wan VAE "
+                "encoder (no tensor 'encoder.conv1.weight')");
   }
   const ClipVision clip(w, precision);
+  if (args.has("latent-frames") && !args.has("vae")) throw Error("--latent-frames needs --vae");
 
   int64_t th = 352, tw = 640;
   ImageU8 image;
   std::string source;
+  int64_t latent_frames = args.has("latent-frames") ? args.get_int("latent-frames", 0) : 0;
   if (args.has("case")) {
     source = args.require("case");
     if (args.has("size")) parse_size(args.require("size"), th, tw);
-    image = image_from_case(SafetensorsFile::open(source), th, tw);
+    const SafetensorsFile c = SafetensorsFile::open(source);
+    image = image_from_case(c, th, tw);
+    for (const char* key : {"latent_frames", "num_output_frames"})
+      if (auto it = c.metadata().find(key); args.has("vae") && !latent_frames && it != c.metadata().end()) {
+        try {
+          latent_frames = std::stoll(it->second);
+        } catch (const std::exception&) {
+          throw Error(source + ": __metadata__." + key + " '" + it->second + "' is not an integer");
+        }
+      }
   } else {
     source = args.require("image");
     parse_size(args.get("size", "352x640"), th, tw);
@@ -153,7 +222,14 @@ int cmd_encode(int argc, char** argv) {
   tensors.emplace_back("tokens", tokens);
   tensors.emplace_back("contrast.all_blocks", all);
   tensors.emplace_back("contrast.all_blocks_post_norm", clip.post_norm(all));
-  const std::map<std::string, std::string> meta = {
+  if (args.has("vae")) {
+    if (latent_frames < 1)
+      throw Error("--vae: give --latent-frames F (1 or more; MG2 plays 150, its streaming demo up to 360)");
+    const WeightMap vw = WeightMap::open(args.require("vae"));
+    tensors.emplace_back("cond_concat", mg2_cond_concat(WanVaeEncoder(vw), frame, latent_frames));  // [F, 20, h, w]
+    tensors.emplace_back("visual_context", tokens);
+  }
+  std::map<std::string, std::string> meta = {
       {"format", "wan-clip-vision-output"},
       {"weights", weights},
       {"source", source},
@@ -161,6 +237,7 @@ int cmd_encode(int argc, char** argv) {
       {"image_hw", nlohmann::json::array({image.height, image.width}).dump()},
       {"blocks_run", std::to_string(taps.block.size())},
       {"precision", ops::precision_name(precision)}};
+  if (latent_frames) meta["latent_frames"] = std::to_string(latent_frames);
   write_safetensors(out, tensors, meta);
   std::fprintf(stderr, "encode: %lldx%lld image -> %lldx%lld frame -> CLIP %lld tokens x %lld (%zu of %lld blocks, %s) -> %s\n",
                static_cast<long long>(image.width), static_cast<long long>(image.height), static_cast<long long>(tw),
