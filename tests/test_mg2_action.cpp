@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -162,6 +163,48 @@ TEST(Mg2Action, BadInputsGetNamedErrors) {
     EXPECT_NE(std::string(e.what()).find("blocks.2.action_model."), std::string::npos) << e.what();
   }
   EXPECT_THROW(parse_mg2_action_config("{\"dim\": 64}", "cfg.json"), Error);
+}
+
+
+// MG2 publishes base_distill.safetensors with `model.` names and no config
+// inside; the config is a separate config.json. The fixture's weights in that
+// layout replay the fixture as well as with the config in the metadata.
+TEST(Mg2PublishedLayout, WeightsWithASeparateConfigJsonReplayTheFixture) {
+  const WeightMap fixture = WeightMap::open(kWeights);
+  const std::string dir = test::temp_dir();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const std::string& n : fixture.names()) tensors.emplace_back("model." + n, fixture.get(n));
+  write_safetensors(dir + "/base_distill.safetensors", tensors);  // no __metadata__
+  {
+    std::ofstream cfg(dir + "/config.json");
+    cfg << fixture.metadata().at("config");
+  }
+  const std::string out = dir + "/flow.safetensors";
+  const std::string base = "dit-replay --precision f32 --weights " + dir + "/base_distill.safetensors --calls " + kCase +
+                           " --out " + out;
+  std::string log;
+  ASSERT_EQ(test::run_worldloop(base + " --config " + dir + "/config.json", &log), 0) << log;
+  const SafetensorsFile ref = SafetensorsFile::open(kCase), got = SafetensorsFile::open(out);
+  double worst = 0.0;
+  for (int i = 0; i < std::stoi(ref.metadata().at("calls")); ++i) {
+    const std::string key = "call." + std::to_string(i) + ".flow";
+    ASSERT_TRUE(got.has(key)) << key;
+    worst = std::max(worst, test::relative_l2(got.get(key), ref.get(key)));
+  }
+  EXPECT_LT(worst, 1e-6);
+  // Without the config the action module's settings are missing: a named error.
+  EXPECT_EQ(test::run_worldloop(base, &log), 1) << log;
+  EXPECT_NE(log.find("needs the model config"), std::string::npos) << log;
+  EXPECT_NE(log.find("--config"), std::string::npos) << log;
+  // A config that disagrees with the shapes names itself and the tensor.
+  {
+    std::ofstream cfg(dir + "/wrong.json");
+    cfg << R"({"num_heads": 2, "dim": 96, "action_config": {}})";
+  }
+  EXPECT_EQ(test::run_worldloop(base + " --config " + dir + "/wrong.json", &log), 1) << log;
+  EXPECT_NE(log.find("wrong.json: dim is 96 but tensor 'patch_embedding.weight'"), std::string::npos) << log;
+  EXPECT_EQ(test::run_worldloop(base + " --config " + dir, &log), 1) << log;
+  EXPECT_NE(log.find("not a regular file"), std::string::npos) << log;
 }
 
 }  // namespace

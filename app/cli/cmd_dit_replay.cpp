@@ -20,14 +20,16 @@ namespace {
 
 const char* kUsage =
     "usage: worldloop dit-replay --weights W.safetensors --calls C.safetensors --out O.safetensors\n"
-    "                            [--precision f32|bf16|auto] [--backend cpu|cuda|auto]\n"
+    "                            [--precision f32|bf16|auto] [--backend cpu|cuda|auto] [--config config.json]\n"
     "Runs call.{i} of C in order (x, t, start_frame) with one KV cache (capacity and sink from C's\n"
     "metadata cache_frames and sink_frames) and writes call.{i}.flow to O. Products run in f32 unless\n"
     "--precision bf16; the model runs on the CPU unless --backend cuda (auto: CUDA when a device is\n"
     "usable, else the CPU). Cases with metadata mode=rolling replay Rolling Forcing's window calls and\n"
     "cache updates (call.{i}.update) with its re-anchored sink (chunk and attention_frames from C).\n"
     "Cases with mode=mg2 replay Matrix-Game 2.0: visual_context is the image context, each call gets\n"
-    "cond_concat[start:start+f] after its latents and keyboard/mouse rows 0..call.{i}.action_rows-1.\n";
+    "cond_concat[start:start+f] after its latents and keyboard/mouse rows 0..call.{i}.action_rows-1.\n"
+    "--config takes the model config from a separate config.json (MG2's published layout) instead of\n"
+    "W's __metadata__.config.\n";
 
 int64_t metadata_int(const SafetensorsFile& f, const std::string& key, int64_t fallback) {
   auto it = f.metadata().find(key);
@@ -80,7 +82,7 @@ int64_t count_calls(const SafetensorsFile& f) {
 }  // namespace
 
 int cmd_dit_replay(int argc, char** argv) {
-  Args args(argc, argv, {"weights", "calls", "out", "precision", "backend"}, {"help"});
+  Args args(argc, argv, {"weights", "calls", "out", "precision", "backend", "config"}, {"help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -88,6 +90,10 @@ int cmd_dit_replay(int argc, char** argv) {
   const std::string precision = args.get("precision", "f32");
   DitOptions options;
   options.precision = ops::parse_precision(precision);
+  if (args.has("config")) {
+    options.model_config_label = args.require("config");
+    options.model_config = read_model_config_file(options.model_config_label);
+  }
 
   WeightMap weights = WeightMap::open(args.require("weights"));
   SafetensorsFile calls = SafetensorsFile::open(args.require("calls"));
@@ -117,7 +123,7 @@ int cmd_dit_replay(int argc, char** argv) {
     const Shape& shape = calls.info("call." + std::to_string(i) + ".x").shape;
     if (!shape.empty()) largest = std::max(largest, shape[0]);
   }
-  const DitConfig config = DitConfig::from_weights(weights);
+  const DitConfig config = DitConfig::from_weights(weights, options.model_config, options.model_config_label);
   check_dit_memory(config, options, dit_cache_config(config, x0.dim(2), x0.dim(3), capacity, sink, options.backend),
                    {largest, x0.dim(2), x0.dim(3)}, "the case's cache_frames");
   CausalDit model(weights, options);

@@ -43,7 +43,7 @@ bool graphs_wanted(const DitOptions& o) {
 }  // namespace
 
 CausalDit::CausalDit(const WeightMap& w, const DitOptions& options)
-    : config_(DitConfig::from_weights(w)),
+    : config_(DitConfig::from_weights(w, options.model_config, options.model_config_label)),
       precision_(options.precision),
       backend_(options.backend),
       path_(w.path()),

@@ -30,6 +30,9 @@ struct DitOptions {
   // CUDA: record the device work of repeated calls as CUDA graphs and replay
   // it (the environment variable WORLDLOOP_CUDA_GRAPHS=0 turns this off).
   bool cuda_graphs = true;
+  // A separate model config (the text of MG2's config.json) in place of the
+  // checkpoint's __metadata__.config, and its name for errors.
+  std::string model_config, model_config_label;
 };
 
 // The KV store configuration for a model of config `c` (see CausalDit::cache_config).

@@ -1,5 +1,10 @@
 #include "runtime/model/dit_config.h"
 
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
@@ -26,7 +31,8 @@ int64_t count_blocks(const WeightMap& w) {
 
 }  // namespace
 
-DitConfig DitConfig::from_weights(const WeightMap& w) {
+DitConfig DitConfig::from_weights(const WeightMap& w, const std::string& model_config,
+                                  const std::string& model_config_label) {
   const std::string& file = w.path();
   auto fail = [&](const std::string& what) -> Error { return Error(file + ": " + what); };
   DitConfig c;
@@ -65,30 +71,38 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
   // The embedded worlds add a learned action embedding to each frame's time embedding.
   if (w.has("action_embedding.0.weight")) c.action_dim = w.info("action_embedding.0.weight").shape.at(1);
 
-  // Metadata gives what shapes cannot (heads, text_len, eps, cache settings).
+  // The model config gives what shapes cannot (heads, text_len, eps, cache
+  // settings): the file's __metadata__.config or a separate config.json.
+  const bool external = !model_config.empty();
   auto it = w.metadata().find("config");
-  if (it != w.metadata().end()) {
+  const std::string* config_text = external ? &model_config : (it != w.metadata().end() ? &it->second : nullptr);
+  const std::string where = external ? (model_config_label.empty() ? std::string("the model config") : model_config_label)
+                                     : std::string("__metadata__.config");
+  auto fail_config = [&](const std::string& what) -> Error {
+    return external ? Error(where + ": " + what + " (config for " + file + ")") : fail(where + what);
+  };
+  if (config_text) {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(it->second);
+      j = nlohmann::json::parse(*config_text);
     } catch (const std::exception& e) {
-      throw fail(std::string("__metadata__.config is not valid JSON: ") + e.what());
+      throw fail_config(std::string(external ? "" : " ") + "is not valid JSON: " + e.what());
     }
-    if (!j.is_object()) throw fail("__metadata__.config is not a JSON object");
+    if (!j.is_object()) throw fail_config(std::string(external ? "" : " ") + "is not a JSON object");
     auto get_int = [&](const char* key, int64_t& out) {
       if (!j.contains(key)) return;
-      if (!j[key].is_number_integer()) throw fail(std::string("__metadata__.config.") + key + " is not an integer");
+      if (!j[key].is_number_integer()) throw fail_config(std::string(external ? "" : ".") + key + " is not an integer");
       out = j[key].get<int64_t>();
     };
     get_int("num_heads", c.num_heads);
     if (c.image_dim == 0) get_int("text_len", c.text_len);
-    if (!c.action_blocks.empty()) c.action_config_json = it->second;
+    if (!c.action_blocks.empty()) c.action_config_json = *config_text;
     get_int("local_attn_size", c.local_attn_size);
     get_int("sink_size", c.sink_size);
     int64_t action_dim = c.action_dim;
     get_int("action_dim", action_dim);
     if (action_dim != c.action_dim)
-      throw fail("__metadata__.config.action_dim is " + std::to_string(action_dim) + " but the checkpoint " +
+      throw fail_config(std::string(external ? "" : ".") + "action_dim is " + std::to_string(action_dim) + " but the checkpoint " +
                  (c.action_dim ? "has action_embedding.0.weight of width " + std::to_string(c.action_dim)
                                : std::string("has no action_embedding.0.weight")));
     if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<float>();
@@ -109,7 +123,7 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
       int64_t declared = d.value;
       get_int(d.key, declared);
       if (declared != d.value)
-        throw fail("__metadata__.config." + std::string(d.key) + " is " + std::to_string(declared) + " but tensor '" +
+        throw fail_config(std::string(external ? "" : ".") + d.key + " is " + std::to_string(declared) + " but tensor '" +
                    d.tensor + "' has shape " +
                    (std::string(d.tensor) == "blocks.{i}.*" ? std::to_string(d.value) + " blocks"
                                                             : shape_str(w.info(d.tensor).shape)) +
@@ -119,13 +133,25 @@ DitConfig DitConfig::from_weights(const WeightMap& w) {
   if (!c.action_blocks.empty() && c.action_config_json.empty())
     throw fail("blocks." + std::to_string(c.action_blocks[0]) +
                ".action_model.* (a Matrix-Game 2.0 action module) needs the model config with its action_config "
-               "in __metadata__.config");
+               "(in __metadata__.config, or MG2's config.json through --config)");
   if (c.num_heads <= 0 || c.dim % c.num_heads)
     throw fail("cannot split dim " + std::to_string(c.dim) + " into " + std::to_string(c.num_heads) +
                " heads (give num_heads in __metadata__.config)");
   if (c.head_dim() % 2) throw fail("head width " + std::to_string(c.head_dim()) + " is odd; RoPE needs pairs");
   if (c.patch_t != 1) throw fail("temporal patch size " + std::to_string(c.patch_t) + " is not supported (only 1)");
   return c;
+}
+
+std::string read_model_config_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": no such file (the model config)");
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file (the model config)");
+  if (st.st_size > (4 << 20)) throw Error(path + ": " + std::to_string(st.st_size) + " bytes is too large for a model config");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) throw Error(path + ": cannot read the model config");
+  return text.str();
 }
 
 }  // namespace wl

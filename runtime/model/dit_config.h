@@ -42,7 +42,16 @@ struct DitConfig {
   std::string describe() const;
 
   // Reads and validates; throws wl::Error naming the file and the problem.
-  static DitConfig from_weights(const WeightMap& weights);
+  // The model config (heads, cache settings, MG2's action_config) comes from
+  // the file's __metadata__.config, or from `model_config` when given: the
+  // text of a separate config.json (MG2 publishes its configs that way),
+  // named `model_config_label` in errors.
+  static DitConfig from_weights(const WeightMap& weights, const std::string& model_config = "",
+                                const std::string& model_config_label = "");
 };
+
+// The text of a model config.json (regular file, at most 4 MiB); throws
+// wl::Error naming the path when it is missing, not a file or too large.
+std::string read_model_config_file(const std::string& path);
 
 }  // namespace wl
