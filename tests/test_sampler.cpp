@@ -51,6 +51,25 @@ TEST(Generate, BadFlagsGiveOneLine) {
                                 &log),
             0);
   EXPECT_NE(log.find("unknown cache policy 'nope'"), std::string::npos) << log;
+  // Values that used to crash (a chunk of 0 divided by zero) or to give NaN
+  // frames: exit code 1, one line naming the flag.
+  const std::pair<std::string, std::string> bad[] = {
+      {"--chunk 0", "--chunk 0 (or metadata 'chunk'"},
+      {"--chunk -3", "must be 1..64 frames"},
+      {"--shift nan", "--shift nan"},
+      {"--shift 0", "must be a positive number"},
+      {"--context-noise nan", "must be a timestep in 0..1000"},
+      {"--context-noise 2000", "must be a timestep in 0..1000"},
+  };
+  for (const auto& [flags, says] : bad) {
+    EXPECT_EQ(test::run_worldloop("generate --weights " + test::data_path("chunk3.weights.safetensors") + " --noise " +
+                                      test::data_path("chunk3.case.safetensors") + " --out /tmp/x.st " + flags,
+                                  &log),
+              1)
+        << flags << "\n" << log;
+    EXPECT_NE(log.find(says), std::string::npos) << flags << "\n" << log;
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << flags << "\n" << log;
+  }
 }
 
 // ---- schedules --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // latents. Noise and the prompt context come from a safetensors file (the
 // golden fixtures' case files have this form); flags default to its metadata.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -85,6 +86,16 @@ int cmd_generate(int argc, char** argv) {
   s.chunk = to_int("--chunk", setting(args, noise_file, "chunk", "chunk", "3"));
   s.context_noise = static_cast<float>(to_double("--context-noise", setting(args, noise_file, "context-noise",
                                                                             "context_noise", "0")));
+  // Checked here, where the flag or the noise file's metadata can be named
+  // (a chunk of 0 used to end in a division by zero).
+  auto bad = [&](const std::string& flag, const std::string& key, const std::string& value, const std::string& rule) {
+    return Error("--" + flag + " " + value + " (or metadata '" + key + "' of " + noise_file.path() + ") " + rule);
+  };
+  if (s.chunk < 1 || s.chunk > 64) throw bad("chunk", "chunk", std::to_string(s.chunk), "must be 1..64 frames");
+  if (!(std::isfinite(s.shift) && s.shift > 0.0))
+    throw bad("shift", "shift", std::to_string(s.shift), "must be a positive number");
+  if (!(s.context_noise >= 0.0f && s.context_noise <= 1000.0f))
+    throw bad("context-noise", "context_noise", std::to_string(s.context_noise), "must be a timestep in 0..1000");
   const std::string mode = setting(args, noise_file, "mode", "mode", "chunk");
   if (mode == "chunk") s.mode = SamplerMode::Chunk;
   else if (mode == "rolling") s.mode = SamplerMode::Rolling;
