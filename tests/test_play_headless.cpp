@@ -70,13 +70,33 @@ TEST(PlayHeadless, RecordsPngSequenceAndY4m) {
   fs::remove_all(dir);
 }
 
-TEST(PlayHeadless, BadEnvironmentsFailWithOneLine) {
+// Each bad environment ends with exit code 1 (not a signal: a crash gives
+// 139) and a last stderr line that names the problem. Lines before it are the
+// run's usual notes (backend, frames path).
+TEST(PlayHeadless, BadEnvironmentsFailWithANamedLastLine) {
   const fs::path dir = scratch("bad");
   fs::create_directories(dir);
-  EXPECT_NE(run("env PATH=/nonexistent " + play(dir) + " --headless --frames 3 --record " + (dir / "x.mp4").string()), 0);
-  EXPECT_NE(run(play(dir) + " --headless --frames 3 --model /nonexistent.safetensors"), 0);
-  EXPECT_NE(run("env -u DISPLAY -u WAYLAND_DISPLAY " + play(dir) + " --frames 3"), 0);
-  EXPECT_NE(run(play(dir) + " --headless"), 0);  // needs --frames
+  const std::string log = (dir / "stderr.txt").string();
+  struct Case {
+    std::string cmd, says;
+  };
+  const Case cases[] = {
+      {"env PATH=/nonexistent " + play(dir) + " --headless --frames 3 --record " + (dir / "x.mp4").string(),
+       "needs the 'ffmpeg' program"},
+      {play(dir) + " --headless --frames 3 --model /nonexistent.safetensors", "/nonexistent.safetensors"},
+      {"env -u DISPLAY -u WAYLAND_DISPLAY " + play(dir) + " --frames 3", "no display: set DISPLAY or run with --headless"},
+      {play(dir) + " --headless", "--headless needs --frames N"},
+  };
+  for (const Case& c : cases) {
+    const int rc = std::system((c.cmd + " >/dev/null 2>" + log).c_str());
+    ASSERT_TRUE(WIFEXITED(rc)) << c.cmd << " ended by a signal";
+    EXPECT_EQ(WEXITSTATUS(rc), 1) << c.cmd;
+    std::string text = read_all(log);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    const std::string last = text.substr(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+    EXPECT_EQ(last.rfind("worldloop play: ", 0), 0u) << c.cmd << "\n" << text;
+    EXPECT_NE(last.find(c.says), std::string::npos) << c.cmd << "\n" << text;
+  }
   fs::remove_all(dir);
 }
 
