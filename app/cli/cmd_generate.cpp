@@ -22,15 +22,17 @@ namespace {
 
 const char* kUsage =
     "usage: worldloop generate --weights W.safetensors --noise N.safetensors --out O.safetensors\n"
-    "         [--steps 1000,750,500,250] [--shift 5] [--chunk 3] [--frames F] [--mode chunk|rolling]\n"
+    "         [--steps 1000,750,500,250] [--shift 5] [--chunk 3] [--frames F] [--mode chunk|rolling|mg2]\n"
     "         [--policy full|window|sink|observed|future] [--budget-frames B] [--sink-frames S]\n"
     "         [--attention-frames A] [--context-noise T] [--precision f32|bf16|auto] [--seed S]\n"
-    "         [--backend cpu|cuda|auto]\n"
+    "         [--backend cpu|cuda|auto] [--config config.json]\n"
     "Reads `context` and the noise (noise.init, noise.step.{chunk}.{step} or noise.roll.{window}.{chunk})\n"
     "from N (--seed S draws seeded noise instead) and writes `latents [F, C, H, W]` to O. Flags default to\n"
     "N's metadata (steps, shift, chunk, frames, mode, cache_frames, sink_frames, attention_frames,\n"
     "context_noise). The model runs on the CPU unless --backend cuda (auto: CUDA when a device is usable,\n"
-    "else the CPU).\n";
+    "else the CPU). Mode mg2 (Matrix-Game 2.0) takes visual_context in place of context, cond_concat\n"
+    "[F, 20, H, W] after each call's latents and one keyboard (and mouse) row per pixel frame; --config\n"
+    "reads the model config from MG2's separate config.json.\n";
 
 // A setting from the flag, else N's metadata, else the fallback.
 std::string setting(const Args& args, const SafetensorsFile& n, const std::string& flag, const std::string& key,
@@ -65,7 +67,7 @@ double to_double(const std::string& what, const std::string& text) {
 int cmd_generate(int argc, char** argv) {
   Args args(argc, argv,
             {"weights", "noise", "out", "steps", "shift", "chunk", "frames", "mode", "policy", "budget-frames",
-             "sink-frames", "attention-frames", "context-noise", "precision", "seed", "backend"},
+             "sink-frames", "attention-frames", "context-noise", "precision", "seed", "backend", "config"},
             {"help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
@@ -78,7 +80,11 @@ int cmd_generate(int argc, char** argv) {
   options.precision = ops::parse_precision(precision);
 
   WeightMap weights = WeightMap::open(args.require("weights"));
-  const DitConfig config = DitConfig::from_weights(weights);
+  if (args.has("config")) {
+    options.model_config_label = args.require("config");
+    options.model_config = read_model_config_file(options.model_config_label);
+  }
+  const DitConfig config = DitConfig::from_weights(weights, options.model_config, options.model_config_label);
 
   SamplerSettings s;
   s.steps = FlowSchedule::parse_steps(setting(args, noise_file, "steps", "steps", "1000,750,500,250"));
@@ -97,9 +103,10 @@ int cmd_generate(int argc, char** argv) {
   if (!(s.context_noise >= 0.0f && s.context_noise <= 1000.0f))
     throw bad("context-noise", "context_noise", std::to_string(s.context_noise), "must be a timestep in 0..1000");
   const std::string mode = setting(args, noise_file, "mode", "mode", "chunk");
-  if (mode == "chunk") s.mode = SamplerMode::Chunk;
+  const bool mg2 = mode == "mg2";  // Matrix-Game 2.0: chunk-wise, image context and pixel-frame actions
+  if (mode == "chunk" || mg2) s.mode = SamplerMode::Chunk;
   else if (mode == "rolling") s.mode = SamplerMode::Rolling;
-  else throw Error("--mode must be chunk or rolling, got '" + mode + "'");
+  else throw Error("--mode must be chunk, rolling or mg2, got '" + mode + "'");
 
   if (!noise_file.has("noise.init")) throw Error(noise_file.path() + ": missing tensor 'noise.init'");
   const TensorInfo& init = noise_file.info("noise.init");
@@ -138,9 +145,20 @@ int cmd_generate(int argc, char** argv) {
   if (args.has("seed")) noise = std::make_unique<SeededNoise>(static_cast<uint64_t>(args.get_int("seed", 0)));
   else noise = std::make_unique<RecordedNoise>(noise_file);
 
-  if (!noise_file.has("context")) throw Error(noise_file.path() + ": missing tensor 'context'");
+  if (mg2 != !model.config().action_blocks.empty())
+    throw Error(noise_file.path() + ": mode " + mode + " does not fit " + weights.path() +
+                (mg2 ? ", which has no action module" : ", a Matrix-Game 2.0 model (mode mg2)"));
+  const char* context_name = mg2 ? "visual_context" : "context";
+  if (!noise_file.has(context_name)) throw Error(noise_file.path() + ": missing tensor '" + context_name + "'");
   Sampler sampler(model, kv, *noise, s);
-  sampler.set_prompt(noise_file.get_f32("context"));
+  sampler.set_prompt(noise_file.get_f32(context_name));
+  if (mg2) {
+    for (const char* name : {"cond_concat", "keyboard"})
+      if (!noise_file.has(name)) throw Error(noise_file.path() + ": mode mg2 needs tensor '" + name + "'");
+    sampler.set_image_condition(noise_file.get_f32("cond_concat"));
+    sampler.set_pixel_actions(noise_file.get_f32("keyboard"),
+                              noise_file.has("mouse") ? noise_file.get_f32("mouse") : Tensor());
+  }
 
   Tensor latents = Tensor::empty({frames, model.config().out_dim, s.height, s.width});  // [F, C, H, W]
   const int64_t per_chunk = latents.numel() / chunks;

@@ -37,7 +37,8 @@ Sampler::Sampler(CausalDit& model, cache::KvAccess& cache, NoiseSource& noise, c
 }
 
 Shape Sampler::chunk_shape() const {
-  return {settings_.chunk, model_.config().in_dim, settings_.height, settings_.width};
+  // The noisy state: out_dim channels (MG2's in_dim adds its cond_concat).
+  return {settings_.chunk, model_.config().out_dim, settings_.height, settings_.width};
 }
 
 bool Sampler::finished() const {
@@ -92,10 +93,43 @@ void Sampler::prime(const Tensor& latents, const Tensor& actions) {
   started_ = true;
 }
 
+void Sampler::set_image_condition(const Tensor& cond_concat) {
+  const DitConfig& c = model_.config();
+  if (cond_concat.rank() != 4 || cond_concat.dim(1) != c.in_dim - c.out_dim || cond_concat.dim(2) != settings_.height ||
+      cond_concat.dim(3) != settings_.width)
+    throw Error("sampler: cond_concat has shape " + shape_str(cond_concat.shape()) + ", expected [F, " +
+                std::to_string(c.in_dim - c.out_dim) + ", " + std::to_string(settings_.height) + ", " +
+                std::to_string(settings_.width) + "] for a model of " + std::to_string(c.in_dim) + " input channels");
+  cond_concat_ = cond_concat.to(DType::F32);
+}
+
+void Sampler::set_pixel_actions(const Tensor& keyboard, const Tensor& mouse) {
+  pixel_actions_.keyboard = keyboard.defined() ? keyboard.to(DType::F32) : Tensor();
+  pixel_actions_.mouse = mouse.defined() ? mouse.to(DType::F32) : Tensor();
+}
+
 Tensor Sampler::call_model(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update,
                           const Tensor& actions) {
   if (observer_) observer_(start, t, cache_update);
-  return model_.forward(x, t, start, cache_, cache_update, actions);
+  const DitConfig& c = model_.config();
+  if (c.in_dim == c.out_dim)
+    return model_.forward(x, t, start, cache_, cache_update, actions,
+                          pixel_actions_.keyboard.defined() ? &pixel_actions_ : nullptr);
+  // MG2: the call's latents [f, 16, H, W], then cond_concat[start:start+f] [f, Cc, H, W].
+  if (!cond_concat_.defined())
+    throw Error("sampler: this model takes " + std::to_string(c.in_dim) + " input channels; give its cond_concat "
+                "(set_image_condition)");
+  const int64_t f = x.dim(0), cx = x.dim(1), cc = cond_concat_.dim(1), plane = x.dim(2) * x.dim(3);
+  if (start + f > cond_concat_.dim(0))
+    throw Error("sampler: cond_concat holds " + std::to_string(cond_concat_.dim(0)) + " latent frames; frame " +
+                std::to_string(start + f - 1) + " needs more");
+  Tensor in = Tensor::empty({f, cx + cc, x.dim(2), x.dim(3)});  // [f, 16 + Cc, H, W]
+  for (int64_t i = 0; i < f; ++i) {
+    std::copy_n(x.f32() + i * cx * plane, cx * plane, in.f32() + i * (cx + cc) * plane);
+    std::copy_n(cond_concat_.f32() + (start + i) * cc * plane, cc * plane, in.f32() + (i * (cx + cc) + cx) * plane);
+  }
+  return model_.forward(in, t, start, cache_, cache_update, actions,
+                        pixel_actions_.keyboard.defined() ? &pixel_actions_ : nullptr);
 }
 
 Tensor Sampler::denoise(const Tensor& x, const std::vector<float>& t, int64_t start, bool cache_update,

@@ -67,6 +67,14 @@ class Sampler {
   // latents [n * chunk, C, H, W] and their actions are run as clean passes and
   // generation continues after them. Only before the first chunk, chunk mode.
   void prime(const Tensor& latents, const Tensor& actions = Tensor());
+  // Matrix-Game 2.0 (a model with config().image_dim and action blocks):
+  // cond_concat [F, Cc, H, W] goes after each call's latents (rows
+  // [start, start+f)); the prompt (set_prompt) is the CLIP visual context.
+  void set_image_condition(const Tensor& cond_concat);
+  // MG2: keyboard [N, K] and mouse [N, 2], one row per pixel frame from the
+  // video's first; a call reads the rows its window needs (1 + 4(s+f-1) for
+  // frames [s, s+f)). Replace them with longer tensors as play goes on.
+  void set_pixel_actions(const Tensor& keyboard, const Tensor& mouse);
   bool finished() const;
   int64_t chunks_done() const { return chunks_done_; }
   const SamplerTiming& last_timing() const { return timing_; }
@@ -114,6 +122,8 @@ class Sampler {
   SamplerTiming timing_;
   std::vector<int64_t> recached_;
   CallObserver observer_;
+  Tensor cond_concat_;                // MG2: [F, Cc, H, W] or undefined
+  PixelFrameActions pixel_actions_;   // MG2: rows so far, or undefined
 };
 
 }  // namespace wl
