@@ -118,28 +118,13 @@ int encode_video(const WeightMap& w, const Args& args, const std::string& out) {
       video.dim(2) > kMaxSide || video.dim(3) > kMaxSide)
     throw Error(c.path() + ": tensor 'video' has shape " + shape_str(video.shape()) + ", expected [T, 3, H, W] with H, W >= 8");
   const WanVaeEncoder vae(w);
-  const int64_t T = video.dim(0), calls = 1 + (T - 1) / 4, per = video.numel() / T, Z = vae.z_dim();
+  Tensor mu, logvar;
+  std::vector<WanVaeEncoder::Taps> taps;
+  const Tensor latents = vae.encode(video, &mu, &logvar, &taps);  // [F, Z, h, w]
+  const int64_t T = video.dim(0), calls = latents.dim(0), h = latents.dim(2), wd = latents.dim(3);
   std::vector<std::pair<std::string, Tensor>> tensors;
-  WanVaeEncoder::Stream stream;
-  std::vector<Tensor> raw;
-  for (int64_t k = 0; k < calls; ++k) {
-    const int64_t first = k == 0 ? 0 : 4 * k - 3, n = k == 0 ? 1 : 4;
-    Tensor chunk = Tensor::empty({n, 3, video.dim(2), video.dim(3)});  // [n, 3, H, W]
-    std::copy_n(video.f32() + first * per, n * per, chunk.f32());
-    WanVaeEncoder::Taps taps;
-    raw.push_back(vae.encode_call(chunk, stream, &taps));  // [1, 2Z, h, w]
-    for (auto& [name, t] : taps) tensors.emplace_back("tap.call." + std::to_string(k) + "." + name, t);
-  }
-  const int64_t h = raw[0].dim(2), wd = raw[0].dim(3), P = h * wd;
-  Tensor latents = Tensor::empty({calls, Z, h, wd}), mu = Tensor::empty({calls, Z, h, wd}), logvar = Tensor::empty({calls, Z, h, wd});
-  for (int64_t k = 0; k < calls; ++k)
-    for (int64_t ch = 0; ch < Z; ++ch)
-      for (int64_t p = 0; p < P; ++p) {
-        const float m = raw[static_cast<size_t>(k)].f32()[ch * P + p];
-        mu.f32()[(k * Z + ch) * P + p] = m;
-        logvar.f32()[(k * Z + ch) * P + p] = raw[static_cast<size_t>(k)].f32()[(Z + ch) * P + p];
-        latents.f32()[(k * Z + ch) * P + p] = (m - kWanLatentMean[ch]) / kWanLatentStd[ch];
-      }
+  for (size_t k = 0; k < taps.size(); ++k)
+    for (auto& [name, t] : taps[k]) tensors.emplace_back("tap.call." + std::to_string(k) + "." + name, t);
   tensors.emplace_back("latents", latents);
   tensors.emplace_back("raw.mu", mu);
   tensors.emplace_back("raw.logvar", logvar);

@@ -27,13 +27,11 @@ Tensor mg2_cond_concat(const WanVaeEncoder& vae, const Tensor& frame, int64_t F)
   const Tensor grey = Tensor::zeros({4, 3, H, W});  // [4, 3, H, W]: 0.0 is mid-grey
   WanVaeEncoder::Stream stream;
   for (int64_t f = 0; f < encoded; ++f) {
-    const Tensor raw = f == 0 ? vae.encode_call(first.reshape({1, 3, H, W}), stream)  // [1, 2Z, h, w]
-                              : vae.encode_call(grey, stream);
+    const Tensor latent = vae.latents_of(f == 0 ? vae.encode_call(first.reshape({1, 3, H, W}), stream)
+                                                : vae.encode_call(grey, stream));  // [1, Z, h, w]
     float* dst = out.f32() + f * (4 + Z) * P;
     if (f == 0) std::fill(dst, dst + 4 * P, 1.0f);
-    for (int64_t c = 0; c < Z; ++c)
-      for (int64_t p = 0; p < P; ++p)
-        dst[(4 + c) * P + p] = (raw.f32()[c * P + p] - kWanLatentMean[c]) / kWanLatentStd[c];
+    std::copy_n(latent.f32(), Z * P, dst + 4 * P);
   }
   for (int64_t f = encoded; f < F; ++f)
     std::memcpy(out.f32() + f * (4 + Z) * P, out.f32() + (encoded - 1) * (4 + Z) * P,

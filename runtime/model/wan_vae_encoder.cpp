@@ -27,6 +27,13 @@ Tensor frames_of(const Tensor& x, int64_t first, int64_t count) {
   return out;
 }
 
+// Frames [first, first + count) of x, as a view (no copy; x must outlive it).
+Tensor frame_view(const Tensor& x, int64_t first, int64_t count) {
+  const int64_t per = x.numel() / x.dim(0);
+  return Tensor::view(const_cast<float*>(x.f32()) + first * per, {count, x.dim(1), x.dim(2), x.dim(3)}, DType::F32,
+                      nullptr);  // [count, C, H, W]
+}
+
 // [a; b] along frames.
 Tensor concat_frames(const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty({a.dim(0) + b.dim(0), a.dim(1), a.dim(2), a.dim(3)});  // [Ta + Tb, C, H, W]
@@ -164,8 +171,8 @@ Tensor WanVaeEncoder::apply(const CausalConv& c, const Tensor& x, Stream& s) con
                 shape_str(x.shape()));
   const int64_t n = x.dim(0);
   const Tensor seq = concat_frames(cache, x);  // [n + 2, C, H, W]
-  Tensor y = conv(frames_of(seq, 0, n), c.taps[0]);  // [n, O, H, W], with the bias
-  for (int64_t dt = 1; dt < 3; ++dt) ops::add(y, conv(frames_of(seq, dt, n), c.taps[static_cast<size_t>(dt)]));
+  Tensor y = conv(frame_view(seq, 0, n), c.taps[0]);  // [n, O, H, W], with the bias
+  for (int64_t dt = 1; dt < 3; ++dt) ops::add(y, conv(frame_view(seq, dt, n), c.taps[static_cast<size_t>(dt)]));
   cache = frames_of(seq, n, 2);
   return y;
 }
@@ -204,10 +211,10 @@ Tensor WanVaeEncoder::apply(const Downsample& d, const Tensor& x, Stream& s) con
     throw Error(path_ + ": downsample3d got " + std::to_string(rest) + " frames after the first; calls after the "
                 "first must bring 4 frames");
   if (rest > 0) {
-    const Tensor seq = concat_frames(cache, frames_of(y, first, rest));  // [rest + 1, C, h, w]
+    const Tensor seq = concat_frames(cache, frame_view(y, first, rest));  // [rest + 1, C, h, w]
     for (int64_t k = 0; k < rest / 2; ++k) {
-      Tensor z = conv(frames_of(seq, 2 * k, 1), d.time_taps[0]);  // [1, C, h, w], with the bias
-      for (int64_t dt = 1; dt < 3; ++dt) ops::add(z, conv(frames_of(seq, 2 * k + dt, 1), d.time_taps[static_cast<size_t>(dt)]));
+      Tensor z = conv(frame_view(seq, 2 * k, 1), d.time_taps[0]);  // [1, C, h, w], with the bias
+      for (int64_t dt = 1; dt < 3; ++dt) ops::add(z, conv(frame_view(seq, 2 * k + dt, 1), d.time_taps[static_cast<size_t>(dt)]));
       out.push_back(std::move(z));
     }
     cache = frames_of(y, n - 1, 1);
@@ -271,28 +278,39 @@ Tensor WanVaeEncoder::encode_call(const Tensor& frames, Stream& s, Taps* taps) c
   return apply(out_conv1_, x, s);
 }
 
-Tensor WanVaeEncoder::encode(const Tensor& video, Tensor* mu_out, Tensor* logvar_out) const {
+Tensor WanVaeEncoder::latents_of(const Tensor& raw) const {
+  const int64_t n = raw.dim(0), Z = z_dim_, P = raw.dim(2) * raw.dim(3);
+  Tensor latents = Tensor::empty({n, Z, raw.dim(2), raw.dim(3)});  // [n, Z, h, w]
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t c = 0; c < Z; ++c)
+      for (int64_t p = 0; p < P; ++p)
+        latents.f32()[(k * Z + c) * P + p] = (raw.f32()[(k * 2 * Z + c) * P + p] - kWanLatentMean[c]) / kWanLatentStd[c];
+  return latents;
+}
+
+Tensor WanVaeEncoder::encode(const Tensor& video, Tensor* mu_out, Tensor* logvar_out, std::vector<Taps>* taps) const {
   if (video.rank() != 4 || video.dim(0) < 1 || video.dim(1) != 3)
     throw Error(path_ + ": video has shape " + shape_str(video.shape()) + ", expected [T, 3, H, W]");
   const Tensor v = video.dtype() == DType::F32 ? video : video.to(DType::F32);
   const int64_t calls = 1 + (v.dim(0) - 1) / 4;
   Stream s;
-  std::vector<Tensor> raw;
-  for (int64_t k = 0; k < calls; ++k) raw.push_back(encode_call(k == 0 ? frames_of(v, 0, 1) : frames_of(v, 4 * k - 3, 4), s));
-  const int64_t Z = z_dim_, h = raw[0].dim(2), w = raw[0].dim(3), P = h * w;
-  Tensor latents = Tensor::empty({calls, Z, h, w});  // [F, 16, h, w]
-  Tensor mu = Tensor::empty({calls, Z, h, w}), logvar = Tensor::empty({calls, Z, h, w});
+  Tensor raw;  // [F, 2Z, h, w]
   for (int64_t k = 0; k < calls; ++k) {
-    const float* r = raw[static_cast<size_t>(k)].f32();  // [1, 2Z, h, w]
-    std::memcpy(mu.f32() + k * Z * P, r, static_cast<size_t>(Z * P) * sizeof(float));
-    std::memcpy(logvar.f32() + k * Z * P, r + Z * P, static_cast<size_t>(Z * P) * sizeof(float));
-    for (int64_t c = 0; c < Z; ++c)
-      for (int64_t p = 0; p < P; ++p)
-        latents.f32()[(k * Z + c) * P + p] = (r[c * P + p] - kWanLatentMean[c]) / kWanLatentStd[c];
+    Taps* call_taps = taps ? &taps->emplace_back() : nullptr;
+    const Tensor r = encode_call(k == 0 ? frames_of(v, 0, 1) : frames_of(v, 4 * k - 3, 4), s, call_taps);
+    raw = raw.defined() ? concat_frames(raw, r) : r;
   }
-  if (mu_out) *mu_out = mu;
-  if (logvar_out) *logvar_out = logvar;
-  return latents;
+  const int64_t Z = z_dim_, P = raw.dim(2) * raw.dim(3);
+  if (mu_out || logvar_out) {
+    Tensor mu = Tensor::empty({calls, Z, raw.dim(2), raw.dim(3)}), logvar = Tensor::empty({calls, Z, raw.dim(2), raw.dim(3)});
+    for (int64_t k = 0; k < calls; ++k) {
+      std::memcpy(mu.f32() + k * Z * P, raw.f32() + k * 2 * Z * P, static_cast<size_t>(Z * P) * sizeof(float));
+      std::memcpy(logvar.f32() + k * Z * P, raw.f32() + (k * 2 + 1) * Z * P, static_cast<size_t>(Z * P) * sizeof(float));
+    }
+    if (mu_out) *mu_out = mu;
+    if (logvar_out) *logvar_out = logvar;
+  }
+  return latents_of(raw);
 }
 
 }  // namespace wl

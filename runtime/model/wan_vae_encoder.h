@@ -44,8 +44,13 @@ class WanVaeEncoder {
   Tensor encode_call(const Tensor& frames, Stream& stream, Taps* taps = nullptr) const;
   // A whole clip [T, 3, H, W] -> latents [1 + (T-1)/4, z_dim, H/8, W/8]
   // normalised; frames past 1 + 4 ((T-1)/4) are dropped as the reference does.
-  // mu_out / logvar_out (if given) receive the raw halves.
-  Tensor encode(const Tensor& video, Tensor* mu_out = nullptr, Tensor* logvar_out = nullptr) const;
+  // mu_out / logvar_out (if given) receive the raw halves, `taps` (if given)
+  // each call's debug taps.
+  Tensor encode(const Tensor& video, Tensor* mu_out = nullptr, Tensor* logvar_out = nullptr,
+                std::vector<Taps>* taps = nullptr) const;
+  // raw [n, 2 z_dim, h, w] (encode_call's output) -> latents [n, z_dim, h, w]:
+  // (mu - mean) / std, mu the first z_dim channels.
+  Tensor latents_of(const Tensor& raw) const;
 
  private:
   struct CausalConv {  // kt = 3 (3x3 spatial, padding 1) or kt = 1 (1x1)
