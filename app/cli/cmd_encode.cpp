@@ -190,9 +190,12 @@ int cmd_encode(int argc, char** argv) {
   const Tensor frame = frame_from_u8(frame_u8);                               // [3, th, tw]
   const Tensor resized = clip_bicubic_resize(frame, clip.config().image_size);  // [3, S, S]
   const Tensor pixels = clip_normalize(resized);                              // [3, S, S]
+  // One pass through every block: MG2's tokens are the output of all but the
+  // last (use_31_block), the last block's output is the fixtures' contrast.
   ClipVision::Taps taps;
-  const Tensor tokens = clip.forward(pixels, -1, &taps);                      // [N, D]
-  const Tensor all = clip.forward(pixels, clip.config().layers);              // [N, D], for contrast
+  const Tensor all = clip.forward(pixels, clip.config().layers, &taps);       // [N, D], for contrast
+  taps.block.pop_back();
+  const Tensor tokens = taps.block.empty() ? taps.embed : taps.block.back();  // [N, D]
 
   std::vector<std::pair<std::string, Tensor>> tensors = {
       {"crop.box", Tensor::from_floats({static_cast<float>(box[0]), static_cast<float>(box[1]),
