@@ -5,8 +5,8 @@
 // carried between calls, one latent frame out per call.
 //
 // Parameters are named as in Wan2.1_VAE.pth (`encoder.*` and the outer
-// `conv1.*`); the widths come from the weights' shapes. CPU only: the 2D parts
-// are oneDNN convolutions (ops::conv2d), the time taps sums of them.
+// `conv1.*`); the widths come from the weights' shapes. CPU only, built from
+// the blocks it shares with the decoder (wan_vae_blocks.h).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -16,6 +16,7 @@
 #include "runtime/core/ops.h"
 #include "runtime/core/tensor.h"
 #include "runtime/core/weight_map.h"
+#include "runtime/model/wan_vae_blocks.h"
 
 namespace wl {
 
@@ -53,49 +54,30 @@ class WanVaeEncoder {
   Tensor latents_of(const Tensor& raw) const;
 
  private:
-  struct CausalConv {  // kt = 3 (3x3 spatial, padding 1) or kt = 1 (1x1)
-    std::vector<ops::ConvWeight> taps;  // tap dt applies to input frame t - (kt-1) + dt; bias on tap 0
-    int slot = -1;                      // index into Stream::conv (kt = 3 only)
-  };
-  struct ResBlock {
-    Tensor gamma0, gamma3;  // [in], [out]
-    CausalConv conv2, conv6;
-    bool has_shortcut = false;
-    CausalConv shortcut;
-  };
   struct Downsample {
     ops::ConvWeight spatial;  // 3x3 stride 2 after (right 1, bottom 1) zero padding
     bool temporal = false;
     std::vector<ops::ConvWeight> time_taps;  // [C, C] per tap (1x1), bias on tap 0
     int slot = -1;                           // index into Stream::time
   };
-  struct Attention {
-    Tensor gamma;  // [C]
-    ops::ConvWeight to_qkv, proj;  // 1x1
-  };
   struct Stage {  // one entry of encoder.downsamples: a residual block or a resample
     bool is_resample = false;
-    ResBlock res;
+    wan_vae::ResidualBlock res;
     Downsample down;
   };
 
-  CausalConv load_causal(const WeightMap& w, const std::string& name, int64_t out, int64_t in, int64_t kt);
-  ResBlock load_res(const WeightMap& w, const std::string& prefix, int64_t in, int64_t out);
-  Tensor apply(const CausalConv& c, const Tensor& x, Stream& s) const;
-  Tensor apply(const ResBlock& b, const Tensor& x, Stream& s) const;
   Tensor apply(const Downsample& d, const Tensor& x, Stream& s) const;
-  Tensor apply(const Attention& a, const Tensor& x) const;
 
   std::string path_;
   int64_t dim_ = 0, z_dim_ = 0;
   int conv_slots_ = 0, time_slots_ = 0;
-  CausalConv conv1_;
+  wan_vae::CausalConv conv1_;
   std::vector<Stage> downsamples_;
-  ResBlock middle0_, middle2_;
-  Attention middle1_;
+  wan_vae::ResidualBlock middle0_, middle2_;
+  wan_vae::AttentionBlock middle1_;
   Tensor head_gamma_;
-  CausalConv head2_;
-  CausalConv out_conv1_;  // top-level conv1, 1x1x1
+  wan_vae::CausalConv head2_;
+  wan_vae::CausalConv out_conv1_;  // top-level conv1, 1x1x1
 };
 
 }  // namespace wl
