@@ -16,5 +16,6 @@ int cmd_text_encode(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_encode(int argc, char** argv);
+int cmd_decode(int argc, char** argv);
 
 }  // namespace wl::app

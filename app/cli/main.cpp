@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"dit-replay", wl::app::cmd_dit_replay, "replay recorded forward calls of a causal Wan DiT"},
     {"text-encode", wl::app::cmd_text_encode, "encode prompts with Wan's umT5 text encoder"},
     {"encode", wl::app::cmd_encode, "prepare a start image and run the CLIP vision tower on it (MG2)"},
+    {"decode", wl::app::cmd_decode, "turn Wan 2.1 latents into pixels with the Wan VAE or TAEHV"},
     {"convert", wl::app::cmd_convert, "turn any checkpoint (.pt, safetensors, diffusers) into one f32 safetensors"},
     {"inspect", wl::app::cmd_inspect, "say what a checkpoint file or folder is, without loading it"},
 };
