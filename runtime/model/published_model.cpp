@@ -114,7 +114,8 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
     if (!m.path(role).empty()) {
       has_decoder = true;
       notes.push_back(std::string("the ") + role + " decoder " + m.files.at(role) +
-                      " is not used yet: frames are the latent preview (16 channels to RGB, at latent size)");
+                      " is not used by play yet (worldloop decode uses it offline): frames are the latent preview "
+                      "(16 channels to RGB, at latent size)");
     }
   if (!has_decoder) notes.push_back("no pixel decoder in the directory: frames are the latent preview");
 

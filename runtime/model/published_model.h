@@ -1,7 +1,8 @@
 // A published model directory as a World (world.h): the downloads' files,
 // their roles from model.json or detection (model_manifest.h), the family's
-// sampling row (model_family.h), the umT5 text encoder and, until the pixel
-// decoders land, the latent preview (latent_preview.h). The world starts from
+// sampling row (model_family.h), the umT5 text encoder and the latent preview
+// (latent_preview.h): the pixel decoders (latent_video_decoder.h) give 4 frames
+// per latent and the play loop takes one, so play does not use them yet. The world starts from
 // noise and has no actions (text-to-video); a prompt switch re-caches as
 // LongLive does. Errors name the file and the problem.
 #pragma once
