@@ -166,6 +166,26 @@ TEST(AppLoop, ScriptedKeysReachEveryFrameAndPromptSwitchesAtChunkBoundary) {
   }
 }
 
+// A lockstep run whose length is not a whole number of chunks (12-frame chunks
+// and 30 frames, as a pixel decoder gives) gets samples only up to its last
+// frame; the last chunk must not wait for samples that never come.
+TEST(AppLoop, LockstepRunEndingInsideAChunkFinishes) {
+  RecordingSource source(12);
+  InputQueue inputs;
+  FrameMailbox mailbox(FrameMailbox::Mode::Lossless, 36);
+  WorldLoopOptions opt;
+  opt.pacing = WorldLoopOptions::Pacing::Lockstep;
+  opt.max_frames = 30;
+  WorldLoop loop(source, inputs, mailbox, opt);
+  for (int64_t f = 0; f < 30; ++f) inputs.push(sample(f, 0));
+  loop.start();
+  const std::vector<Frame> frames = drain_frames(mailbox, 30);
+  loop.stop();
+  ASSERT_EQ(frames.size(), 30u);
+  EXPECT_EQ(frames.back().seq, 29);
+  EXPECT_EQ(source.chunk_sizes.size(), 3u);  // the third chunk is made whole, 6 of it shown
+}
+
 TEST(AppLoop, PromptStampedOnABoundaryAppliesToThatChunk) {
   RecordingSource source(3);
   InputQueue inputs;

@@ -185,11 +185,16 @@ void WorldLoop::run_chunks() {
       }
       if (next_due_ + period * k < now) next_due_ = now;  // late: no catch-up burst
     } else {
-      bool ready = false;  // the chunk's last sample is queued
+      // The chunk's last sample is queued; a run that ends inside this chunk
+      // only has samples up to its last frame (chunks of 12 pixel frames and
+      // --frames 30, say), so the wait stops there.
+      int64_t last_needed = seq_ + k - 1;
+      if (opt_.max_frames >= 0) last_needed = std::min<int64_t>(last_needed, opt_.max_frames - 1);
+      bool ready = false;
       inputs_.wait_until(
           [&] {
             for (const InputEvent& e : inputs_.events_locked())
-              if (e.kind == Kind::Actions && e.frame >= seq_ + k - 1) return ready = true;
+              if (e.kind == Kind::Actions && e.frame >= last_needed) return ready = true;
             return false;
           },
           now);
