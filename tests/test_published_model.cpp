@@ -1,18 +1,24 @@
 // A published model directory (runtime/model/published_model.h) goes from
 // files to frames: a tiny causal Wan DiT laid out like a distilled checkpoint,
 // the tiny umT5 encoder and its SentencePiece model under the downloads'
-// names, no pixel decoder (the latent preview). In process and through
+// names, with no pixel decoder (the latent preview) or with the tiny Wan VAE
+// and TAEHV decoders. In process and through
 // `worldloop play --model DIR --headless`.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <stdlib.h>
 
 #include "runtime/core/error.h"
 #include "runtime/core/safetensors.h"
+#include "runtime/model/latent_video_decoder.h"
 #include "runtime/model/published_model.h"
 #include "runtime/model/world_session.h"
 #include "tests/support/golden.h"
@@ -49,6 +55,24 @@ fs::path write_tiny_model(const std::string& name, const std::string& dit_file =
       "video": {"width": 64, "height": 48, "fps": 16},
       "cache": {"budget_frames": 9}})";
   }
+  return dir;
+}
+
+// write_tiny_model plus the tiny Wan VAE and TAEHV decoders under the
+// downloads' roles (vae, taehv) in model.json; `extra` goes into model.json
+// (`"decoder": "vae",` say).
+fs::path write_tiny_model_with_decoders(const std::string& name, const std::string& extra) {
+  const fs::path dir = write_tiny_model(name, "self_forcing_dmd.safetensors", /*manifest=*/false);
+  fs::copy_file(test::data_path("wanvae_tiny.weights.safetensors"), dir / "Wan2.1_VAE.safetensors",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(test::data_path("taehv_tiny.weights.safetensors"), dir / "taew2_1.safetensors",
+                fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "model.json") << "{" << extra << R"( "family": "self_forcing",
+      "files": {"dit": "self_forcing_dmd.safetensors", "text_encoder": "models_t5_umt5-xxl-enc-bf16.safetensors",
+                "tokenizer": "google/umt5-xxl/spiece.model", "vae": "Wan2.1_VAE.safetensors",
+                "taehv": "taew2_1.safetensors"},
+      "video": {"width": 64, "height": 48, "fps": 16},
+      "cache": {"budget_frames": 9}})";
   return dir;
 }
 
@@ -242,6 +266,98 @@ TEST(PublishedModel, PlayHeadlessRecordsItsFrames) {
   for (size_t p = y4m.find("FRAME"); p != std::string::npos; p = y4m.find("FRAME", p + 5)) ++frames;
   EXPECT_GE(frames, 30u);
   EXPECT_NE(log.find("latent preview"), std::string::npos) << log;
+}
+
+// Which pixel decoder play shows: TAEHV when the directory has one, else the
+// VAE, else the latent preview; --decoder and model.json choose, and each
+// decoder's stream names are checked. With a decoder, frames are 8x the latent
+// size, 4 per latent frame, at the video's fps.
+TEST(PublishedModel, ShowsThePixelDecodersFrames) {
+  const fs::path dir = write_tiny_model_with_decoders("pm_decoders", "");
+  std::vector<std::string> notes;
+  PublishedModelOptions options;
+  options.text_cache_dir = "";
+  std::unique_ptr<World> world = open_published_model(dir.string(), options, &notes);
+  ASSERT_NE(world->video_decoder(), nullptr);
+  EXPECT_EQ(world->video_decoder()->kind(), LatentDecoderKind::Taehv);
+  EXPECT_FALSE(world->video_decoder()->demo());
+  EXPECT_EQ(world->description().image_width, 64);
+  EXPECT_EQ(world->description().image_height, 48);
+  EXPECT_EQ(world->description().frames_per_latent, 4);
+  EXPECT_DOUBLE_EQ(world->description().fps, 16.0);
+  bool noted = false;
+  for (const std::string& n : notes) noted |= n.find("TAEHV") != std::string::npos && n.find("taew2_1") != std::string::npos;
+  EXPECT_TRUE(noted) << "no note names the decoder and its file";
+
+  options.decoder = "vae";
+  world = open_published_model(dir.string(), options, &notes);
+  ASSERT_NE(world->video_decoder(), nullptr);
+  EXPECT_EQ(world->video_decoder()->kind(), LatentDecoderKind::Vae);
+  EXPECT_FALSE(world->video_decoder()->demo());
+  options.decoder_stream = "demo";
+  world = open_published_model(dir.string(), options, &notes);
+  ASSERT_NE(world->video_decoder(), nullptr);
+  EXPECT_EQ(world->video_decoder()->kind(), LatentDecoderKind::Vae);
+  EXPECT_TRUE(world->video_decoder()->demo());
+
+  options.decoder = "preview";
+  options.decoder_stream = "";
+  world = open_published_model(dir.string(), options, &notes);
+  EXPECT_EQ(world->video_decoder(), nullptr);
+  EXPECT_EQ(world->description().image_width, 8);
+  EXPECT_EQ(world->description().frames_per_latent, 1);
+
+  options.decoder = "taehv";
+  options.decoder_stream = "pipeline";
+  std::string e = error_of([&] { open_published_model(dir.string(), options); });
+  EXPECT_NE(e.find("stream 'pipeline' is not carried or demo"), std::string::npos) << e;
+  options.decoder = "tae";
+  options.decoder_stream = "";
+  e = error_of([&] { open_published_model(dir.string(), options); });
+  EXPECT_NE(e.find("decoder 'tae' is not vae, taehv or preview"), std::string::npos) << e;
+
+  // model.json's choice, and its stream checked the same way.
+  options.decoder = "";
+  options.decoder_stream = "carried";
+  const fs::path vae_json = write_tiny_model_with_decoders("pm_vae_json", R"( "decoder": "vae",)");
+  e = error_of([&] { open_published_model(vae_json.string(), options); });
+  EXPECT_NE(e.find("stream 'carried' is not pipeline or demo"), std::string::npos) << e;
+
+  fs::remove(vae_json / "Wan2.1_VAE.safetensors");
+  std::ofstream(vae_json / "model.json") << R"({"files": {"dit": "self_forcing_dmd.safetensors",
+    "text_encoder": "models_t5_umt5-xxl-enc-bf16.safetensors", "tokenizer": "google/umt5-xxl/spiece.model"},
+    "decoder": "vae", "video": {"width": 64, "height": 48}, "cache": {"budget_frames": 9}})";
+  e = error_of([&] { open_published_model(vae_json.string(), {}); });
+  EXPECT_NE(e.find("has no Wan2.1_VAE.pth"), std::string::npos) << e;
+}
+
+// play headless with TAEHV: 4 frames per latent frame at 8x the latent size,
+// every chunk whole (the first chunk's missing frames come from decoding
+// ahead), and a run that ends inside a 12-frame chunk stops at its last frame.
+TEST(PublishedModel, PlayHeadlessRecordsDecodedFrames) {
+  const fs::path dir = write_tiny_model_with_decoders("pm_play_taehv", "");
+  const fs::path out = dir / "out.y4m";
+  ::setenv("XDG_CACHE_HOME", (dir / "cache").c_str(), 1);
+  std::string log;
+  ASSERT_EQ(test::run_worldloop("play --model " + dir.string() + " --headless --frames 30 --threads 2 --record " +
+                                    out.string() + " --config " + (dir / "config.json").string(),
+                                &log),
+            0)
+      << log;
+  std::ifstream in(out, std::ios::binary);
+  const std::string y4m((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(y4m.rfind("YUV4MPEG2 W64 H48 F16000:1000 ", 0), 0u) << y4m.substr(0, 40);
+  const size_t header = y4m.find('\n') + 1;
+  EXPECT_EQ(y4m.size(), header + 30 * (6 + 64 * 48 * 3 / 2)) << "not the 30 frames asked for";
+  EXPECT_NE(log.find("TAEHV"), std::string::npos) << log;
+
+  ASSERT_EQ(test::run_worldloop("play --model " + dir.string() + " --headless --frames 12 --threads 2 --decoder vae "
+                                    "--vae-stream demo --config " + (dir / "config.json").string(),
+                                &log),
+            0)
+      << log;
+  EXPECT_NE(log.find("Wan 2.1 VAE"), std::string::npos) << log;
+  EXPECT_NE(log.find("demo"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -32,6 +32,10 @@ const char* play_usage() {
          "  --lora FILE[:SCALE]   published model: merge a LoRA at load (repeatable)\n"
          "  --lora-alpha A        published model: the LoRA's alpha (default: model.json, else the rank)\n"
          "  --text-device D       published model: cpu|cuda, where the umT5 encoder runs (default cpu)\n"
+         "  --decoder D           published model: vae|taehv|preview, the pixel decoder shown (default:\n"
+         "                        model.json's, else TAEHV when the directory has it, else the VAE)\n"
+         "  --vae-stream S        pipeline|demo: the VAE's streaming semantics (default pipeline)\n"
+         "  --taehv-stream S      carried|demo: TAEHV's (default carried)\n"
          "  --prompt TEXT         initial prompt (default: the config's default_prompt)\n"
          "  --policy P            cache policy: ") + policy_list("|", "|") + " (default: the world's)\n" +
          std::string(
@@ -90,6 +94,16 @@ PlayOptions parse_play_options(int argc, char** argv) {
       if (v.empty() || *end != '\0' || !(alpha > 0))
         throw std::invalid_argument("--lora-alpha needs a number > 0, got '" + v + "'");
       o.lora_alpha = alpha;
+    } else if (a == "--decoder") {
+      o.decoder = value();
+      if (o.decoder != "vae" && o.decoder != "taehv" && o.decoder != "preview")
+        throw std::invalid_argument("--decoder must be vae, taehv or preview, got '" + o.decoder + "'");
+    } else if (a == "--vae-stream" || a == "--taehv-stream") {
+      const std::string s(value());
+      const char* first = a == "--vae-stream" ? "pipeline" : "carried";
+      if (s != first && s != "demo")
+        throw std::invalid_argument(std::string(a) + " must be " + first + " or demo, got '" + s + "'");
+      o.decoder_stream = s;
     } else if (a == "--text-device") {
       o.text_device = value();
       if (o.text_device != "cpu" && o.text_device != "cuda")

@@ -19,6 +19,8 @@ struct PlayOptions {
   std::vector<std::string> loras;  // FILE[:SCALE], in order
   std::optional<float> lora_alpha; // empty: model.json's, else the rank
   std::string text_device = "cpu";  // cpu|cuda: where umT5 runs
+  std::string decoder;              // published model: vae|taehv|preview (empty: model.json, else the rule)
+  std::string decoder_stream;       // its semantics: --vae-stream pipeline|demo, --taehv-stream carried|demo
   std::optional<std::string> prompt;
   std::string policy;         // empty: the world's own
   int64_t budget_frames = 0;  // 0: the world's own

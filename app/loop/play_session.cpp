@@ -40,6 +40,8 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
     w.published.loras.push_back(LoraFile{in.path, static_cast<float>(in.scale), options.lora_alpha});
   }
   w.published.text_backend = options.text_device == "cuda" ? Backend::CUDA : Backend::CPU;
+  w.published.decoder = options.decoder;
+  w.published.decoder_stream = options.decoder_stream;
   // The world starts as its package says (world.json "start": its own clip, noise or an image).
   auto source = std::make_unique<WorldSource>(w);
   std::fprintf(stderr, "worldloop play: %s on %s\n", w.dir.c_str(), source->compute_description().c_str());

@@ -1,5 +1,6 @@
 #include "app/sources/world_source.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <utility>
@@ -64,6 +65,8 @@ void WorldSource::reset(uint64_t seed, const std::string& prompt) {
   } else {
     session_ = std::make_unique<WorldSession>(*world_, o, seed, prompt);  // the package's own start
   }
+  if (LatentVideoDecoder* v = world_->video_decoder()) v->reset();  // a new stream: caches, memories, trim
+  pending_rgb_.clear();
 }
 
 void WorldSource::set_prompt(const std::string& prompt) { session_->set_prompt(prompt); }
@@ -78,11 +81,12 @@ std::string WorldSource::set_cache(const std::string& policy, int64_t budget_fra
 
 ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) {
   const WorldDescription& d = world_->description();
-  if (static_cast<int64_t>(request.actions.size()) != d.chunk)
+  if (static_cast<int64_t>(request.actions.size()) != chunk_frames())
     throw Error("world source: asked for " + std::to_string(request.actions.size()) + " frames, chunks are " +
-                std::to_string(d.chunk));
+                std::to_string(chunk_frames()));
   if (governor_) governor_->update();
   else if (options_.threads > 0 && omp_get_max_threads() != options_.threads) omp_set_num_threads(options_.threads);
+  if (LatentVideoDecoder* v = world_->video_decoder()) return next_video_chunk(*v, request, rgb);
   const Tensor z = session_->next_chunk(request.actions);
   const auto t0 = Clock::now();
   const FrameDecoder& decoder = world_->decoder();
@@ -99,6 +103,34 @@ ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint
   stats.stages.denoise_ms = session_->last_timing().denoise_ms;
   stats.stages.cache_update_ms = session_->last_timing().cache_update_ms;
   stats.stages.decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  stats.cache = session_->store().stats();
+  stats.threads = options_.dit.backend == Backend::CPU ? omp_get_max_threads() : 0;
+  return stats;
+}
+
+// Denoises and decodes latent chunks until `request` can be served whole; the
+// session gets the actions of each latent's first frame. Times add up over
+// the chunks this call made.
+ChunkStats WorldSource::next_video_chunk(LatentVideoDecoder& decoder, const ChunkRequest& request,
+                                         std::vector<uint8_t>& rgb) {
+  const WorldDescription& d = world_->description();
+  const size_t frame_bytes = format().bytes(), want = request.actions.size() * frame_bytes;
+  ChunkStats stats;
+  std::vector<FrameActions> latent_actions(static_cast<size_t>(d.chunk));
+  std::vector<uint8_t> decoded;
+  while (pending_rgb_.size() < want) {
+    for (size_t i = 0; i < latent_actions.size(); ++i)
+      latent_actions[i] = request.actions[std::min(i * static_cast<size_t>(d.frames_per_latent), request.actions.size() - 1)];
+    const Tensor z = session_->next_chunk(latent_actions);  // [chunk, 16, h, w] on the CPU
+    stats.stages.denoise_ms += session_->last_timing().denoise_ms;
+    stats.stages.cache_update_ms += session_->last_timing().cache_update_ms;
+    const auto t0 = Clock::now();
+    unit_rgb_to_rgb8(decoder.push(ops::to_backend(z, Backend::CPU)), decoded);  // [F][H][W][3]
+    pending_rgb_.insert(pending_rgb_.end(), decoded.begin(), decoded.end());
+    stats.stages.decode_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  }
+  rgb.assign(pending_rgb_.begin(), pending_rgb_.begin() + static_cast<std::ptrdiff_t>(want));
+  pending_rgb_.erase(pending_rgb_.begin(), pending_rgb_.begin() + static_cast<std::ptrdiff_t>(want));
   stats.cache = session_->store().stats();
   stats.threads = options_.dit.backend == Backend::CPU ? omp_get_max_threads() : 0;
   return stats;

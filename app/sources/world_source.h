@@ -8,6 +8,10 @@
 // (the world benchmark primes from the oracle game, its ground truth). A world that
 // decodes on CUDA (dit.backend) can write its frames into a DeviceFrameSink
 // instead of returning RGB bytes (the device path, app/device_frames.h).
+// A published model with a Wan pixel decoder (World::video_decoder) shows
+// frames_per_latent frames per latent frame: a chunk is chunk x that many
+// frames, and the frames a stream's first chunk lacks (it gives 1 + 4 (n - 1))
+// are made up by decoding one chunk ahead, so every later chunk is whole.
 #pragma once
 #include <functional>
 #include <memory>
@@ -47,7 +51,9 @@ class WorldSource final : public FrameSource {
   explicit WorldSource(const WorldSourceOptions& options);
 
   FrameFormat format() const override;
-  int chunk_frames() const override { return static_cast<int>(world_->description().chunk); }
+  int chunk_frames() const override {
+    return static_cast<int>(world_->description().chunk * world_->description().frames_per_latent);
+  }
   double nominal_fps() const override { return world_->description().fps; }
   void reset(uint64_t seed, const std::string& prompt) override;
   void set_prompt(const std::string& prompt) override;
@@ -55,7 +61,9 @@ class WorldSource final : public FrameSource {
   std::vector<std::string> presets() const override { return world_->description().presets; }
   std::string compute_description() const override;
   ChunkStats next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) override;
-  bool decodes_on_device() const override { return world_->decoder().backend() == Backend::CUDA; }
+  bool decodes_on_device() const override {
+    return !world_->video_decoder() && world_->decoder().backend() == Backend::CUDA;
+  }
   void set_device_sink(DeviceFrameSink* sink) override;
   std::vector<DeviceFrameRef> take_device_frames() override;
 
@@ -69,6 +77,10 @@ class WorldSource final : public FrameSource {
   std::unique_ptr<WorldSession> session_;
   DeviceFrameSink* sink_ = nullptr;    // device path: where frames go
   std::vector<DeviceFrameRef> device_frames_;  // the last chunk's, until taken
+
+  // With a video decoder: frames decoded but not yet handed out, RGB8.
+  ChunkStats next_video_chunk(LatentVideoDecoder& decoder, const ChunkRequest& request, std::vector<uint8_t>& rgb);
+  std::vector<uint8_t> pending_rgb_;
 };
 
 }  // namespace wl::app

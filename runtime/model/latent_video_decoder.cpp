@@ -29,6 +29,8 @@ LatentVideoDecoder::LatentVideoDecoder(const WeightMap& weights, LatentVideoDeco
   reset();
 }
 
+int64_t LatentVideoDecoder::frames_per_latent() const { return vae_ ? 4 : taehv_->frames_per_latent(); }
+
 int64_t LatentVideoDecoder::latent_channels() const { return vae_ ? vae_->z_dim() : taehv_->latent_channels(); }
 
 std::string LatentVideoDecoder::describe() const {

@@ -43,6 +43,8 @@ class LatentVideoDecoder {
   LatentDecoderKind kind() const { return kind_; }
   bool demo() const { return options_.demo; }
   int64_t latent_channels() const;
+  int64_t upsampling() const { return 8; }          // pixels per latent pixel, each way
+  int64_t frames_per_latent() const;  // after a stream's first latent: 4 for both published decoders
   // "Wan 2.1 VAE (d 96, pipeline)", for logs.
   std::string describe() const;
 

@@ -129,6 +129,8 @@ ModelManifest ModelManifest::read(const std::string& dir) {
     m.family = j.value("family", std::string("self_forcing"));
     m.files = j.at("files").get<std::map<std::string, std::string>>();
     m.weights_key = j.value("weights_key", std::string());
+    m.decoder = j.value("decoder", std::string());
+    m.decoder_stream = j.value("decoder_stream", std::string());
     if (j.contains("lora"))
       for (const auto& l : j.at("lora")) {
         LoraFile f{l.at("file").get<std::string>(), l.value("scale", 1.0f), std::nullopt};
@@ -184,6 +186,8 @@ void ModelManifest::write(const std::string& path) const {
   j["family"] = family;
   j["files"] = files;
   if (!weights_key.empty()) j["weights_key"] = weights_key;
+  if (!decoder.empty()) j["decoder"] = decoder;
+  if (!decoder_stream.empty()) j["decoder_stream"] = decoder_stream;
   if (!loras.empty()) {
     j["lora"] = nlohmann::ordered_json::array();
     for (const LoraFile& l : loras) {

@@ -48,6 +48,11 @@ struct ModelManifest {
   std::optional<int64_t> chunk, budget_frames, sink_frames;
   std::optional<std::string> policy;
   std::optional<SamplerMode> mode;  // sampler.mode: "chunk" or "rolling"
+  // The pixel decoder play shows: "vae", "taehv" or "preview" (empty: TAEHV
+  // when files has one, else the VAE, else the latent preview), and its
+  // streaming semantics: "pipeline" | "demo" for the VAE, "carried" | "demo"
+  // for TAEHV (empty: the first).
+  std::string decoder, decoder_stream;
   std::vector<std::string> notes;  // what detection guessed, for the first-run log
 
   // <dir>/model.json; throws wl::Error naming the file and the problem.

@@ -5,6 +5,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/model/latent_preview.h"
+#include "runtime/model/latent_video_decoder.h"
 #include "runtime/model/memory_plan.h"
 #include "runtime/model/prompt_cache.h"
 #include "runtime/model/umt5.h"
@@ -109,15 +110,32 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
   parts.prompt_encoder = std::make_unique<Umt5PromptEncoder>(text_weights, tokenizer, options.dit.precision,
       options.text_backend, options.text_cache_dir ? *options.text_cache_dir : PromptEmbeddingCache::default_dir());
   parts.decoder = std::make_unique<LatentPreview>(options.dit.backend);
-  bool has_decoder = false;
-  for (const char* role : {"vae", "taehv"})
-    if (!m.path(role).empty()) {
-      has_decoder = true;
-      notes.push_back(std::string("the ") + role + " decoder " + m.files.at(role) +
-                      " is not used by play yet (worldloop decode uses it offline): frames are the latent preview "
-                      "(16 channels to RGB, at latent size)");
-    }
-  if (!has_decoder) notes.push_back("no pixel decoder in the directory: frames are the latent preview");
+  // The shown frames: a Wan pixel decoder from the directory, or the preview.
+  std::string use = options.decoder.empty() ? m.decoder : options.decoder;
+  if (use.empty()) use = !m.path("taehv").empty() ? "taehv" : !m.path("vae").empty() ? "vae" : "preview";
+  if (use != "vae" && use != "taehv" && use != "preview")
+    throw Error(where + ": decoder '" + use + "' is not vae, taehv or preview");
+  if (use == "preview") {
+    if (!options.decoder_stream.empty() || !m.decoder_stream.empty())
+      throw Error(where + ": a decoder stream is given, but the decoder is the latent preview");
+    notes.push_back(m.path("vae").empty() && m.path("taehv").empty()
+                        ? "no pixel decoder in the directory: frames are the latent preview (16 channels to RGB, at latent size)"
+                        : "frames are the latent preview (16 channels to RGB, at latent size), as asked");
+  } else {
+    if (m.path(use).empty())
+      throw Error(where + ": decoder '" + use + "' asked for, but the directory has no " +
+                  (use == "vae" ? "Wan2.1_VAE.pth" : "taew2_1.pth / taew2_1.safetensors"));
+    const std::string stream = options.decoder_stream.empty() ? m.decoder_stream : options.decoder_stream;
+    const char* allowed = use == "vae" ? "pipeline" : "carried";
+    if (!stream.empty() && stream != allowed && stream != "demo")
+      throw Error(where + ": the " + use + " decoder's stream '" + stream + "' is not " + allowed + " or demo");
+    const WeightMap& dw = weights(m.path(use));
+    if (detect_latent_decoder(dw) != (use == "vae" ? LatentDecoderKind::Vae : LatentDecoderKind::Taehv))
+      throw Error(m.path(use) + ": not a " + (use == "vae" ? "Wan 2.1 VAE" : "TAEHV") + " decoder, as its role says");
+    parts.video_decoder = std::make_unique<LatentVideoDecoder>(dw, LatentVideoDecoderOptions{stream == "demo"});
+    notes.push_back("frames: " + parts.video_decoder->describe() + " from " + m.files.at(use) +
+                    ", on the CPU in f32, after the DiT (not overlapped)");
+  }
 
   WorldDescription d;
   d.dir = dir;
@@ -125,9 +143,11 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
   d.latent_channels = parts.dit->config().in_dim;
   d.latent_height = m.height / kVaeSpatial;
   d.latent_width = m.width / kVaeSpatial;
-  d.image_height = static_cast<int>(d.latent_height) * parts.decoder->upsampling();
-  d.image_width = static_cast<int>(d.latent_width) * parts.decoder->upsampling();
-  d.fps = m.fps / kVaeTemporal;  // the preview shows latent frames
+  const int64_t up = parts.video_decoder ? parts.video_decoder->upsampling() : parts.decoder->upsampling();
+  d.image_height = static_cast<int>(d.latent_height * up);
+  d.image_width = static_cast<int>(d.latent_width * up);
+  d.frames_per_latent = parts.video_decoder ? parts.video_decoder->frames_per_latent() : 1;
+  d.fps = parts.video_decoder ? m.fps : m.fps / kVaeTemporal;  // the preview shows latent frames
   d.steps = f.steps;
   d.shift = f.shift;
   d.chunk = f.chunk;

@@ -1,8 +1,9 @@
 // A published model directory as a World (world.h): the downloads' files,
 // their roles from model.json or detection (model_manifest.h), the family's
-// sampling row (model_family.h), the umT5 text encoder and the latent preview
-// (latent_preview.h): the pixel decoders (latent_video_decoder.h) give 4 frames
-// per latent and the play loop takes one, so play does not use them yet. The world starts from
+// sampling row (model_family.h), the umT5 text encoder, and the shown frames'
+// decoder: TAEHV or the Wan VAE (latent_video_decoder.h, 4 frames per latent
+// frame at 8x its size) when the directory has one, else the latent preview
+// (latent_preview.h). The world starts from
 // noise and has no actions (text-to-video); a prompt switch re-caches as
 // LongLive does. Errors name the file and the problem.
 #pragma once
@@ -21,6 +22,8 @@ struct PublishedModelOptions {
   Backend text_backend = Backend::CPU;  // where umT5 runs (--text-device)
   std::string weights_key;         // overrides model.json and the family (--weights-key)
   std::vector<LoraFile> loras;     // added to model.json's (--lora FILE[:SCALE], --lora-alpha)
+  std::string decoder;             // overrides model.json's decoder: vae | taehv | preview (--decoder)
+  std::string decoder_stream;      // and its semantics (--vae-stream / --taehv-stream)
   // Where umT5's prompt embeddings are kept on disk (empty: memory only;
   // absent: PromptEmbeddingCache::default_dir()).
   std::optional<std::string> text_cache_dir;

@@ -115,6 +115,7 @@ std::unique_ptr<World> World::assemble(WorldDescription description, WorldParts 
   w->weights_ = std::move(parts.weights);
   w->dit_ = std::move(parts.dit);
   w->decoder_ = std::move(parts.decoder);
+  w->video_decoder_ = std::move(parts.video_decoder);
   w->encoder_ = std::move(parts.encoder);
   w->prompt_encoder_ = std::move(parts.prompt_encoder);
   const WorldDescription& d = w->desc_;
@@ -132,7 +133,16 @@ std::unique_ptr<World> World::assemble(WorldDescription description, WorldParts 
   if (c.action_dim != static_cast<int64_t>(d.actions.size()))
     throw Error(desc_path + ": " + std::to_string(d.actions.size()) + " actions but the DiT's action_dim is " +
                 std::to_string(c.action_dim));
-  if (d.latent_height * w->decoder_->upsampling() != d.image_height ||
+  if (const LatentVideoDecoder* v = w->video_decoder_.get()) {
+    if (v->latent_channels() != d.latent_channels || d.image_height != d.latent_height * v->upsampling() ||
+        d.image_width != d.latent_width * v->upsampling() || d.frames_per_latent != v->frames_per_latent())
+      throw Error(desc_path + ": the " + v->describe() + " takes " + std::to_string(v->latent_channels()) +
+                  " latent channels and makes " + std::to_string(v->frames_per_latent()) + " frames of " +
+                  std::to_string(d.latent_height * v->upsampling()) + "x" + std::to_string(d.latent_width * v->upsampling()) +
+                  " per latent frame, not " + std::to_string(d.latent_channels) + " channels and " +
+                  std::to_string(d.frames_per_latent) + " of " + std::to_string(d.image_height) + "x" +
+                  std::to_string(d.image_width));
+  } else if (d.latent_height * w->decoder_->upsampling() != d.image_height ||
       d.latent_width * w->decoder_->upsampling() != d.image_width)
     throw Error(desc_path + ": the " + w->decoder_->kind() + " turns " + std::to_string(d.latent_height) + "x" +
                 std::to_string(d.latent_width) + " latents into " +

@@ -11,6 +11,7 @@
 #include "runtime/model/causal_dit.h"
 #include "runtime/model/frame_decoder.h"
 #include "runtime/model/image_codec.h"
+#include "runtime/model/latent_video_decoder.h"
 #include "runtime/model/prompt_encoder.h"
 #include "runtime/model/sampler.h"
 #include "runtime/model/text_encoder.h"
@@ -21,9 +22,10 @@ namespace wl {
 struct WorldDescription {
   std::string name;
   std::string dir;
-  int image_width = 0, image_height = 0;
+  int image_width = 0, image_height = 0;        // shown frames
   int64_t latent_channels = 0, latent_height = 0, latent_width = 0;
-  double fps = 30;
+  double fps = 30;                              // shown frames per second
+  int64_t frames_per_latent = 1;                // shown frames per latent frame: 4 with a video decoder
   std::vector<int> steps;
   double shift = 5.0;
   int64_t chunk = 3;
@@ -53,6 +55,9 @@ struct WorldParts {
   std::unique_ptr<FrameDecoder> decoder;
   std::unique_ptr<ImageEncoder> encoder;  // may be null
   std::unique_ptr<PromptEncoder> prompt_encoder;
+  // A streaming Wan pixel decoder (published models): when set, it makes the
+  // shown frames, frames_per_latent per latent, instead of `decoder`.
+  std::unique_ptr<LatentVideoDecoder> video_decoder;
 };
 
 class World {
@@ -68,6 +73,9 @@ class World {
   const WorldDescription& description() const { return desc_; }
   CausalDit& dit() { return *dit_; }
   const FrameDecoder& decoder() const { return *decoder_; }
+  // The streaming pixel decoder that makes the shown frames, or null (then decoder() does).
+  LatentVideoDecoder* video_decoder() { return video_decoder_.get(); }
+  const LatentVideoDecoder* video_decoder() const { return video_decoder_.get(); }
   const ImageEncoder* encoder() const { return encoder_.get(); }  // null when the package has none
   const StartClip* start_clip() const { return start_clip_.get(); }  // null unless start.from is "clip"
   // Per entry of the DiT's action vector (world.json "actions"), the key bit
@@ -81,6 +89,7 @@ class World {
   std::vector<std::unique_ptr<WeightMap>> weights_;
   std::unique_ptr<CausalDit> dit_;
   std::unique_ptr<FrameDecoder> decoder_;
+  std::unique_ptr<LatentVideoDecoder> video_decoder_;
   std::unique_ptr<ImageEncoder> encoder_;
   std::unique_ptr<PromptEncoder> prompt_encoder_;
   std::unique_ptr<StartClip> start_clip_;
