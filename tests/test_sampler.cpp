@@ -242,6 +242,44 @@ TEST(Sampler, PromptSwitchRecachesOnlyRecentNonSinkFrames) {
   EXPECT_EQ(log.calls.front().start, 12);
 }
 
+// A switch so early that the re-cache window reaches back into the sink: with 6
+// frames done and recache_frames 6 the window would start at frame 0, so only
+// the sink guard keeps frames 0..2 out of it.
+TEST(Sampler, EarlyPromptSwitchLeavesTheSinkAlone) {
+  Tiny tiny(3, 2);
+  cache::KvStore store(tiny.model->cache_config(4, 4, 12, 3), cache::make_policy("full"));
+  SeededNoise noise(2);
+  SamplerSettings s;
+  s.steps = {1000, 500};
+  s.height = s.width = 4;
+  s.sink_frames = 3;
+  s.recache_frames = 6;
+  Sampler sampler(*tiny.model, store, noise, s);
+  CallLog log;
+  sampler.set_call_observer(log.observer());
+  sampler.set_prompt(tiny.context);
+  for (int c = 0; c < 2; ++c) sampler.next_chunk();  // frames 0..5; 0..2 are the sink
+
+  auto keys_of = [&](int64_t frame) {
+    const std::vector<int32_t>* slots = store.frame_slots(1, frame);
+    EXPECT_NE(slots, nullptr);
+    std::vector<float> k;
+    if (!slots) return k;
+    for (int32_t slot : *slots) k.insert(k.end(), store.k_raw(1, slot), store.k_raw(1, slot) + 32);
+    return k;
+  };
+  const auto sink_before = keys_of(0), recent_before = keys_of(4);
+  log.calls.clear();
+  sampler.set_prompt(Tiny::prompt(99));
+
+  EXPECT_EQ(sampler.last_recache_frames(), (std::vector<int64_t>{3, 4, 5}));
+  ASSERT_EQ(log.calls.size(), 1u);
+  EXPECT_TRUE(log.calls[0].update);
+  EXPECT_EQ(log.calls[0].start, 3);
+  EXPECT_EQ(keys_of(0), sink_before);    // the sink keeps the keys of the prompt it was made under
+  EXPECT_NE(keys_of(4), recent_before);  // the rest of the window is re-encoded
+}
+
 TEST(Sampler, SeededNoiseIsDeterministic) {
   auto run = [](uint64_t seed) {
     Tiny tiny;
