@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -390,8 +391,13 @@ TEST(CachePolicies, MergingIdenticalTokensChangesNoAttentionOutput) {
 
 // Every policy behind the real model (a small random checkpoint): chunks of
 // 2 frames, 2 denoising calls and the clean pass each, into a 5-frame cache
-// with a 1-frame sink. Outputs stay finite, the budget holds, and the scoring
-// policies publish per-token scores learned from the model's own queries.
+// with a 1-frame sink, every policy fed the same inputs. Outputs stay finite
+// and the budget holds; until the cache first overflows every policy gives
+// the same outputs bit for bit, and after it the frames each keeps are its
+// rule's and reach the model: "sink" evicts exactly as "full" does and
+// matches it, while "window" (which drops the sink) keeps other frames and
+// gives other outputs. The scoring policies publish per-token scores learned
+// from the model's own queries.
 TEST(CachePolicies, EveryPolicyRunsBehindTheModel) {
   wl::testref::RandomCheckpointSpec spec;  // dim 64, 4 heads of 16, 2 blocks
   const std::string path =
@@ -400,16 +406,19 @@ TEST(CachePolicies, EveryPolicyRunsBehindTheModel) {
   wl::testref::write_random_checkpoint(path, spec);
   wl::WeightMap weights = wl::WeightMap::open(path);
   wl::CausalDit model(weights, wl::DitOptions{wl::ops::MatmulPrecision::F32});
-  std::mt19937 rng(13);
+  std::mt19937 ctx_rng(13);
   std::normal_distribution<float> normal;
   std::vector<float> ctx(4 * spec.text_dim);
-  for (float& x : ctx) x = normal(rng);
+  for (float& x : ctx) x = normal(ctx_rng);
   model.set_prompt(wl::Tensor::from_floats(ctx, {4, spec.text_dim}));
-  const int64_t H = 8, W = 8, chunk = 2;
+  const int64_t H = 8, W = 8, chunk = 2, chunks = 6;
+  std::map<std::string, std::vector<std::vector<float>>> outputs;  // policy -> per chunk, its clean pass
+  std::map<std::string, std::vector<int64_t>> kept;                // policy -> frames cached at the end
   for (const std::string& name : kAllPolicies) {
     SCOPED_TRACE(name);
+    std::mt19937 rng(17);  // the same inputs for every policy
     KvStore cache(model.cache_config(H, W, /*capacity=*/5, /*sink=*/1), wl::cache::make_policy(name));
-    for (int64_t c = 0; c < 6; ++c) {
+    for (int64_t c = 0; c < chunks; ++c) {
       for (int step = 0; step < 3; ++step) {
         std::vector<float> x(static_cast<size_t>(chunk * spec.in_dim * H * W));
         for (float& v : x) v = normal(rng);
@@ -418,12 +427,30 @@ TEST(CachePolicies, EveryPolicyRunsBehindTheModel) {
                                              step == 2);
         for (int64_t i = 0; i < out.numel(); ++i) ASSERT_TRUE(std::isfinite(out.f32()[i]));
         for (int64_t b = 0; b < spec.num_layers; ++b) ASSERT_LE(cache.used_tokens(b), cache.config().budget_tokens);
+        if (step == 1) outputs[name].push_back(out.to_floats());  // attends to the cache as the policy left it
       }
     }
+    const auto& st = cache.stats();
+    for (size_t col = 0; col < st.frames.size(); ++col)  // block 0's held frames (evicted ones show once)
+      if (st.slot(0, col).kind != wl::cache::SlotKind::Evicted && st.slot(0, col).tokens > 0)
+        kept[name].push_back(st.frames[col]);
     EXPECT_EQ(cache.stats().frames.back(), 11);
     const bool scores = name == "observed" || name == "future";
     EXPECT_EQ(!cache.stats().token_scores.empty(), scores);
   }
+  // Frames 0..3 and the chunk being denoised fit in 5 frames: until chunk 2,
+  // no policy has been asked for room.
+  for (const std::string& name : kAllPolicies)
+    for (int64_t c = 0; c < 2; ++c)
+      EXPECT_EQ(outputs[name][static_cast<size_t>(c)], outputs["full"][static_cast<size_t>(c)])
+          << name << " changed the model's output before the cache was full (chunk " << c << ")";
+  EXPECT_EQ(kept["full"], (std::vector<int64_t>{0, 8, 9, 10, 11}));  // the sink and the newest
+  EXPECT_EQ(kept["sink"], kept["full"]);
+  EXPECT_EQ(kept["window"], (std::vector<int64_t>{7, 8, 9, 10, 11}));  // the newest only
+  EXPECT_EQ(kept["observed"].front(), 0);
+  EXPECT_EQ(kept["future"].front(), 0);
+  EXPECT_EQ(outputs["sink"], outputs["full"]);
+  EXPECT_NE(outputs["window"].back(), outputs["full"].back()) << "dropping the sink did not reach the model";
   std::filesystem::remove(path);
 }
 
