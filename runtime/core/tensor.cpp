@@ -75,7 +75,9 @@ uint16_t f32_to_f16(float v) {
   if (au < 0x38800000u) {  // subnormal or zero in f16
     if (au < 0x33000000u) return static_cast<uint16_t>(sign);
     uint32_t man = (au & 0x7fffffu) | 0x800000u;
-    int shift = 126 - static_cast<int>(au >> 23) + 13 + 1;  // bits to drop
+    // v = man * 2^(e - 150); in units of f16's smallest subnormal (2^-24) that
+    // is man * 2^(e - 126): drop 126 - e bits (14 at e = 112 .. 24 at e = 102).
+    int shift = 126 - static_cast<int>(au >> 23);
     uint32_t half = man >> shift;
     uint32_t rem = man & ((1u << shift) - 1);
     uint32_t mid = 1u << (shift - 1);

@@ -2,6 +2,7 @@
 // from docs/model.md §1-§3 only; every step is a direct loop so it can be read
 // against the formulas line by line.
 #include "tests/support/reference_dit.h"
+#include "tests/support/reference_half.h"
 
 #include <algorithm>
 #include <cmath>
@@ -144,10 +145,20 @@ RefWeights read_ref_weights(const SafetensorsFile& file, const std::string& pref
   for (const std::string& name : file.names()) {
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     const Tensor t = file.get(name);
-    const std::vector<float> f = t.to_floats();
     RefTensor r;
     r.shape = t.shape();
-    r.data.assign(f.begin(), f.end());
+    // 16-bit weights decode with the tests' own conversion, not the engine's.
+    const int64_t n = t.numel();
+    r.data.resize(static_cast<size_t>(n));
+    if (t.dtype() == DType::F32) {
+      for (int64_t i = 0; i < n; ++i) r.data[static_cast<size_t>(i)] = t.f32()[i];
+    } else if (t.dtype() == DType::F16 || t.dtype() == DType::BF16) {
+      const uint16_t* h = t.data<uint16_t>();
+      for (int64_t i = 0; i < n; ++i)
+        r.data[static_cast<size_t>(i)] = t.dtype() == DType::F16 ? ref_f16_to_double(h[i]) : ref_bf16_to_double(h[i]);
+    } else {
+      throw std::runtime_error("reference: tensor '" + name + "' has dtype " + dtype_name(t.dtype()));
+    }
     out.emplace(name.substr(prefix.size()), std::move(r));
   }
   return out;
