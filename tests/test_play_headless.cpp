@@ -1,5 +1,8 @@
 // `worldloop play --headless --record` makes the same frames as the window
-// for the same seed and scripted inputs, and its recordings are well formed.
+// shows for the same seed and scripted inputs, and its recordings are well
+// formed.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <stb/stb_image.h>
 
 namespace fs = std::filesystem;
 
@@ -100,6 +104,11 @@ TEST(PlayHeadless, BadEnvironmentsFailWithANamedLastLine) {
   fs::remove_all(dir);
 }
 
+// The window and headless make the same frames (both recordings are taken on
+// the model thread), and what the window put on screen is that frame: the
+// last presented image, read back from the swapchain with the overlay hidden,
+// holds headless's last frame pixel for pixel in its letterbox (nearest
+// filtering, UNORM formats: no colour change).
 TEST(PlayHeadless, MatchesTheWindowForTheSameSeedAndInputs) {
   if (!have("xvfb-run")) GTEST_SKIP() << "xvfb-run not installed";
   const fs::path dir = scratch("match");
@@ -108,8 +117,10 @@ TEST(PlayHeadless, MatchesTheWindowForTheSameSeedAndInputs) {
   ASSERT_EQ(run(play(dir) + " --headless --frames " + std::to_string(kFrames) + " --record " +
                 (dir / "headless").string()),
             0);
+  const fs::path shot = dir / "window.png";
   ASSERT_EQ(run("timeout 90 xvfb-run -a -s '-screen 0 1280x720x24' " + play(dir) + " --frames " +
-                std::to_string(kFrames) + " --record " + (dir / "window").string()),
+                std::to_string(kFrames) + " --no-overlay --screenshot " + shot.string() + " --record " +
+                (dir / "window").string()),
             0);
   for (int f = 0; f < kFrames; ++f) {
     char name[32];
@@ -121,6 +132,30 @@ TEST(PlayHeadless, MatchesTheWindowForTheSameSeedAndInputs) {
   }
   // The script's prompt switch shows: frame 24 (after the switch) differs in colour from frame 0.
   EXPECT_NE(read_all(dir / "headless" / "frame_000000.png"), read_all(dir / "headless" / "frame_000024.png"));
+
+  char last[32];
+  std::snprintf(last, sizeof last, "frame_%06d.png", kFrames - 1);
+  int fw = 0, fh = 0, sw = 0, sh = 0, n = 0;
+  unsigned char* frame = stbi_load((dir / "headless" / last).c_str(), &fw, &fh, &n, 3);
+  unsigned char* screen = stbi_load(shot.c_str(), &sw, &sh, &n, 3);
+  ASSERT_NE(frame, nullptr);
+  ASSERT_NE(screen, nullptr) << "no screenshot from the window";
+  // The presenter's letterbox (render/presenter.cpp): the largest scale that fits, centred.
+  const double scale = std::min(static_cast<double>(sw) / fw, static_cast<double>(sh) / fh);
+  const double w = std::floor(fw * scale), h = std::floor(fh * scale);
+  const double x0 = std::floor((sw - w) / 2), y0 = std::floor((sh - h) / 2);
+  long differing = 0;
+  for (int y = 0; y < fh; ++y)
+    for (int x = 0; x < fw; ++x) {
+      const int sx = static_cast<int>(x0 + (x + 0.5) * w / fw), sy = static_cast<int>(y0 + (y + 0.5) * h / fh);
+      const unsigned char* p = screen + (static_cast<size_t>(sy) * sw + sx) * 3;
+      const unsigned char* q = frame + (static_cast<size_t>(y) * fw + x) * 3;
+      differing += p[0] != q[0] || p[1] != q[1] || p[2] != q[2];
+    }
+  stbi_image_free(frame);
+  stbi_image_free(screen);
+  EXPECT_EQ(differing, 0) << "of " << fw * fh << " pixels, the presented frame differs from headless's frame "
+                          << kFrames - 1;
   fs::remove_all(dir);
 }
 

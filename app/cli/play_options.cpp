@@ -49,7 +49,8 @@ const char* play_usage() {
          "  --threads N|auto      CPU threads for the model (auto: as many as the other processes\n"
          "                        leave free, re-checked while playing; OMP_NUM_THREADS fixes it too)\n"
          "  --frames N            exit after N presented frames\n"
-         "  --screenshot FILE.png write the last presented image (overlay included)\n"
+         "  --screenshot FILE.png write the last presented image (overlay included unless hidden)\n"
+         "  --no-overlay          start with the overlay hidden (F1 shows it)\n"
          "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (ffmpeg)\n"
          "  --actions FILE.json   scripted input keyed by frame (see app/loop/action_script.h)\n"
          "  --headless            no window (use with --record; progress on a terminal)\n"
@@ -131,6 +132,7 @@ PlayOptions parse_play_options(int argc, char** argv) {
                                     std::string(v) + "'");
     } else if (a == "--frames") o.frames = parse_int(a, value(), 1);
     else if (a == "--screenshot") o.screenshot = value();
+    else if (a == "--no-overlay") o.overlay = false;
     else if (a == "--record") o.record = value();
     else if (a == "--actions") o.actions = value();
     else if (a == "--headless") o.headless = true;
@@ -146,6 +148,7 @@ PlayOptions parse_play_options(int argc, char** argv) {
   }
   if (o.headless && !o.screenshot.empty())
     throw std::invalid_argument("--screenshot needs a window (it captures the overlay); drop --headless");
+  if (o.headless && !o.overlay) throw std::invalid_argument("--no-overlay needs a window; drop --headless");
   if (o.headless && o.frames < 0)
     throw std::invalid_argument("--headless needs --frames N (there is no window to quit from)");
   return o;

@@ -28,7 +28,8 @@ struct PlayOptions {
   std::string precision = "auto";  // auto|f32|bf16: the DiT's matrix products (auto: bf16 where native)
   int threads = 0;            // CPU threads; 0: adaptive (or OMP_NUM_THREADS when set), see runtime/core/cpu_threads.h
   int64_t frames = -1;        // exit after N presented frames; -1: run until quit
-  std::string screenshot;     // PNG of the last presented image, overlay included
+  std::string screenshot;     // PNG of the last presented image, overlay included (unless hidden)
+  bool overlay = true;        // false: start with the overlay hidden (--no-overlay; F1 shows it)
   std::string record;         // directory, .y4m or .mp4
   std::string actions;        // action script (JSON), see action_script.h
   bool headless = false;

@@ -124,6 +124,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
   ui::ImGuiLayer imgui(win.window, presenter);
   ui::Overlay overlay;
   ui::OverlayView view;
+  view.visible = options.overlay;
 
   PlaySession session(std::move(source), options, config, WorldLoopOptions::Pacing::RealTime);
   ui::OverlayState state;
