@@ -4,6 +4,8 @@
 // resize bit for bit, then every tap of the transformer.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -144,6 +146,8 @@ TEST(ClipVision, TokensAreTheOutputOfAllButTheLastBlock) {
   EXPECT_LT(rel(taps.block[1], f.f32("tap.block.1")), 1e-5);
   const double err = rel(tokens, f.f32("tokens"));
   EXPECT_LT(err, 1e-5) << "tokens rel L2 " << err;
+  std::printf("  clip_vit_tiny: blocks rel L2 %.3g, %.3g, tokens %.3g\n", rel(taps.block[0], f.f32("tap.block.0")),
+              rel(taps.block[1], f.f32("tap.block.1")), err);
   // Fail-first: running every block (use_31_block off), or adding post_norm,
   // is far from MG2's visual_context.
   const Tensor all = clip.forward(f.f32("clip.pixels"), clip.config().layers);
@@ -164,8 +168,11 @@ TEST(ClipVision, Bf16RunsAndStaysClose) {
   Fixture f;
   const ClipVision clip(f.weights, ops::MatmulPrecision::BF16);
   const double err = rel(clip.forward(f.f32("clip.pixels")), f.f32("tokens"));
+  std::printf("  clip_vit_tiny bf16 products: tokens rel L2 %.3g\n", err);
   EXPECT_LT(err, 3e-2);
-  EXPECT_GT(err, 1e-6) << "bf16 matmuls should round above f32 level";
+  // f32 products are within 1e-5 (above): bf16's 8-bit rounding must show,
+  // or the bf16 path did not run.
+  EXPECT_GT(err, 1e-4) << "bf16 matmuls should round above f32 level";
 }
 
 TEST(ClipVision, BadInputsGetNamedErrors) {

@@ -213,6 +213,11 @@ TEST_P(DitReferenceTest, MatchesReferenceOverGeneration) {
   }
   std::printf("[ dit-ref   ] %-28s %3lld calls, max rel L2 %.3g\n", c.name.c_str(), static_cast<long long>(call),
               worst);
+  // bf16 products round to 8 bits: an error at f32's level (1e-7 here) means
+  // the bf16 path did not run, which the upper bound alone would let pass.
+  if (c.precision == wl::ops::MatmulPrecision::BF16) {
+    EXPECT_GT(worst, 1e-4) << c.name << ": bf16 products asked for, but the error is at f32 level";
+  }
   std::remove(path.c_str());
 }
 

@@ -20,8 +20,13 @@ class GoldenReplay : public ::testing::TestWithParam<std::string> {
 // f32 products: every call within 1e-4 of the reference.
 TEST_P(GoldenReplay, F32ProductsMatchReference) { EXPECT_LE(replay_worst_error("f32"), 1e-4) << GetParam(); }
 
-// bf16 products: the documented bf16 bound.
-TEST_P(GoldenReplay, Bf16ProductsStayWithinBf16Bound) { EXPECT_LE(replay_worst_error("bf16"), 1e-2) << GetParam(); }
+// bf16 products: the documented bf16 bound, and above f32's level (the f32
+// replay is within 3e-7), so that a silent fall-back to f32 fails.
+TEST_P(GoldenReplay, Bf16ProductsStayWithinBf16Bound) {
+  const double err = replay_worst_error("bf16");
+  EXPECT_LE(err, 1e-2) << GetParam();
+  EXPECT_GT(err, 1e-4) << GetParam() << ": --precision bf16 asked for, but the error is at f32 level";
+}
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenReplay, ::testing::Values("chunk3", "sink_window", "rolling", "mg2_universal"));
 

@@ -215,6 +215,10 @@ void check_fixture(MatmulPrecision p, double tol) {
     EXPECT_LE(e_ctx, tol);
     EXPECT_LE(e_out, tol);
     EXPECT_LE(e_fast, tol);
+    if (p == MatmulPrecision::BF16) {  // above f32's level (4e-7 here), or the bf16 path did not run
+      EXPECT_GT(e_ctx, 1e-4) << "bf16 products asked for, but the error is at f32 level";
+      EXPECT_GT(e_fast, 1e-4) << "bf16 products asked for, but the fast path's error is at f32 level";
+    }
     EXPECT_EQ(full.seq_len, static_cast<int64_t>(f.c.get_f32("seq_lens").to_floats()[i]));
     // Padded rows of the context are exactly zero.
     const std::vector<float> ctx = full.context.to_floats();
@@ -284,6 +288,9 @@ void check_random(const testref::Umt5Spec& s, int64_t len, int64_t real) {
     std::printf("  %s: encoder_out %.3g context %.3g\n", ops::precision_name(p), e_out, e_ctx);
     EXPECT_LE(e_out, tol) << ops::precision_name(p);
     EXPECT_LE(e_ctx, tol) << ops::precision_name(p);
+    if (p == MatmulPrecision::BF16) {
+      EXPECT_GT(e_ctx, 1e-4) << "bf16 products asked for, but the error is at f32 level";
+    }
   }
 }
 

@@ -69,6 +69,8 @@ double replay_worst_error(const std::string& name, const std::string& precision,
     EXPECT_EQ(got.info(key).shape, ref.info(key).shape) << name << " " << key;
     worst = std::max(worst, relative_l2(got.get(key), ref.get(key)));
   }
+  std::printf("[ dit-replay ] %s %s%s: %d calls, max rel L2 %.3g\n", name.c_str(), precision.c_str(),
+              extra_flags.empty() ? "" : (" " + extra_flags).c_str(), calls, worst);
   return worst;
 }
 
