@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -273,12 +274,14 @@ std::map<std::string, std::string> parse_metadata(const std::string& label, cons
 }
 
 std::shared_ptr<void> copy_aligned(const uint8_t* data, size_t size) {
-  // 64-byte alignment so in-memory images align their data like a mapped file would.
-  size_t bytes = std::max<size_t>(64, (size + 63) / 64 * 64);
-  void* p = std::aligned_alloc(64, bytes);
+  // 64-byte alignment so in-memory images align their data like a mapped file
+  // would, and exactly `size` bytes (not rounded up) so that AddressSanitizer
+  // sees a read one byte past the image (the fuzz targets and their replay).
+  constexpr std::align_val_t kAlign{64};
+  void* p = ::operator new(std::max<size_t>(size, 1), kAlign, std::nothrow);
   if (!p) throw Error("out of memory copying a " + std::to_string(size) + "-byte safetensors image");
   if (size) std::memcpy(p, data, size);
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  return std::shared_ptr<void>(p, [](void* q) { ::operator delete(q, kAlign); });
 }
 
 std::string os_reason() { return std::strerror(errno); }

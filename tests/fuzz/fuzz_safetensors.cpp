@@ -1,6 +1,6 @@
 // libFuzzer target for the safetensors reader: any input must either load,
 // with every tensor readable, or throw wl::Error. Build with clang and
-// -DWORLDLOOP_FUZZ=ON; run e.g. `fuzz_safetensors -dict=safetensors.dict corpus/`.
+// -DWORLDLOOP_FUZZ=ON; run e.g. `fuzz_safetensors -dict=safetensors.dict corpus/safetensors/`.
 #include <cstddef>
 #include <cstdint>
 
