@@ -2,9 +2,17 @@
 // same exported weights (tools/train/make_fixture.py writes the cases into
 // tests/data/world_fixture/): decoder, encoder, tokenizer + text encoder and
 // the DiT with its action embedding, each within 1e-4.
+//
+// WorldFixture.*: the committed cases; none found is a failure.
+// WorldFixtureFresh.*: a package the training smoke test has just trained
+// and exported, with cases make_fixture.py wrote for it, so that the export
+// format is checked on fresh output and not only on committed files. Run
+// only by the ctest `world_fixture_fresh` (label train), after `train_smoke`
+// has written WL_FRESH_WORLD_FIXTURE.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -17,9 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// (case prefix, package folder) pairs present in the fixture folder.
-std::vector<std::pair<std::string, std::string>> fixture_worlds() {
-  const fs::path dir = test::data_path("world_fixture");
+// (case prefix, package folder) pairs present in a fixture folder.
+std::vector<std::pair<std::string, std::string>> fixture_worlds(const fs::path& dir) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!fs::exists(dir)) return out;
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -28,18 +35,19 @@ std::vector<std::pair<std::string, std::string>> fixture_worlds() {
     if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix)) continue;
     const std::string prefix = (dir / name.substr(0, name.size() - suffix.size())).string();
     const std::string world = name.substr(0, name.size() - suffix.size());
-    // The tiny random package sits beside its cases; a shipped world under assets/worlds/.
-    const fs::path beside = dir / (world + "_world");
+    // The tiny random package sits beside its cases as NAME_world, a freshly
+    // exported one as NAME; a shipped world under assets/worlds/.
+    const fs::path beside = dir / (world + "_world"), fresh = dir / world;
     const fs::path shipped = fs::path(WL_SOURCE_DIR) / "assets" / "worlds" / world;
-    out.emplace_back(prefix, fs::exists(beside) ? beside.string() : shipped.string());
+    out.emplace_back(prefix, fs::exists(beside) ? beside.string()
+                             : fs::exists(fresh / "world.json") ? fresh.string()
+                                                                : shipped.string());
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-TEST(WorldFixture, RuntimeMatchesThePytorchReference) {
-  const auto worlds = fixture_worlds();
-  if (worlds.empty()) GTEST_SKIP() << "no fixtures in tests/data/world_fixture";
+void check_worlds(const std::vector<std::pair<std::string, std::string>>& worlds) {
   for (const auto& [prefix, dir] : worlds) {
     SCOPED_TRACE(prefix);
     const WorldDescription d = WorldDescription::read(dir);
@@ -89,6 +97,33 @@ TEST(WorldFixture, RuntimeMatchesThePytorchReference) {
       }
     }
   }
+}
+
+TEST(WorldFixture, RuntimeMatchesThePytorchReference) {
+  const fs::path dir = test::data_path("world_fixture");
+  const auto worlds = fixture_worlds(dir);
+  ASSERT_FALSE(worlds.empty()) << "no fixtures in " << dir << " (tools/train/make_fixture.py writes them)";
+  // The tiny random package and the shipped default world, both checked.
+  std::vector<std::string> names;
+  for (const auto& w : worlds) names.push_back(fs::path(w.first).filename().string());
+  EXPECT_NE(std::find(names.begin(), names.end(), "tiny"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "default"), names.end());
+  check_worlds(worlds);
+}
+
+TEST(WorldFixtureFresh, FreshlyExportedPackageMatchesThePytorchReference) {
+  const char* env = std::getenv("WL_FRESH_WORLD_FIXTURE");
+  ASSERT_NE(env, nullptr) << "WL_FRESH_WORLD_FIXTURE is not set: run through ctest (world_fixture_fresh)";
+  const auto worlds = fixture_worlds(env);
+  std::vector<std::string> names;
+  for (const auto& w : worlds) names.push_back(fs::path(w.first).filename().string());
+  ASSERT_NE(std::find(names.begin(), names.end(), "smoke"), names.end())
+      << "no cases of the smoke test's exported package in " << env;
+  for (const auto& w : worlds)
+    if (fs::path(w.first).filename() == "smoke") {
+      EXPECT_TRUE(fs::exists(fs::path(w.second) / "world.json")) << w.second;
+    }
+  check_worlds(worlds);
 }
 
 }  // namespace

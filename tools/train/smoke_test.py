@@ -1,6 +1,8 @@
 """Smoke test of the training pipeline: tiny synthetic dataset, a few steps of every stage,
 losses must go down, export must give a loadable world package. about 70 s on 2 cores.
-Exits 0 with a message when torch (or sentencepiece) is missing.
+Exits 0 with a message when torch (or sentencepiece) is missing. With WL_FRESH_WORLD_FIXTURE=DIR
+it also copies the exported package to DIR/smoke and has make_fixture.py write its cases into DIR,
+for the C++ side to check (ctest world_fixture_fresh).
 
   /usr/bin/python3 tools/train/smoke_test.py
 """
@@ -148,6 +150,15 @@ def main():
         img = w["dec"](frames[0] / world["latent_scale"])
         assert img.shape == (9, 3, 64, 64) and torch.isfinite(img).all()
         print(f"export ok: {size / 1e3:.0f} kB, package loads and rolls out ({time.time() - t0:.0f}s)")
+        fresh = os.environ.get("WL_FRESH_WORLD_FIXTURE")
+        if fresh:  # the C++ side checks this package against make_fixture's cases (WorldFixtureFresh)
+            import shutil
+            import subprocess
+            shutil.rmtree(fresh, ignore_errors=True)
+            shutil.copytree(out, os.path.join(fresh, "smoke"))
+            subprocess.run([sys.executable, os.path.join(HERE, "make_fixture.py"), "--world",
+                            os.path.join(fresh, "smoke"), "--out", fresh], check=True)
+            print(f"fresh fixture written to {fresh} ({time.time() - t0:.0f}s)")
 
         # the decoder's fine-tune on the world's own rollouts: D reveals 4 new pixel columns a frame
         seen = rollout_latents.seen_pixels(torch.stack([right, right])[None], 64)[0, :, 0]  # [2, 64, 64]
