@@ -133,12 +133,12 @@ TEST(WorldStart, NoiseStartPrimesNothingAndImageStartNeedsFrames) {
 TEST(WorldStart, ClipsThatDoNotFitNameTheFileAndTensor) {
   const std::string dir = test::temp_dir() + "/world";
   testref::write_random_world(dir);
+  const WorldDescription d = WorldDescription::read(dir);  // (reading checks that the files it names exist)
   set_start(dir, {{"from", "clip"}, {"file", "start.safetensors"}});
   // Missing file.
   std::string e = error_of([&] { World::open(dir); });
   EXPECT_NE(e.find("start.safetensors"), std::string::npos) << e;
   // A clip whose latents have the wrong shape.
-  const WorldDescription d = WorldDescription::read(dir);
   const int64_t n = d.prime_frames;
   std::vector<std::pair<std::string, Tensor>> t;
   for (size_t i = 0; i < std::max<size_t>(d.presets.size(), 1); ++i) {

@@ -24,6 +24,7 @@ struct PlayOptions {
   std::optional<std::string> prompt;
   std::string policy;         // empty: the world's own
   int64_t budget_frames = 0;  // 0: the world's own
+  bool allow_external_paths = false;  // a package's files may lie outside its folder
   std::string backend = "auto";
   std::string precision = "auto";  // auto|f32|bf16: the DiT's matrix products (auto: bf16 where native)
   int threads = 0;            // CPU threads; 0: adaptive (or OMP_NUM_THREADS when set), see runtime/core/cpu_threads.h

@@ -34,6 +34,7 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
   }
   w.policy = options.policy;
   w.budget_frames = options.budget_frames;
+  w.allow_external_paths = options.allow_external_paths;
   w.published.weights_key = options.weights_key;
   for (const std::string& spec : options.loras) {
     const LoraInput in = parse_lora_argument(spec);
@@ -51,10 +52,10 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
 PlayConfig with_source_presets(const PlayConfig& config, const FrameSource& source) {
   PlayConfig out = config;
   const std::vector<std::string> presets = source.presets();
-  if (!presets.empty()) {
-    out.presets = presets;
-    out.default_prompt = presets.front();
-  }
+  if (!presets.empty()) out.presets = presets;
+  // The config's default_prompt wins when it names one (it used to be
+  // overwritten here); empty means the world's first preset.
+  if (out.default_prompt.empty() && !out.presets.empty()) out.default_prompt = out.presets.front();
   return out;
 }
 

@@ -25,7 +25,7 @@ WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) 
     world_ = open_published_model(options.dir, p, &notes);
     for (const std::string& n : notes) std::fprintf(stderr, "worldloop: %s: %s\n", options.dir.c_str(), n.c_str());
   } else {
-    world_ = World::open(options.dir, options.dit);
+    world_ = World::open(options.dir, options.dit, options.allow_external_paths);
   }
   if (options.adaptive_threads && options.dit.backend == Backend::CPU) governor_ = std::make_unique<CpuThreadGovernor>();
   const WorldDescription& d = world_->description();

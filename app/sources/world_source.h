@@ -32,6 +32,7 @@ struct WorldSourceOptions {
   PublishedModelOptions published;  // a published model: weights key, LoRAs, umT5's backend (its dit is ours)
   std::string policy;            // empty: the package's
   int64_t budget_frames = 0;     // 0: the package's
+  bool allow_external_paths = false;  // a package's files may lie outside its folder (world.h)
   DitOptions dit;                // products (bf16 where the processor has it); backend: also the decoder's
   // CPU: size the thread team between chunks to the cores other processes
   // leave free (runtime/cpu_threads.h). Off: the OpenMP default, fixed.

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "runtime/core/error.h"
+#include "runtime/core/input_file.h"
 #include "runtime/core/pt_file.h"
 #include "runtime/core/zip_archive.h"
 
@@ -292,6 +293,7 @@ void open_folder(CheckpointSource& src, const std::string& key, ContainerRule ru
 void open_path(CheckpointSource& src, const std::string& key, ContainerRule rule) {
   std::error_code ec;
   if (fs::is_directory(src.path, ec)) return open_folder(src, key, rule);
+  if (fs::exists(src.path, ec)) require_regular_file(src.path, "the checkpoint");  // a FIFO would block the read below
   if (ends_with(src.path, ".index.json")) return open_index(src, key, rule);
   uint8_t head[8] = {};
   std::ifstream in(src.path, std::ios::binary);

@@ -51,7 +51,9 @@ std::string printable_name(const std::string& s) {
 }  // namespace
 
 std::shared_ptr<void> map_file(const std::string& path, uint64_t& size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO returns at once (and fstat refuses it) instead of
+  // waiting for a writer; a regular file reads as usual.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

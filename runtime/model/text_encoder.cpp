@@ -7,13 +7,18 @@
 #include <sentencepiece_processor.h>
 
 #include "runtime/core/error.h"
+#include "runtime/core/input_file.h"
 
 namespace wl {
 
 Tokenizer::Tokenizer(const std::string& path) : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()),
                                                 path_(path) {
+  const uint64_t size = require_regular_file(path, "the tokenizer");
+  if (size > InputLimits::kTokenizerBytes)
+    throw Error(path + ": the tokenizer is " + std::to_string(size) + " bytes, more than the " +
+                std::to_string(InputLimits::kTokenizerBytes) + "-byte limit for a SentencePiece model");
   const auto status = sp_->Load(path);
-  if (!status.ok()) throw Error(path + ": cannot load the sentencepiece model: " + status.ToString());
+  if (!status.ok()) throw Error(path + ": not a SentencePiece model (sentencepiece: " + status.ToString() + ")");
 }
 
 Tokenizer::~Tokenizer() = default;

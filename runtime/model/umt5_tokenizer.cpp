@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "runtime/core/error.h"
+#include "runtime/core/input_file.h"
 
 namespace wl {
 namespace {
@@ -166,9 +167,10 @@ std::string clean_prompt(const std::string& text) {
 
 Umt5Tokenizer::Umt5Tokenizer(const std::string& path)
     : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()), path_(path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open the SentencePiece model: no such file");
-  if (!S_ISREG(st.st_mode)) throw Error(path + ": the SentencePiece model is not a regular file");
+  const uint64_t size = require_regular_file(path, "the SentencePiece model");
+  if (size > InputLimits::kTokenizerBytes)
+    throw Error(path + ": the SentencePiece model is " + std::to_string(size) + " bytes, more than the " +
+                std::to_string(InputLimits::kTokenizerBytes) + "-byte limit");
   const auto status = sp_->Load(path);
   if (!status.ok()) throw Error(path + ": not a SentencePiece model: " + status.ToString());
   if (sp_->GetPieceSize() <= 0) throw Error(path + ": the SentencePiece model has no pieces");

@@ -19,6 +19,10 @@
 
 namespace wl {
 
+// Limits on what a package may ask for (world.json), written once.
+inline constexpr int64_t kMaxBudgetFrames = 4096;  // latent frames of KV cache
+inline constexpr int64_t kMaxPrimeFrames = 256;    // frames a start clip primes
+
 struct WorldDescription {
   std::string name;
   std::string dir;
@@ -43,8 +47,10 @@ struct WorldDescription {
   float latent_scale = 1.0f;
   std::map<std::string, std::string> files;        // part -> file name in dir
 
-  // Reads and validates <dir>/world.json.
-  static WorldDescription read(const std::string& dir);
+  // Reads and validates <dir>/world.json: its numbers typed and in range, no
+  // duplicate keys, and every file it names a regular file inside `dir`
+  // (symlinks resolved) unless `allow_external_paths` (--allow-external-paths).
+  static WorldDescription read(const std::string& dir, bool allow_external_paths = false);
 };
 
 // The loaded parts of a world, before they are checked against each other.
@@ -64,7 +70,8 @@ class World {
  public:
   // Loads the package in `dir`. The DiT's products use `options`; the image
   // decoder runs on options.backend (the encoder, which primes, on the CPU).
-  static std::unique_ptr<World> open(const std::string& dir, const DitOptions& options = {});
+  static std::unique_ptr<World> open(const std::string& dir, const DitOptions& options = {},
+                                     bool allow_external_paths = false);
   // A world from parts loaded elsewhere (a published model directory,
   // runtime/model/published_model.h). Checks that the parts fit the
   // description and each other; errors name `where` (the description's file).
