@@ -141,4 +141,26 @@ Tensor WeightMap::get(const std::string& name, const Shape& expected) const {
   return get(name);
 }
 
+void WeightMap::require_finite() const {
+  // An all-ones exponent is Inf (mantissa 0) or NaN, in every float format.
+  struct Format {
+    uint32_t exponent, mantissa, sign;
+  };
+  for (const auto& [name, entry] : entries_) {
+    if (entry.info.dtype == DType::U8) continue;
+    const Tensor t = entry.read();
+    const bool f32 = t.dtype() == DType::F32;
+    const Format f = f32 ? Format{0x7f800000u, 0x007fffffu, 0x80000000u}
+                         : t.dtype() == DType::BF16 ? Format{0x7f80u, 0x007fu, 0x8000u} : Format{0x7c00u, 0x03ffu, 0x8000u};
+    const int64_t n = t.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      const uint32_t bits = f32 ? t.data<uint32_t>()[i] : t.data<uint16_t>()[i];
+      if ((bits & f.exponent) != f.exponent) continue;
+      const char* what = (bits & f.mantissa) ? "NaN" : (bits & f.sign) ? "-Inf" : "+Inf";
+      fail(path_, "tensor '" + name + "' holds " + what + " (element " + std::to_string(i) + " of " +
+                      std::to_string(n) + "); the weights are corrupt");
+    }
+  }
+}
+
 }  // namespace wl

@@ -77,6 +77,7 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
   WorldParts parts;
   auto weights = [&](const std::string& path, const WeightOptions& wo = {}) -> const WeightMap& {
     parts.weights.push_back(std::make_unique<WeightMap>(WeightMap::open(path, wo)));
+    parts.weights.back()->require_finite();  // NaN weights would play black frames with no error
     return *parts.weights.back();
   };
   const WeightMap& dit_weights = weights(need(m, "dit", "DiT checkpoint"), dit_options);

@@ -1,5 +1,7 @@
 #include "runtime/model/world_session.h"
 
+#include <cmath>
+
 #include "runtime/core/error.h"
 #include "runtime/core/ops.h"
 
@@ -95,8 +97,18 @@ Tensor WorldSession::next_chunk(std::span<const FrameActions> actions) {
     throw Error("world source: asked for " + std::to_string(actions.size()) + " frames, chunks are " +
                 std::to_string(d.chunk));
   Tensor z = sampler_->next_chunk(action_tensor(actions.data(), actions.size()));
+  ++chunks_made_;
+  // One pass over the chunk's latents (they are small): a NaN or Inf here
+  // would otherwise play as black frames with no error.
+  const Tensor host = z.backend() == Backend::CPU ? z : ops::to_backend(z, Backend::CPU);
+  bool finite = true;
+  for (int64_t i = 0; i < host.numel(); ++i) finite &= std::isfinite(host.f32()[i]);
+  if (!finite)
+    throw Error(world_.description().dir + ": the model produced NaN or Inf latents at chunk " +
+                std::to_string(chunks_made_ - 1) + " (frames " + std::to_string((chunks_made_ - 1) * d.chunk) + ".." +
+                std::to_string(chunks_made_ * d.chunk - 1) + "); the world stops");
   if (d.latent_scale != 1.0f) {
-    z = ops::to_backend(z, Backend::CPU);  // the latents are small; the decoder uploads them
+    z = host;  // the latents are small; the decoder uploads them
     for (int64_t i = 0; i < z.numel(); ++i) z.f32()[i] /= d.latent_scale;
   }
   return z;

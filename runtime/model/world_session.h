@@ -62,6 +62,7 @@ class WorldSession {
   std::unique_ptr<cache::RollingWindowKv> rolling_;  // rolling mode: Rolling Forcing's positions over store_
   std::unique_ptr<SeededNoise> noise_;
   std::unique_ptr<Sampler> sampler_;
+  int64_t chunks_made_ = 0;  // for the non-finite latents' message
   bool primed_ = false;
 };
 
