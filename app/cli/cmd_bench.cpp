@@ -49,8 +49,8 @@ int cmd_bench(int argc, char** argv) {
   o.seed = static_cast<uint64_t>(args.get_int("seed", 1));
   o.memory_steps = static_cast<int>(args.get_int("memory-steps", o.memory_steps));
   if (o.frames < 100) throw Error("--frames must be at least 100 (drift is measured per 100 frames)");
-  const long long t = args.get_int("threads", 0);
-  if (t < 0 || t > kMaxThreads)
+  const long long t = args.get_int("threads", 0);  // absent: adaptive; given: 1..kMaxThreads (0 and -1 were ignored)
+  if (args.has("threads") && (t < 1 || t > kMaxThreads))
     throw Error("--threads must be 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(t));
   if (t > 0) omp_set_num_threads(static_cast<int>(t));
   o.adaptive_threads = t == 0 && std::getenv("OMP_NUM_THREADS") == nullptr;

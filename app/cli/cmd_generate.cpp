@@ -142,7 +142,11 @@ int cmd_generate(int argc, char** argv) {
   cache::KvAccess& kv = rolling ? static_cast<cache::KvAccess&>(*rolling) : store;
 
   std::unique_ptr<NoiseSource> noise;
-  if (args.has("seed")) noise = std::make_unique<SeededNoise>(static_cast<uint64_t>(args.get_int("seed", 0)));
+  if (args.has("seed")) {
+    const long long seed = args.get_int("seed", 0);
+    if (seed < 0) throw Error("--seed needs an integer >= 0, got " + std::to_string(seed) + " (as play's --seed)");
+    noise = std::make_unique<SeededNoise>(static_cast<uint64_t>(seed));
+  }
   else noise = std::make_unique<RecordedNoise>(noise_file);
 
   if (mg2 != !model.config().action_blocks.empty())

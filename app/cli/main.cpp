@@ -1,9 +1,15 @@
 // worldloop: command dispatch. Every failure a user can cause ends here as one
 // line on stderr and a non-zero exit code.
+#include <unistd.h>
+
 #include <cstdio>
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "app/cli/commands.h"
 
@@ -34,9 +40,38 @@ void usage(FILE* out) {
                    "names the build, the processor's ISA and the precision in use.\n");
 }
 
+// OpenMP reads OMP_NUM_THREADS when its library loads, before main; a count
+// far above the machine's (100000, say) crashes it at the first parallel
+// region. Such a count is clamped to the hardware threads, with one warning,
+// by re-executing with the clamped value (the only way its global setting
+// changes for every thread). Counts within the machine are honoured as given.
+void clamp_omp_num_threads(char** argv) {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (!env || std::getenv("WORLDLOOP_OMP_CLAMPED")) {
+    if (const char* was = std::getenv("WORLDLOOP_OMP_CLAMPED"))
+      std::fprintf(stderr, "worldloop: OMP_NUM_THREADS=%s is more than this machine's %s threads; using %s\n", was,
+                   env ? env : "?", env ? env : "?");
+    ::unsetenv("WORLDLOOP_OMP_CLAMPED");
+    return;
+  }
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  char* end = nullptr;
+  const unsigned long long asked = std::strtoull(env, &end, 10);  // the first level of a list like "4,2"
+  if (end == env || asked <= hw) return;
+  const std::string was = env;
+  ::setenv("WORLDLOOP_OMP_CLAMPED", was.c_str(), 1);
+  ::setenv("OMP_NUM_THREADS", std::to_string(hw).c_str(), 1);
+  ::execv("/proc/self/exe", argv);
+  // exec failed: go on unclamped rather than not at all.
+  std::fprintf(stderr, "worldloop: OMP_NUM_THREADS=%s is more than this machine's %u threads and could not be "
+                       "clamped (%s); set it to at most %u\n", was.c_str(), hw, std::strerror(errno), hw);
+  ::unsetenv("WORLDLOOP_OMP_CLAMPED");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  clamp_omp_num_threads(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;

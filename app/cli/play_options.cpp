@@ -6,7 +6,9 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "app/record/frame_writer.h"
 #include "cache/cache_policy.h"
+#include "runtime/model/world.h"
 
 namespace wl::app {
 
@@ -39,7 +41,9 @@ const char* play_usage() {
          "  --prompt TEXT         initial prompt (default: the config's default_prompt)\n"
          "  --policy P            cache policy: ") + policy_list("|", "|") + " (default: the world's)\n" +
          std::string(
-         "  --budget-frames N     cache budget in latent frames (default: the world's)\n"
+         "  --budget-frames N     cache budget in latent frames, 1..4096 (default: the world's)\n"
+         "  --allow-external-paths  a package's files may lie outside its folder (absolute paths,\n"
+         "                        .., symlinks); refused otherwise\n"
          "  --backend B           auto|cpu|cuda: where the world computes (auto: CUDA when a\n"
          "                        device is usable); with CUDA and a window, frames reach the\n"
          "                        presenter in GPU memory\n"
@@ -115,7 +119,12 @@ PlayOptions parse_play_options(int argc, char** argv) {
       const std::vector<std::string> names = cache::policy_names();
       if (std::find(names.begin(), names.end(), o.policy) == names.end())
         throw std::invalid_argument("--policy must be " + policy_list(", ", " or ") + ", got '" + o.policy + "'");
-    } else if (a == "--budget-frames") o.budget_frames = parse_int(a, value(), 0);
+    } else if (a == "--budget-frames") {
+      o.budget_frames = parse_int(a, value(), 1);  // 0 used to mean "the world's" silently: leave the flag out for that
+      if (o.budget_frames > kMaxBudgetFrames)
+        throw std::invalid_argument("--budget-frames must be 1.." + std::to_string(kMaxBudgetFrames) + ", got " +
+                                    std::to_string(o.budget_frames));
+    } else if (a == "--allow-external-paths") o.allow_external_paths = true;
     else if (a == "--backend") {
       o.backend = value();
       if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")
@@ -146,6 +155,7 @@ PlayOptions parse_play_options(int argc, char** argv) {
       throw std::invalid_argument("unknown option '" + std::string(a) + "' (see 'worldloop play --help')");
     }
   }
+  if (!o.screenshot.empty()) check_output_file(o.screenshot, "the screenshot");
   if (o.headless && !o.screenshot.empty())
     throw std::invalid_argument("--screenshot needs a window (it captures the overlay); drop --headless");
   if (o.headless && !o.overlay) throw std::invalid_argument("--no-overlay needs a window; drop --headless");

@@ -34,8 +34,12 @@ ActionScript ActionScript::parse(const std::string& text) {
   std::vector<Event> events;
   for (const auto& item : j) {
     Event e;
-    e.frame = item.at("frame").get<int64_t>();
-    if (e.frame < 0) throw std::runtime_error("negative frame in action script");
+    const nlohmann::json& frame = item.at("frame");
+    // A whole number of frames, 0 .. 2^40 (1e30 used to wrap and read as "negative").
+    if (!frame.is_number_integer() || (frame.is_number_unsigned() && frame.get<uint64_t>() > (1ull << 40)) ||
+        frame.get<int64_t>() < 0 || frame.get<int64_t>() > (int64_t{1} << 40))
+      throw std::runtime_error("\"frame\" must be a whole frame number in 0..2^40, got " + frame.dump());
+    e.frame = frame.get<int64_t>();
     if (item.contains("keys")) {
       e.sets_keys = true;
       for (const auto& k : item["keys"]) {

@@ -21,7 +21,7 @@ PlayConfig PlayConfig::defaults() {
   };
   c.presets = {"summer meadow", "snowy forest", "desert dunes at noon", "lava night", "swamp in fog",
                "autumn park",   "neon city",    "underwater reef",      "moon surface"};
-  c.default_prompt = c.presets.front();
+  c.default_prompt = "";  // the world's first preset (or, with none, the first of these)
   return c;
 }
 

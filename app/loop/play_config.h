@@ -16,7 +16,7 @@ struct PlayConfig {
   // screenshot, record, overlay, quit.
   std::map<std::string, std::vector<std::string>> bindings;
   std::vector<std::string> presets;  // bound to keys 1..9 in order
-  std::string default_prompt;
+  std::string default_prompt;  // the first prompt; empty: the world's first preset, else presets[0]
 
   static PlayConfig defaults();
   static std::string default_path();  // empty when no home directory is known

@@ -1,5 +1,6 @@
 #include "app/loop/play_headless.h"
 
+#include <csignal>
 #include <cstdio>
 
 #include "app/loop/frame_path.h"
@@ -7,6 +8,29 @@
 #include "app/loop/progress_bar.h"
 
 namespace wl::app {
+namespace {
+
+// SIGINT / SIGTERM end the run between frames, so that the recording is
+// closed with whole frames and the summary is printed; a second signal kills
+// as usual (the handler is reset after the first).
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+  std::signal(sig, SIG_DFL);
+}
+
+struct StopSignals {
+  void (*old_int)(int), (*old_term)(int);
+  StopSignals() : old_int(std::signal(SIGINT, on_stop_signal)), old_term(std::signal(SIGTERM, on_stop_signal)) {
+    g_stop_signal = 0;
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
+  }
+};
+
+}  // namespace
 
 int run_headless(const PlayOptions& options, const PlayConfig& config) {
   const Backend backend = play_backend(options);
@@ -27,10 +51,11 @@ int run_headless(const PlayOptions& options, const PlayConfig& config) {
     e.frame = f;
     session.inputs().push(e);
   }
+  StopSignals signals;
   session.start();
   ProgressBar bar(options.frames, options.record.empty() ? "playing" : "recording");
   int64_t got = 0;
-  while (got < options.frames) {
+  while (got < options.frames && !g_stop_signal) {
     auto frame = session.mailbox().pop_next(Clock::now() + std::chrono::milliseconds(200));
     if (!frame) {
       if (session.loop().status().finished) break;
@@ -45,6 +70,12 @@ int run_headless(const PlayOptions& options, const PlayConfig& config) {
   if (!err.empty()) {
     std::fprintf(stderr, "worldloop play: %s\n", err.c_str());
     return 1;
+  }
+  if (g_stop_signal) {
+    std::fprintf(stderr, "worldloop play: stopped by %s after %lld of %lld frames%s%s\n",
+                 g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(got),
+                 static_cast<long long>(options.frames), desc.empty() ? "" : "; recorded to ", options.record.c_str());
+    return 128 + g_stop_signal;
   }
   if (got < options.frames) {
     std::fprintf(stderr, "worldloop play: the world stopped after %lld of %lld frames\n",

@@ -44,6 +44,18 @@ struct SdlVideo {
     if (SDL_Init(SDL_INIT_VIDEO) != 0)
       throw std::runtime_error(std::string("no display: cannot open it (") + SDL_GetError() +
                                "); set DISPLAY or run with --headless");
+    // When X11 and Wayland both fail (DISPLAY=:77 with no server there), SDL
+    // falls back to its offscreen driver, which has no window to show: say
+    // which display failed rather than "no Vulkan device" later on.
+    const char* driver = SDL_GetCurrentVideoDriver();
+    const char* asked = std::getenv("SDL_VIDEODRIVER");
+    if (driver && (!asked || !*asked) && (std::string(driver) == "offscreen" || std::string(driver) == "dummy")) {
+      SDL_Quit();
+      throw std::runtime_error(std::string("no display: cannot open ") +
+                               (display && *display ? "DISPLAY '" + std::string(display) + "'"
+                                                    : "WAYLAND_DISPLAY '" + std::string(wayland) + "'") +
+                               " (is an X server or compositor running there?); set DISPLAY or run with --headless");
+    }
   }
   ~SdlVideo() { SDL_Quit(); }
 };
@@ -177,7 +189,9 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
   uint64_t current_seed = options.seed;
   std::string last_notice;
 
-  while (!quit) {
+  int quit_draw_tries = 0;
+  bool quitting = false;  // quit asked with --screenshot still to write: one more frame is drawn for it
+  while (!quit || quitting) {
     SDL_Event ev;
     while (SDL_PollEvent(&ev)) {
       imgui.process_event(ev);
@@ -202,8 +216,12 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
         }
       }
     }
-    if (quit) break;
+    if (quit && !quitting) {
+      if (options.screenshot.empty()) break;
+      quitting = true;  // --screenshot is honoured when quitting early (Esc, the window's close, SIGINT)
+    }
     if (SDL_GetWindowFlags(win.window) & SDL_WINDOW_MINIMIZED) {
+      if (quitting) break;  // nothing to read back from a minimised window
       SDL_WaitEventTimeout(nullptr, 50);  // nothing to draw into; the world keeps running
       continue;
     }
@@ -245,7 +263,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     state.recording_desc = session.recording_description();
     state.present_mode = presenter.present_mode_name();
 
-    const bool last_frame = options.frames > 0 && frames_shown >= options.frames;
+    const bool last_frame = quitting || (options.frames > 0 && frames_shown >= options.frames);
     imgui.begin_frame();
     const ui::OverlayActions ui_actions = overlay.draw(state, view);
     imgui.end_frame();
@@ -287,7 +305,10 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     else if (!pending_screenshot.empty()) req.screenshot_path = pending_screenshot;
 
     const render::DrawResult drawn = presenter.draw(req);
-    if (drawn == render::DrawResult::Skipped && !req.screenshot_path.empty()) continue;  // retry next frame
+    if (drawn == render::DrawResult::Skipped && !req.screenshot_path.empty()) {
+      if (quitting && ++quit_draw_tries > 20) break;  // a swapchain that never draws: quit without it
+      continue;  // retry next frame
+    }
     if (!req.screenshot_path.empty()) {
       if (!presenter.screenshot_error().empty()) {
         std::fprintf(stderr, "worldloop play: %s\n", presenter.screenshot_error().c_str());

@@ -29,4 +29,10 @@ std::unique_ptr<FrameWriter> make_ffmpeg_writer(const std::string& path, double 
 // Writes one RGB8 image as PNG (stb_image_write); throws on failure.
 void write_png(const std::string& path, const uint8_t* rgb, int width, int height, int channels = 3);
 
+// An output file may be created or replace a regular file, nothing else: a
+// symlink, a device (/dev/null), a FIFO or a directory there is refused by
+// name (writing through a symlink would overwrite its target). `what`: "the
+// recording", "the screenshot".
+void check_output_file(const std::string& path, const std::string& what);
+
 }  // namespace wl::app

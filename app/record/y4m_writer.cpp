@@ -2,7 +2,9 @@
 // full-range ("C420jpeg"), readable by ffmpeg, mpv and most players.
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -18,7 +20,7 @@ class Y4mWriter final : public FrameWriter {
  public:
   Y4mWriter(std::string path, double fps) : path_(std::move(path)), fps_(fps) {
     file_ = std::fopen(path_.c_str(), "wb");
-    if (!file_) throw std::runtime_error("cannot create '" + path_ + "'");
+    if (!file_) throw std::runtime_error("cannot create '" + path_ + "': " + std::strerror(errno));
   }
   ~Y4mWriter() override { close(); }
 
@@ -57,7 +59,7 @@ class Y4mWriter final : public FrameWriter {
     if (std::fwrite(y_.data(), 1, y_.size(), file_) != y_.size() ||
         std::fwrite(u_.data(), 1, u_.size(), file_) != u_.size() ||
         std::fwrite(v_.data(), 1, v_.size(), file_) != v_.size())
-      throw std::runtime_error("write to '" + path_ + "' failed");
+      throw std::runtime_error("write to '" + path_ + "' failed: " + std::strerror(errno));
     ++frames_;
   }
   void close() override {

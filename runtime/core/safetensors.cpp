@@ -351,7 +351,8 @@ ParsedImage parse_image(const std::string& label, const uint8_t* bytes, size_t s
 }  // namespace
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO is refused by fstat below instead of blocking open().
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(path, "cannot open: " + os_reason());
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -441,9 +442,22 @@ namespace {
 
 class TmpFile {
  public:
-  explicit TmpFile(const std::string& final_path) : final_(final_path), tmp_(final_path + ".tmp") {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(final_, "cannot create " + tmp_ + ": " + os_reason());
+  // The output is written to a fresh temporary file beside it (mkostemp: never
+  // an existing file or a symlink planted there) and renamed over it when
+  // complete. An existing output that is not a regular file (a symlink, a
+  // device such as /dev/null, a FIFO, a directory) is refused, not replaced.
+  explicit TmpFile(const std::string& final_path) : final_(final_path) {
+    struct stat st {};
+    if (::lstat(final_.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      fail(final_, std::string("exists and is ") +
+                       (S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a directory"
+                        : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or special file") +
+                       "; not replacing it (remove it or write elsewhere)");
+    std::string name = final_ + ".tmp.XXXXXX";
+    fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd_ < 0) fail(final_, "cannot create a temporary file beside it: " + os_reason());
+    tmp_ = name;
+    ::fchmod(fd_, 0644);
   }
   ~TmpFile() {
     if (fd_ >= 0) ::close(fd_);
