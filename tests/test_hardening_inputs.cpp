@@ -260,6 +260,44 @@ TEST(HardeningOutputs, SymlinksAndDevicesAreNotReplaced) {
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
 }
 
+// A safetensors file with its JSON header changed by `edit` (data untouched).
+void rewrite_header(const std::string& from, const std::string& to, const std::function<void(nlohmann::json&)>& edit) {
+  std::ifstream in(from, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  nlohmann::json h = nlohmann::json::parse(bytes.substr(8, n));
+  edit(h);
+  std::string text = h.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  const uint64_t len = text.size();
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(&len), 8);
+  out << text << bytes.substr(8 + n);
+}
+
+// A case asking for 1e9 cache frames ended in a bare out-of-memory; a DiT
+// config with eps -1 played NaN.
+TEST(HardeningInputs, CaseAndConfigNumbersAreBounded) {
+  const std::string dir = test::temp_dir();
+  rewrite_header(test::data_path("chunk3.case.safetensors"), dir + "/big.case.safetensors",
+                 [](nlohmann::json& h) { h["__metadata__"]["cache_frames"] = "1000000000"; });
+  const std::string w = test::data_path("chunk3.weights.safetensors");
+  expect_refused(worldloop("dit-replay --weights " + w + " --calls " + dir + "/big.case.safetensors --out " + dir +
+                           "/o.safetensors"),
+                 {dir + "/big.case.safetensors", "cache_frames 1000000000", "must be 1..4096"}, "cache_frames 1e9");
+  expect_refused(worldloop("generate --weights " + w + " --noise " + dir + "/big.case.safetensors --out " + dir +
+                           "/o.safetensors"),
+                 {"metadata 'cache_frames'", "must be in 1..4096"}, "generate cache_frames 1e9");
+  const std::string pkg = package();
+  rewrite_header(pkg + "/dit.safetensors", pkg + "/dit.safetensors", [](nlohmann::json& h) {
+    nlohmann::json config = nlohmann::json::parse(h["__metadata__"]["config"].get<std::string>());
+    config["eps"] = -1;
+    h["__metadata__"]["config"] = config.dump();
+  });
+  expect_refused(worldloop(play(pkg)), {"dit.safetensors", "eps must be in (0, 1], got -1"}, "eps -1");
+}
+
 // The config's default_prompt used to be overwritten by the world's first
 // preset: it now wins when it names a prompt; empty means the world's.
 TEST(HardeningInputs, ConfigDefaultPromptIsHonoured) {

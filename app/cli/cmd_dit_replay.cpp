@@ -12,6 +12,7 @@
 #include "app/loop/dit_backend.h"
 #include "cache/rolling_window_kv.h"
 #include "runtime/core/error.h"
+#include "runtime/model/world.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/core/safetensors.h"
 
@@ -116,6 +117,9 @@ int cmd_dit_replay(int argc, char** argv) {
   const int64_t capacity = metadata_int(calls, "cache_frames", 0);
   const int64_t sink = metadata_int(calls, "sink_frames", 0);
   if (capacity <= 0) throw Error(calls.path() + ": metadata 'cache_frames' missing or not positive");
+  if (capacity > kMaxBudgetFrames || sink < 0 || sink > capacity)
+    throw Error(calls.path() + ": metadata cache_frames " + std::to_string(capacity) + " / sink_frames " +
+                std::to_string(sink) + " must be 1.." + std::to_string(kMaxBudgetFrames) + " and 0..cache_frames");
 
   options.backend = parse_backend_flag(args.get("backend", "cpu"));
   int64_t largest = 0;  // frames of the largest call

@@ -13,6 +13,7 @@
 #include "cache/kv_store.h"
 #include "cache/rolling_window_kv.h"
 #include "runtime/core/error.h"
+#include "runtime/model/world.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/model/noise_source.h"
 #include "runtime/model/sampler.h"
@@ -123,6 +124,9 @@ int cmd_generate(int argc, char** argv) {
   s.total_chunks = chunks;
   const int64_t budget = to_int("--budget-frames", setting(args, noise_file, "budget-frames", "cache_frames",
                                                            std::to_string(frames)));
+  if (budget < 1 || budget > kMaxBudgetFrames)
+    throw Error("--budget-frames " + std::to_string(budget) + " (or metadata 'cache_frames' of " + noise_file.path() +
+                ") must be in 1.." + std::to_string(kMaxBudgetFrames));
   const int64_t sink = to_int("--sink-frames", setting(args, noise_file, "sink-frames", "sink_frames", "0"));
   s.sink_frames = sink;
 

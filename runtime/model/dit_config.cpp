@@ -105,7 +105,13 @@ DitConfig DitConfig::from_weights(const WeightMap& w, const std::string& model_c
       throw fail_config(std::string(external ? "" : ".") + "action_dim is " + std::to_string(action_dim) + " but the checkpoint " +
                  (c.action_dim ? "has action_embedding.0.weight of width " + std::to_string(c.action_dim)
                                : std::string("has no action_embedding.0.weight")));
-    if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<float>();
+    if (j.contains("eps") && j["eps"].is_number()) {
+      const double eps = j["eps"].get<double>();
+      // A norm's epsilon: a negative one (or NaN) makes rsqrt of a negative mean NaN, silently.
+      if (!(eps > 0.0 && eps <= 1.0))
+        throw fail_config(std::string(external ? "" : ".") + "eps must be in (0, 1], got " + j["eps"].dump());
+      c.eps = static_cast<float>(eps);
+    }
     // Values the shapes already decided must agree; name the tensor that decided each.
     struct Derived {
       const char* key;
