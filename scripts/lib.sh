@@ -12,7 +12,7 @@ WL_PACKAGES=(
   ocl-icd-opencl-dev opencl-c-headers  # Debian's dnnl-config.cmake links OpenCL::OpenCL (its GPU runtime)
   libgtest-dev libdnnl-dev nlohmann-json3-dev
   libsdl2-dev libvulkan-dev glslc libimgui-dev libstb-dev
-  mesa-vulkan-drivers xvfb xauth
+  mesa-vulkan-drivers vulkan-validationlayers xvfb xauth
   libsentencepiece-dev
   python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread
 )

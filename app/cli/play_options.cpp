@@ -55,6 +55,8 @@ const char* play_usage() {
          "  --frames N            exit after N presented frames\n"
          "  --screenshot FILE.png write the last presented image (overlay included unless hidden)\n"
          "  --no-overlay          start with the overlay hidden (F1 shows it)\n"
+         "  --vk-validation       Vulkan's validation layer on (vulkan-validationlayers; debug builds\n"
+         "                        always); its warnings and errors go to stderr as 'vulkan: ...'\n"
          "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (ffmpeg)\n"
          "  --actions FILE.json   scripted input keyed by frame (see app/loop/action_script.h)\n"
          "  --headless            no window (use with --record; progress on a terminal)\n"
@@ -142,6 +144,7 @@ PlayOptions parse_play_options(int argc, char** argv) {
     } else if (a == "--frames") o.frames = parse_int(a, value(), 1);
     else if (a == "--screenshot") o.screenshot = value();
     else if (a == "--no-overlay") o.overlay = false;
+    else if (a == "--vk-validation") o.vk_validation = true;
     else if (a == "--record") o.record = value();
     else if (a == "--actions") o.actions = value();
     else if (a == "--headless") o.headless = true;

@@ -37,6 +37,7 @@ struct PlayOptions {
   uint64_t seed = 0;
   std::string config;         // empty: PlayConfig::default_path()
   bool vsync = true;
+  bool vk_validation = false;  // --vk-validation: Vulkan's validation layer (always on in debug builds)
   bool help = false;
 };
 

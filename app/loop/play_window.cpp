@@ -127,6 +127,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
 #ifndef NDEBUG
   po.validation = true;
 #endif
+  if (options.vk_validation) po.validation = true;
   // The hand-off's Vulkan extensions only where device frames could follow.
   po.cuda_interop = backend == Backend::CUDA && source->decodes_on_device() && cuda_frame_hand_off_built();
   render::Presenter presenter(win.window, po);
@@ -141,6 +142,11 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
   PlaySession session(std::move(source), options, config, WorldLoopOptions::Pacing::RealTime);
   ui::OverlayState state;
   state.device_name = presenter.context().device_name;
+  if (po.validation)
+    std::fprintf(stderr, "worldloop play: Vulkan validation %s\n",
+                 presenter.context().validation_enabled
+                     ? "layer on (its warnings and errors go to stderr as 'vulkan: ...')"
+                     : "asked for, but VK_LAYER_KHRONOS_validation is not installed (vulkan-validationlayers)");
   state.presets = config.presets;
   state.source_name = options.model.empty() ? "default world" : options.model;
   state.chunk_frames = session.source().chunk_frames();
