@@ -298,6 +298,23 @@ TEST(HardeningInputs, CaseAndConfigNumbersAreBounded) {
   expect_refused(worldloop(play(pkg)), {"dit.safetensors", "eps must be in (0, 1], got -1"}, "eps -1");
 }
 
+// The play config and the action script: a FIFO used to block forever and
+// /dev/zero to read until memory ran out; duplicate keys were taken.
+TEST(HardeningInputs, ConfigAndActionFilesAreCheckedBeforeReading) {
+  const std::string dir = test::temp_dir();
+  ASSERT_EQ(::mkfifo((dir + "/config.json").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo((dir + "/actions.json").c_str(), 0600), 0);
+  std::ofstream(dir + "/dup.json") << R"({"presets": ["a"], "presets": ["b"]})";
+  const std::string base = "play --model test-pattern --headless --frames 3 ";
+  expect_refused(worldloop(base + "--config " + dir + "/config.json"),
+                 {dir + "/config.json", "the play config is a FIFO"}, "FIFO config");
+  expect_refused(worldloop(base + "--config " + dir + "/dup.json"), {dir + "/dup.json", "'presets' appears twice"},
+                 "duplicate config key");
+  expect_refused(worldloop(base + "--actions " + dir + "/actions.json"),
+                 {dir + "/actions.json", "the action script is a FIFO"}, "FIFO actions");
+  expect_refused(worldloop(base + "--actions /dev/zero"), {"/dev/zero", "is a character device"}, "/dev/zero actions");
+}
+
 // The config's default_prompt used to be overwritten by the world's first
 // preset: it now wins when it names a prompt; empty means the world's.
 TEST(HardeningInputs, ConfigDefaultPromptIsHonoured) {

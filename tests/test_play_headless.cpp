@@ -133,29 +133,42 @@ TEST(PlayHeadless, MatchesTheWindowForTheSameSeedAndInputs) {
   // The script's prompt switch shows: frame 24 (after the switch) differs in colour from frame 0.
   EXPECT_NE(read_all(dir / "headless" / "frame_000000.png"), read_all(dir / "headless" / "frame_000024.png"));
 
-  char last[32];
-  std::snprintf(last, sizeof last, "frame_%06d.png", kFrames - 1);
-  int fw = 0, fh = 0, sw = 0, sh = 0, n = 0;
-  unsigned char* frame = stbi_load((dir / "headless" / last).c_str(), &fw, &fh, &n, 3);
+  // What the window put on screen last: its letterbox must equal, pixel for
+  // pixel, one of the frames its model thread made (all of which equal
+  // headless's, above). Which one depends on how many the window dropped
+  // (it shows the newest frame; a loaded machine drops more).
+  int sw = 0, sh = 0, n = 0;
   unsigned char* screen = stbi_load(shot.c_str(), &sw, &sh, &n, 3);
-  ASSERT_NE(frame, nullptr);
   ASSERT_NE(screen, nullptr) << "no screenshot from the window";
-  // The presenter's letterbox (render/presenter.cpp): the largest scale that fits, centred.
-  const double scale = std::min(static_cast<double>(sw) / fw, static_cast<double>(sh) / fh);
-  const double w = std::floor(fw * scale), h = std::floor(fh * scale);
-  const double x0 = std::floor((sw - w) / 2), y0 = std::floor((sh - h) / 2);
-  long differing = 0;
-  for (int y = 0; y < fh; ++y)
-    for (int x = 0; x < fw; ++x) {
-      const int sx = static_cast<int>(x0 + (x + 0.5) * w / fw), sy = static_cast<int>(y0 + (y + 0.5) * h / fh);
-      const unsigned char* p = screen + (static_cast<size_t>(sy) * sw + sx) * 3;
-      const unsigned char* q = frame + (static_cast<size_t>(y) * fw + x) * 3;
-      differing += p[0] != q[0] || p[1] != q[1] || p[2] != q[2];
-    }
-  stbi_image_free(frame);
+  std::vector<fs::path> made;
+  for (const auto& e : fs::directory_iterator(dir / "window")) made.push_back(e.path());
+  std::sort(made.begin(), made.end());
+  std::string matched;
+  long fewest = -1;
+  for (const fs::path& p : made) {
+    int fw = 0, fh = 0;
+    unsigned char* frame = stbi_load(p.c_str(), &fw, &fh, &n, 3);
+    ASSERT_NE(frame, nullptr) << p;
+    // The presenter's letterbox (render/presenter.cpp): the largest scale that fits, centred.
+    const double scale = std::min(static_cast<double>(sw) / fw, static_cast<double>(sh) / fh);
+    const double w = std::floor(fw * scale), h = std::floor(fh * scale);
+    const double x0 = std::floor((sw - w) / 2), y0 = std::floor((sh - h) / 2);
+    long differing = 0;
+    for (int y = 0; y < fh; ++y)
+      for (int x = 0; x < fw; ++x) {
+        const int sx = static_cast<int>(x0 + (x + 0.5) * w / fw), sy = static_cast<int>(y0 + (y + 0.5) * h / fh);
+        const unsigned char* q = screen + (static_cast<size_t>(sy) * sw + sx) * 3;
+        const unsigned char* r = frame + (static_cast<size_t>(y) * fw + x) * 3;
+        differing += q[0] != r[0] || q[1] != r[1] || q[2] != r[2];
+      }
+    stbi_image_free(frame);
+    if (fewest < 0 || differing < fewest) fewest = differing;
+    if (differing == 0) matched = p.filename().string();
+  }
   stbi_image_free(screen);
-  EXPECT_EQ(differing, 0) << "of " << fw * fh << " pixels, the presented frame differs from headless's frame "
-                          << kFrames - 1;
+  EXPECT_FALSE(matched.empty()) << "the presented image equals none of the " << made.size()
+                                << " frames made; the closest differs in " << fewest << " pixels";
+  if (!matched.empty()) std::printf("  the window presented %s pixel for pixel\n", matched.c_str());
   fs::remove_all(dir);
 }
 

@@ -1,5 +1,7 @@
 #include "app/loop/action_script.h"
 
+#include "runtime/core/input_file.h"
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -17,12 +19,11 @@ ActionScript::ActionScript(std::vector<Event> events) : events_(std::move(events
 }
 
 ActionScript ActionScript::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read action script '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  // A regular file of bounded size: a FIFO used to block, /dev/zero to read forever.
+  const std::string text = read_small_file(path, "the action script", InputLimits::kJsonBytes);
   try {
-    return parse(ss.str());
+    parse_json_strict(text, path);  // duplicate keys refused
+    return parse(text);
   } catch (const std::exception& e) {
     throw std::runtime_error("action script '" + path + "': " + e.what());
   }

@@ -1,5 +1,7 @@
 #include "app/loop/play_config.h"
 
+#include "runtime/core/input_file.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -53,12 +55,10 @@ PlayConfig PlayConfig::load_or_create(const std::string& path) {
     if (out) out << c.to_json();  // best effort: an unwritable home still plays
     return c;
   }
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read config '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  // A regular file of bounded size (a FIFO used to block, /dev/zero to read
+  // forever), duplicate keys refused; errors name the file.
+  const nlohmann::json j = parse_json_strict(read_small_file(path, "the play config", InputLimits::kJsonBytes), path);
   try {
-    const nlohmann::json j = nlohmann::json::parse(ss.str());
     if (j.contains("default_prompt")) c.default_prompt = j["default_prompt"].get<std::string>();
     if (j.contains("presets")) c.presets = j["presets"].get<std::vector<std::string>>();
     if (j.contains("bindings"))
