@@ -74,6 +74,46 @@ TEST(PlayHeadless, RecordsPngSequenceAndY4m) {
   fs::remove_all(dir);
 }
 
+// --record-scale N: recordings at N times the world's size. Nearest repeats
+// every pixel in an N x N block of the unscaled frame; linear keeps the size
+// and the colours' range but blends between pixels.
+TEST(PlayHeadless, RecordScaleEnlargesEveryFrame) {
+  const fs::path dir = scratch("scale");
+  fs::create_directories(dir);
+  const std::string base = play(dir) + " --headless --frames 3 --record ";
+  ASSERT_EQ(run(base + (dir / "x1").string()), 0);
+  ASSERT_EQ(run(base + (dir / "x3").string() + " --record-scale 3"), 0);
+  ASSERT_EQ(run(base + (dir / "lin").string() + " --record-scale 3 --record-filter linear"), 0);
+  ASSERT_EQ(run(base + (dir / "x2.y4m").string() + " --record-scale 2"), 0);
+  int w1, h1, w3, h3, wl, hl, n;
+  unsigned char* a = stbi_load((dir / "x1" / "frame_000002.png").c_str(), &w1, &h1, &n, 3);
+  unsigned char* b = stbi_load((dir / "x3" / "frame_000002.png").c_str(), &w3, &h3, &n, 3);
+  unsigned char* c = stbi_load((dir / "lin" / "frame_000002.png").c_str(), &wl, &hl, &n, 3);
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(w3, 3 * w1);
+  EXPECT_EQ(h3, 3 * h1);
+  EXPECT_EQ(wl, w3);
+  EXPECT_EQ(hl, h3);
+  long off = 0, blended = 0;
+  for (int y = 0; y < h3; ++y)
+    for (int x = 0; x < w3; ++x)
+      for (int k = 0; k < 3; ++k) {
+        const unsigned char src = a[(static_cast<size_t>(y / 3) * w1 + x / 3) * 3 + k];
+        off += b[(static_cast<size_t>(y) * w3 + x) * 3 + k] != src;
+        blended += c[(static_cast<size_t>(y) * w3 + x) * 3 + k] != src;
+      }
+  EXPECT_EQ(off, 0) << "nearest is not N x N blocks of the frame";
+  EXPECT_GT(blended, 0) << "linear gave the same pixels as nearest";
+  stbi_image_free(a);
+  stbi_image_free(b);
+  stbi_image_free(c);
+  const std::string y4m = read_all(dir / "x2.y4m");
+  EXPECT_EQ(y4m.rfind("YUV4MPEG2 W640 H480 ", 0), 0u) << y4m.substr(0, 40);
+  EXPECT_NE(run(base + (dir / "bad").string() + " --record-scale 17"), 0);
+  EXPECT_NE(run(base + (dir / "bad").string() + " --record-filter cubic"), 0);
+  fs::remove_all(dir);
+}
+
 // Each bad environment ends with exit code 1 (not a signal: a crash gives
 // 139) and a last stderr line that names the problem. Lines before it are the
 // run's usual notes (backend, frames path).

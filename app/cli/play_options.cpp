@@ -58,6 +58,8 @@ const char* play_usage() {
          "  --vk-validation       Vulkan's validation layer on (vulkan-validationlayers; debug builds\n"
          "                        always); its warnings and errors go to stderr as 'vulkan: ...'\n"
          "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (ffmpeg)\n"
+         "  --record-scale N      record N times the world's size (1..16; default 1)\n"
+         "  --record-filter F     nearest|linear: how --record-scale enlarges (default nearest)\n"
          "  --actions FILE.json   scripted input keyed by frame (see app/loop/action_script.h)\n"
          "  --headless            no window (use with --record; progress on a terminal)\n"
          "  --seed N              world seed (default 0)\n"
@@ -146,6 +148,16 @@ PlayOptions parse_play_options(int argc, char** argv) {
     else if (a == "--no-overlay") o.overlay = false;
     else if (a == "--vk-validation") o.vk_validation = true;
     else if (a == "--record") o.record = value();
+    else if (a == "--record-scale") {
+      o.record_scale = static_cast<int>(parse_int(a, value(), 1));
+      if (o.record_scale > kMaxRecordScale)
+        throw std::invalid_argument("--record-scale must be 1.." + std::to_string(kMaxRecordScale) + ", got " +
+                                    std::to_string(o.record_scale));
+    } else if (a == "--record-filter") {
+      o.record_filter = value();
+      if (o.record_filter != "nearest" && o.record_filter != "linear")
+        throw std::invalid_argument("--record-filter must be nearest or linear, got '" + o.record_filter + "'");
+    }
     else if (a == "--actions") o.actions = value();
     else if (a == "--headless") o.headless = true;
     else if (a == "--seed") o.seed = static_cast<uint64_t>(parse_int(a, value(), 0));

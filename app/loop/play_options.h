@@ -32,6 +32,8 @@ struct PlayOptions {
   std::string screenshot;     // PNG of the last presented image, overlay included (unless hidden)
   bool overlay = true;        // false: start with the overlay hidden (--no-overlay; F1 shows it)
   std::string record;         // directory, .y4m or .mp4
+  int record_scale = 1;       // --record-scale N: recordings N times the world's size
+  std::string record_filter = "nearest";  // --record-filter nearest|linear
   std::string actions;        // action script (JSON), see action_script.h
   bool headless = false;
   uint64_t seed = 0;

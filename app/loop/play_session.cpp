@@ -88,6 +88,8 @@ PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions&
       rec->push(bytes_only);
     }
   });
+  record_scale_ = options.record_scale;
+  record_filter_ = options.record_filter == "linear" ? RecordFilter::Linear : RecordFilter::Nearest;
   if (!options.record.empty()) start_recording(options.record);
 }
 
@@ -103,7 +105,8 @@ std::string PlaySession::finish() {
 }
 
 void PlaySession::start_recording(const std::string& path) {
-  auto rec = std::make_shared<Recorder>(open_frame_writer(path, source_->nominal_fps()));
+  auto rec = std::make_shared<Recorder>(
+      make_scaled_writer(open_frame_writer(path, source_->nominal_fps()), record_scale_, record_filter_));
   {
     std::lock_guard<std::mutex> lock(rec_mu_);
     recorder_ = std::move(rec);

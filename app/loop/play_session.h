@@ -15,6 +15,7 @@
 #include "app/loop/play_options.h"
 #include "app/record/recorder.h"
 #include "app/loop/world_loop.h"
+#include "app/record/frame_writer.h"
 
 namespace wl::app {
 
@@ -62,6 +63,8 @@ class PlaySession {
   mutable std::mutex rec_mu_;
   std::shared_ptr<Recorder> recorder_;
   std::string record_error_;
+  int record_scale_ = 1;                            // --record-scale
+  RecordFilter record_filter_ = RecordFilter::Nearest;  // --record-filter
 };
 
 }  // namespace wl::app

@@ -26,6 +26,11 @@ std::unique_ptr<FrameWriter> make_png_sequence_writer(const std::string& dir);
 std::unique_ptr<FrameWriter> make_y4m_writer(const std::string& path, double fps);
 std::unique_ptr<FrameWriter> make_ffmpeg_writer(const std::string& path, double fps);
 
+// Upscaling in front of any writer (--record-scale N, --record-filter).
+enum class RecordFilter { Nearest, Linear };
+inline constexpr int kMaxRecordScale = 16;
+std::unique_ptr<FrameWriter> make_scaled_writer(std::unique_ptr<FrameWriter> inner, int scale, RecordFilter filter);
+
 // Writes one RGB8 image as PNG (stb_image_write); throws on failure.
 void write_png(const std::string& path, const uint8_t* rgb, int width, int height, int channels = 3);
 
