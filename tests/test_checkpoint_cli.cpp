@@ -14,10 +14,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string golden_ckpt(const std::string& name) { return std::string(WL_SOURCE_DIR) + "/../shared/golden/ckpt/" + name; }
+// The public checkpoint look-alikes (../shared/golden/ckpt), copied into tests/data/ckpt/.
+std::string golden_ckpt(const std::string& name) { return test::data_path("ckpt/" + name); }
 
-#define REQUIRE_GOLDEN()                                                                  \
-  if (!fs::exists(golden_ckpt("sf_like.pt"))) GTEST_SKIP() << "../shared/golden/ckpt is absent"
+// A missing copy is a failure, not a skip.
+#define REQUIRE_GOLDEN() ASSERT_TRUE(fs::exists(golden_ckpt("sf_like.pt"))) << golden_ckpt("sf_like.pt") << " is missing"
 #define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
 int lines(const std::string& s) {
@@ -103,7 +104,7 @@ TEST(CheckpointCli, InspectNamesFilesAndRoles) {
   const std::string dir = test::temp_dir();
   fs::copy_file(golden_ckpt("sf_like.pt"), dir + "/self_forcing_dmd.pt");
   fs::copy_file(golden_ckpt("t5_like.pth"), dir + "/models_t5_umt5-xxl-enc-bf16.pth");
-  fs::copy_file(std::string(WL_SOURCE_DIR) + "/../shared/golden/wanvae_tiny.weights.safetensors", dir + "/Wan2.1_VAE.safetensors");
+  fs::copy_file(test::data_path("wanvae_tiny.weights.safetensors"), dir + "/Wan2.1_VAE.safetensors");
   ASSERT_EQ(test::run_worldloop("inspect " + dir, &log), 0) << log;
   EXPECT_CONTAINS(log, "self_forcing_dmd.pt\n    format: torch.save zip");
   EXPECT_CONTAINS(log, "role: dit");

@@ -4,7 +4,7 @@
 // torch_save_writer.h): the ZIP64 form, _rebuild_from_type_v2 tensors with a
 // view into a shared storage and a transposed one, training states, an
 // EMA-only f32 file, a bare PEFT LoRA, sharded diffusers folders and HF umT5
-// names. Golden tests skip when ../shared/golden is absent.
+// names. The golden look-alikes are copies in tests/data/ckpt/.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -47,10 +47,11 @@ std::string error_of(const std::function<void()>& f) {
 
 #define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
-std::string golden_ckpt(const std::string& name) { return std::string(WL_SOURCE_DIR) + "/../shared/golden/ckpt/" + name; }
+// The public checkpoint look-alikes (../shared/golden/ckpt), copied into tests/data/ckpt/.
+std::string golden_ckpt(const std::string& name) { return test::data_path("ckpt/" + name); }
 
-#define REQUIRE_GOLDEN()                                                                  \
-  if (!fs::exists(golden_ckpt("sf_like.pt"))) GTEST_SKIP() << "../shared/golden/ckpt is absent"
+// A missing copy is a failure, not a skip.
+#define REQUIRE_GOLDEN() ASSERT_TRUE(fs::exists(golden_ckpt("sf_like.pt"))) << golden_ckpt("sf_like.pt") << " is missing"
 
 Tensor ramp(const Shape& shape, float start, float step = 0.25f) {
   std::vector<float> v(static_cast<size_t>(shape_numel(shape)));
@@ -656,7 +657,6 @@ namespace {
 
 TEST(CheckpointDetect, ModelsAndConfigsFromShapes) {
   REQUIRE_GOLDEN();
-  const std::string g = std::string(WL_SOURCE_DIR) + "/../shared/golden/";
   const DetectedModel dit = detect_model(WeightMap::open(golden_ckpt("sf_like.pt")));
   EXPECT_EQ(dit.kind, ModelKind::CausalDit);
   EXPECT_EQ(dit.parameters, 147200);
@@ -671,11 +671,11 @@ TEST(CheckpointDetect, ModelsAndConfigsFromShapes) {
   EXPECT_CONTAINS(m.at("action module"), "keyboard 4, mouse");
   EXPECT_CONTAINS(m.at("image conditioning"), "36 in channels");
   EXPECT_EQ(detect_model(WeightMap::open(golden_ckpt("t5_like.pth"))).kind, ModelKind::Umt5);
-  EXPECT_EQ(detect_model(WeightMap::open(g + "wanvae_tiny.weights.safetensors")).kind, ModelKind::WanVae);
-  EXPECT_EQ(detect_model(WeightMap::open(g + "taehv_tiny.weights.safetensors")).kind, ModelKind::Taehv);
-  EXPECT_EQ(detect_model(WeightMap::open(g + "clip_vit_tiny.weights.safetensors")).kind, ModelKind::ClipVision);
+  EXPECT_EQ(detect_model(WeightMap::open(test::data_path("wanvae_tiny.weights.safetensors"))).kind, ModelKind::WanVae);
+  EXPECT_EQ(detect_model(WeightMap::open(test::data_path("taehv_tiny.weights.safetensors"))).kind, ModelKind::Taehv);
+  EXPECT_EQ(detect_model(WeightMap::open(test::data_path("clip_vit_tiny.weights.safetensors"))).kind, ModelKind::ClipVision);
   // A DiT loader given the VAE says what it got.
-  const std::string vae = g + "wanvae_tiny.weights.safetensors";
+  const std::string vae = test::data_path("wanvae_tiny.weights.safetensors");
   EXPECT_EQ(error_of([&] { expect_model(WeightMap::open(vae), ModelKind::CausalDit); }),
             vae + ": this is a Wan 2.1 VAE, not a DiT");
   EXPECT_EQ(error_of([&] { DitConfig::from_weights(WeightMap::open(vae)); }), vae + ": this is a Wan 2.1 VAE, not a DiT");

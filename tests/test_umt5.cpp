@@ -532,8 +532,8 @@ TEST(Umt5TextEncode, GoldenCaseFromIdsAndFromPrompts) {
 TEST(Umt5TextEncode, PublishedPthLayoutThroughWeightMap) {
   // ckpt/t5_like.pth is laid out like models_t5_umt5-xxl-enc-bf16.pth (a
   // torch.save OrderedDict of bf16 tensors) and holds the umt5_tiny weights.
-  const std::string pth = std::string(WL_SOURCE_DIR) + "/../shared/golden/ckpt/t5_like.pth";
-  if (!std::ifstream(pth)) GTEST_SKIP() << "../shared/golden/ckpt is absent";
+  const std::string pth = test::data_path("ckpt/t5_like.pth");
+  ASSERT_TRUE(std::ifstream(pth).good()) << pth << " is missing";
   const std::string out = test::temp_dir() + "/out.safetensors";
   std::string log;
   ASSERT_EQ(text_encode("--weights " + pth + " --case " + kCase + " --tokenizer " + kSpm + " --out " + out, &log), 0)
