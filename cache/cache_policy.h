@@ -14,6 +14,11 @@
 #include <string>
 #include <vector>
 
+namespace wl {
+class StateWriter;  // runtime/core/state_file.h
+class StateReader;
+}  // namespace wl
+
 namespace wl::cache {
 
 class KvStore;
@@ -76,6 +81,13 @@ class CachePolicy {
 
   // Forget everything learned (world reset).
   virtual void reset() {}
+
+  // What it has learned, for a saved world state (runtime/core/state_file.h),
+  // under `prefix`. Default: a policy that learns nothing saves nothing.
+  virtual void save_state(StateWriter& /*out*/, const std::string& /*prefix*/) const {}
+  // Restores it; the store's bookkeeping is already loaded. Refuses by name
+  // (StateReader::fail) what does not fit the store.
+  virtual void load_state(const StateReader& /*in*/, const std::string& /*prefix*/, const KvStore& /*store*/) {}
 };
 
 // "full" (the reference: evict the oldest non-sink frames), "window", "sink",

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -165,6 +166,18 @@ class KvStore : public KvAccess {
 
   // Forgets every token and what the policy learned.
   void clear();
+
+  // ---- saved world states (runtime/core/state_file.h) --------------------------
+
+  // Writes the rows and every piece of bookkeeping (slots, free lists,
+  // frames, merge counts, the policy's statistics) under `prefix`, so that
+  // load_state() continues bit for bit. Between calls only.
+  void save_state(StateWriter& out, const std::string& prefix) const;
+  // Restores a saved store into this one. The layout (blocks, heads,
+  // head_dim, token grid, sink, attention limit) must be this store's; the
+  // budget and the policy (by name, with `options`) come from the state.
+  // Every index is checked, so a garbled state is refused, never used.
+  void load_state(const StateReader& in, const std::string& prefix, const PolicyOptions& options = {});
 
   // ---- live changes (between calls) -------------------------------------------
 

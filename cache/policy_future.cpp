@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "cache/kv_store.h"
+#include "runtime/core/state_file.h"
 #include "cache/policy_util.h"
 
 namespace wl::cache {
@@ -210,6 +211,36 @@ class FuturePolicy : public CachePolicy {
   }
 
   void reset() override { stats_.clear(); }
+
+  // Per block: the number of observed calls and the running moments.
+  void save_state(StateWriter& out, const std::string& prefix) const override {
+    std::vector<int64_t> calls;
+    for (size_t b = 0; b < stats_.size(); ++b) {
+      calls.push_back(stats_[b].calls);
+      out.f64(prefix + ".b" + std::to_string(b) + ".mean", stats_[b].mean);  // [H * d] or empty
+      out.f64(prefix + ".b" + std::to_string(b) + ".sq", stats_[b].sq);      // [H * d] or empty
+    }
+    out.i64(prefix + ".calls", calls);  // [blocks] or empty (nothing observed yet)
+  }
+  void load_state(const StateReader& in, const std::string& prefix, const KvStore& store) override {
+    const std::vector<int64_t> calls = in.i64(prefix + ".calls");
+    const int64_t blocks = store.config().blocks, row = store.config().row_floats();
+    if (!calls.empty() && static_cast<int64_t>(calls.size()) != blocks)
+      in.fail("the future policy's statistics are for " + std::to_string(calls.size()) + " blocks, not " +
+              std::to_string(blocks));
+    stats_.assign(calls.size(), {});
+    for (size_t b = 0; b < calls.size(); ++b) {
+      QueryStats& st = stats_[b];
+      st.calls = calls[b];
+      st.mean = in.f64(prefix + ".b" + std::to_string(b) + ".mean");
+      st.sq = in.f64(prefix + ".b" + std::to_string(b) + ".sq");
+      const bool empty = st.mean.empty() && st.sq.empty();
+      if (st.calls < 0 || (empty ? st.calls != 0 : (static_cast<int64_t>(st.mean.size()) != row ||
+                                                     static_cast<int64_t>(st.sq.size()) != row)))
+        in.fail("the future policy's statistics of block " + std::to_string(b) + " do not fit " +
+                std::to_string(row) + " query floats");
+    }
+  }
 
  private:
   bool has_stats(int64_t block) const {

@@ -22,6 +22,7 @@
 
 #include "cache/kv_store.h"
 #include "cache/policy_util.h"
+#include "runtime/core/state_file.h"
 
 namespace wl::cache {
 namespace {
@@ -68,6 +69,35 @@ class ObservedPolicy : public CachePolicy {
   }
 
   void reset() override { blocks_.clear(); }
+
+  // Per block: each slot's accumulated mass and the token it belongs to.
+  void save_state(StateWriter& out, const std::string& prefix) const override {
+    out.i64(prefix + ".blocks", {static_cast<int64_t>(blocks_.size())});
+    for (size_t b = 0; b < blocks_.size(); ++b) {
+      const BlockState& st = blocks_[b];
+      std::vector<int64_t> owner;  // [slots][3] frame, row, column
+      for (const Owner& o : st.owner) owner.insert(owner.end(), {o.frame, o.row, o.col});
+      out.f32(prefix + ".b" + std::to_string(b) + ".mass", st.mass);  // [slots] or empty
+      out.i64(prefix + ".b" + std::to_string(b) + ".owner", owner);
+    }
+  }
+  void load_state(const StateReader& in, const std::string& prefix, const KvStore& store) override {
+    const int64_t n = in.i64(prefix + ".blocks", 1)[0];
+    if (n != 0 && n != store.config().blocks)
+      in.fail("the observed policy's state is for " + std::to_string(n) + " blocks, not " +
+              std::to_string(store.config().blocks));
+    blocks_.assign(static_cast<size_t>(n), {});
+    for (int64_t b = 0; b < n; ++b) {
+      BlockState& st = blocks_[b];
+      st.mass = in.f32(prefix + ".b" + std::to_string(b) + ".mass");
+      const std::vector<int64_t> owner = in.i64(prefix + ".b" + std::to_string(b) + ".owner");
+      if (owner.size() != st.mass.size() * 3 || (!st.mass.empty() && static_cast<int64_t>(st.mass.size()) != store.slots()))
+        in.fail("the observed policy's state of block " + std::to_string(b) + " does not fit " +
+                std::to_string(store.slots()) + " slots");
+      for (size_t s = 0; s < st.mass.size(); ++s)
+        st.owner.push_back(Owner{owner[3 * s], static_cast<int32_t>(owner[3 * s + 1]), static_cast<int32_t>(owner[3 * s + 2])});
+    }
+  }
 
  private:
   // The token a slot's mass belongs to: slots are reused after an eviction,

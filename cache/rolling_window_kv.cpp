@@ -5,6 +5,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/core/ops.h"
+#include "runtime/core/state_file.h"
 
 namespace wl::cache {
 
@@ -92,6 +93,18 @@ std::vector<ops::KVSegment> RollingWindowKv::segments(int64_t block, const float
   }
   out.push_back(own);
   return out;
+}
+
+void RollingWindowKv::save_state(StateWriter& out, const std::string& prefix) const {
+  out.json()[prefix] = {{"video_start", video_start_}, {"chunk", chunk_}, {"attention_frames", attention_frames_}};
+}
+
+void RollingWindowKv::load_state(const StateReader& in, const std::string& prefix) {
+  if (in.integer(prefix + "/chunk") != chunk_ || in.integer(prefix + "/attention_frames") != attention_frames_)
+    in.fail("the state's rolling window has other chunk or attention sizes than this world's");
+  const int64_t start = in.integer(prefix + "/video_start");
+  if (start < -1) in.fail("the state's rolling window starts at frame " + std::to_string(start));
+  video_start_ = start;
 }
 
 }  // namespace wl::cache

@@ -20,6 +20,7 @@
 // is memory of that backend.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "cache/kv_store.h"
@@ -43,6 +44,11 @@ class RollingWindowKv : public KvAccess {
   void end_call() override { store_.end_call(); }
 
   KvStore& store() { return store_; }
+
+  // Saved world states: the video's first frame (the sink), under `prefix`.
+  // The store saves and loads itself.
+  void save_state(StateWriter& out, const std::string& prefix) const;
+  void load_state(const StateReader& in, const std::string& prefix);
 
  private:
   // The sink's keys RoPE'd as frames [position, position + chunk), and its values.

@@ -61,6 +61,9 @@ const char* play_usage() {
          "  --record-scale N      record N times the world's size (1..16; default 1)\n"
          "  --record-filter F     nearest|linear: how --record-scale enlarges (default nearest)\n"
          "  --actions FILE.json   scripted input keyed by frame (see app/loop/action_script.h)\n"
+         "  --save-state-at K FILE  write the world's state after K frames (0..) to FILE\n"
+         "  --load FILE           continue a saved state (F5 saves one in the window, F8 loads it);\n"
+         "                        its seed, prompt and cache come with it\n"
          "  --headless            no window (use with --record; progress on a terminal)\n"
          "  --seed N              world seed (default 0)\n"
          "  --config FILE         key bindings and presets (JSON; written with defaults if missing)\n"
@@ -85,8 +88,11 @@ int64_t parse_int(std::string_view flag, std::string_view s, int64_t lo) {
 
 PlayOptions parse_play_options(int argc, char** argv) {
   PlayOptions o;
+  std::vector<std::string> state_conflicts;  // flags a loaded state overrides
   for (int i = 0; i < argc; ++i) {
     const std::string_view a = argv[i];
+    if (a == "--seed" || a == "--prompt" || a == "--policy" || a == "--budget-frames")
+      state_conflicts.emplace_back(a);
     auto value = [&]() -> std::string_view {
       if (i + 1 >= argc) throw std::invalid_argument(std::string(a) + " needs a value");
       return argv[++i];
@@ -159,6 +165,11 @@ PlayOptions parse_play_options(int argc, char** argv) {
         throw std::invalid_argument("--record-filter must be nearest or linear, got '" + o.record_filter + "'");
     }
     else if (a == "--actions") o.actions = value();
+    else if (a == "--save-state-at") {
+      o.save_state_at = parse_int(a, value(), 0);
+      o.save_state_path = value();
+      check_output_file(o.save_state_path, "the world state");
+    } else if (a == "--load") o.load_state = value();
     else if (a == "--headless") o.headless = true;
     else if (a == "--seed") o.seed = static_cast<uint64_t>(parse_int(a, value(), 0));
     else if (a == "--config") o.config = value();
@@ -171,6 +182,9 @@ PlayOptions parse_play_options(int argc, char** argv) {
     }
   }
   if (!o.screenshot.empty()) check_output_file(o.screenshot, "the screenshot");
+  if (!o.load_state.empty() && !state_conflicts.empty())
+    throw std::invalid_argument("--load continues the state's own seed, prompt and cache; drop " +
+                                state_conflicts.front());
   if (o.headless && !o.screenshot.empty())
     throw std::invalid_argument("--screenshot needs a window (it captures the overlay); drop --headless");
   if (o.headless && !o.overlay) throw std::invalid_argument("--no-overlay needs a window; drop --headless");

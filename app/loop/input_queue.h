@@ -25,6 +25,8 @@ struct InputEvent {
     TogglePause,
     Step,         // make one chunk while paused
     Cache,        // switch the cache to policy `text` with budget `budget_frames` (0: keep)
+    SaveState,    // write the world's state to file `text` at the next chunk boundary
+    LoadState,    // continue from the state in file `text`
   };
   Kind kind = Kind::Actions;
   Clock::time_point time{};

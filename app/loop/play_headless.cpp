@@ -44,7 +44,7 @@ int run_headless(const PlayOptions& options, const PlayConfig& config) {
   // No keyboard: one empty sample per frame (the action script, if any, is
   // applied by the model thread exactly as in a window).
   const auto now = Clock::now();
-  for (int64_t f = 0; f < options.frames; ++f) {
+  for (int64_t f = session.first_frame(); f < session.first_frame() + options.frames; ++f) {
     InputEvent e;
     e.kind = InputEvent::Kind::Actions;
     e.time = now;
@@ -77,6 +77,11 @@ int run_headless(const PlayOptions& options, const PlayConfig& config) {
                  static_cast<long long>(options.frames), desc.empty() ? "" : "; recorded to ", options.record.c_str());
     return 128 + g_stop_signal;
   }
+  if (options.save_state_at >= 0 && session.loop().status().saved_state.empty()) {
+    std::fprintf(stderr, "worldloop play: the run ended before frame %lld, so no state was saved to %s\n",
+                 static_cast<long long>(options.save_state_at), options.save_state_path.c_str());
+    return 1;
+  }
   if (got < options.frames) {
     std::fprintf(stderr, "worldloop play: the world stopped after %lld of %lld frames\n",
                  static_cast<long long>(got), static_cast<long long>(options.frames));
@@ -84,6 +89,8 @@ int run_headless(const PlayOptions& options, const PlayConfig& config) {
   }
   std::fprintf(stderr, "worldloop play: %lld frames%s%s\n", static_cast<long long>(got),
                desc.empty() ? "" : " recorded to ", options.record.c_str());
+  if (!session.loop().status().saved_state.empty())
+    std::fprintf(stderr, "worldloop play: %s\n", session.loop().status().notice.c_str());
   return 0;
 }
 

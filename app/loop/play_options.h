@@ -35,6 +35,9 @@ struct PlayOptions {
   int record_scale = 1;       // --record-scale N: recordings N times the world's size
   std::string record_filter = "nearest";  // --record-filter nearest|linear
   std::string actions;        // action script (JSON), see action_script.h
+  int64_t save_state_at = -1; // --save-state-at K FILE: the world's state after K frames
+  std::string save_state_path;
+  std::string load_state;     // --load FILE: continue a saved state (its seed, prompt and cache)
   bool headless = false;
   uint64_t seed = 0;
   std::string config;         // empty: PlayConfig::default_path()

@@ -73,6 +73,12 @@ PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions&
   lo.prompt = prompt_;
   lo.script = script_.empty() ? nullptr : &script_;
   lo.max_frames = options.headless ? options.frames : -1;
+  lo.save_state_at = options.save_state_at;
+  lo.save_state_path = options.save_state_path;
+  if (!options.load_state.empty()) {
+    lo.load_state = std::make_shared<const StateReader>(StateReader::open(options.load_state));
+    first_frame_ = WorldLoop::first_frame_of(*lo.load_state);
+  }
   loop_ = std::make_unique<WorldLoop>(*source_, inputs_, mailbox_, lo);
   loop_->set_chunk_hook([this](const std::vector<Frame>& frames) {
     std::shared_ptr<Recorder> rec;

@@ -46,6 +46,8 @@ class PlaySession {
   const WorldLoop& loop() const { return *loop_; }
   const FrameSource& source() const { return *source_; }
   const std::string& initial_prompt() const { return prompt_; }
+  // The session frame the run starts at: 0, or after --load the frame after the save point.
+  int64_t first_frame() const { return first_frame_; }
 
   // Recording (thread-safe; frames are taken on the model thread).
   void start_recording(const std::string& path);  // throws if the writer cannot open
@@ -57,6 +59,7 @@ class PlaySession {
   std::unique_ptr<FrameSource> source_;
   ActionScript script_;
   std::string prompt_;
+  int64_t first_frame_ = 0;
   InputQueue inputs_;
   FrameMailbox mailbox_;
   std::unique_ptr<WorldLoop> loop_;

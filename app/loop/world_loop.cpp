@@ -78,8 +78,10 @@ void WorldLoop::apply_command(const InputEvent& e) {
                                    : "cache change refused: " + err;
       break;
     }
+    case Kind::SaveState:
+    case Kind::LoadState:
     case Kind::Actions:
-      break;
+      break;  // states: run_chunks, outside this lock
   }
 }
 
@@ -148,14 +150,21 @@ std::vector<FrameActions> WorldLoop::actions_for_chunk(int64_t first_seq, int fr
 void WorldLoop::run_chunks() {
   const bool lockstep = opt_.pacing == WorldLoopOptions::Pacing::Lockstep;
   prompt_ = std::make_shared<const std::string>(opt_.prompt);
-  source_.reset(opt_.seed, opt_.prompt);
+  end_seq_ = opt_.max_frames;
+  if (opt_.load_state) restore_state(*opt_.load_state);  // sets end_seq_ from the state's first frame
+  else source_.reset(opt_.seed, opt_.prompt);
+  save_pending_ = opt_.save_state_at >= 0 && !opt_.save_state_path.empty();
   next_due_ = Clock::now();
   const FrameFormat fmt = source_.format();
   const auto period = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(1.0 / std::max(1.0, source_.nominal_fps())));
 
   while (!stop_) {
-    if (opt_.max_frames >= 0 && seq_ >= opt_.max_frames) break;
+    if (save_pending_ && seq_ >= opt_.save_state_at) {
+      save_pending_ = false;
+      save_state(opt_.save_state_path, opt_.save_state_at);  // throws: the run stops with the error
+    }
+    if (end_seq_ >= 0 && seq_ >= end_seq_) break;
     const int k = std::max(1, source_.chunk_frames());
     bool paused;
     {
@@ -163,8 +172,28 @@ void WorldLoop::run_chunks() {
       paused = status().paused;
       for (const InputEvent& e : inputs_.drain_if([&](const InputEvent& e) {
              return e.kind != Kind::Actions && (!lockstep || paused || e.frame <= seq_);
-           }))
+           })) {
+        if (e.kind == Kind::SaveState || e.kind == Kind::LoadState) {
+          // F5 / F8: a failure is told, and the world goes on.
+          std::string outcome;
+          try {
+            if (e.kind == Kind::SaveState) {
+              save_state(e.text, seq_);
+            } else {
+              restore_state(*std::make_shared<StateReader>(StateReader::open(e.text)));
+              outcome = "loaded " + e.text;
+            }
+          } catch (const std::exception& ex) {
+            outcome = std::string(e.kind == Kind::SaveState ? "save failed: " : "load failed: ") + ex.what();
+          }
+          if (!outcome.empty()) {
+            std::lock_guard<std::mutex> lock(status_mu_);
+            status_.notice = outcome;
+          }
+          continue;
+        }
         apply_command(e);
+      }
       apply_script_prompts(seq_);
       paused = status().paused;
     }
@@ -189,7 +218,7 @@ void WorldLoop::run_chunks() {
       // only has samples up to its last frame (chunks of 12 pixel frames and
       // --frames 30, say), so the wait stops there.
       int64_t last_needed = seq_ + k - 1;
-      if (opt_.max_frames >= 0) last_needed = std::min<int64_t>(last_needed, opt_.max_frames - 1);
+      if (end_seq_ >= 0) last_needed = std::min<int64_t>(last_needed, end_seq_ - 1);
       bool ready = false;
       inputs_.wait_until(
           [&] {
@@ -226,11 +255,12 @@ void WorldLoop::run_chunks() {
       throw std::runtime_error("frame source returned fewer bytes than a chunk needs");
 
     int publish = k;
-    if (opt_.max_frames >= 0) publish = static_cast<int>(std::min<int64_t>(k, opt_.max_frames - seq_));
+    if (end_seq_ >= 0) publish = static_cast<int>(std::min<int64_t>(k, end_seq_ - seq_));
     std::vector<Frame> frames;
     frames.reserve(static_cast<size_t>(publish));
     std::shared_ptr<const std::vector<uint8_t>> pixels;
     if (have_rgb) pixels = std::move(rgb);
+    last_chunk_ = {seq_, actions, pixels};
     for (int j = 0; j < publish; ++j) {
       Frame f;
       f.seq = seq_ + j;

@@ -28,12 +28,14 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <memory>
 #include <vector>
 
 #include "app/loop/action_script.h"
 #include "app/loop/frame_mailbox.h"
 #include "app/sources/frame_source.h"
 #include "app/loop/input_queue.h"
+#include "runtime/core/state_file.h"
 
 namespace wl::app {
 
@@ -43,8 +45,16 @@ struct WorldLoopOptions {
   uint64_t seed = 0;
   std::string prompt;
   const ActionScript* script = nullptr;  // optional; keys OR-ed with live input
-  int64_t max_frames = -1;               // stop after this many session frames; -1: never
+  int64_t max_frames = -1;               // stop after this many frames of this run; -1: never
   bool start_paused = false;
+  // Saved world states (app/loop/world_loop_state.cpp). After `save_state_at`
+  // frames of the session (its frame counter), the state goes to
+  // `save_state_path`; frames of that chunk past it are saved with it.
+  int64_t save_state_at = -1;
+  std::string save_state_path;
+  // Start from this state instead of a reset: the session's frame counter,
+  // seed, prompt, held keys and the world continue where it was saved.
+  std::shared_ptr<const StateReader> load_state;
 };
 
 struct WorldLoopStatus {
@@ -56,6 +66,7 @@ struct WorldLoopStatus {
   std::string prompt;
   std::string error;  // what the source threw, if it did
   std::string notice; // the outcome of the last command worth telling (e.g. a cache change)
+  std::string saved_state;  // the last state written (--save-state-at, F5), empty before
 };
 
 class WorldLoop {
@@ -70,6 +81,8 @@ class WorldLoop {
   WorldLoop& operator=(const WorldLoop&) = delete;
 
   void set_chunk_hook(ChunkHook hook);  // before start()
+  // The session frame a run loaded from this state starts at (the frame after the save point).
+  static int64_t first_frame_of(const StateReader& state);
   // Device path: also make RGB bytes from the next chunk on (any thread).
   void set_need_rgb(bool on) { need_rgb_ = on; }
   void start();
@@ -80,6 +93,12 @@ class WorldLoop {
  private:
   void run();
   void run_chunks();
+  // Saved world states (world_loop_state.cpp). save_state writes the source's
+  // state, the loop's counters and the frames of the last chunk from
+  // session frame `from` on; restore_state publishes those frames again and
+  // sets the counters. Both on the model thread, between chunks.
+  void save_state(const std::string& path, int64_t from);
+  void restore_state(const StateReader& in);
   // Applies one command (prompt, cache policy or budget, reset) to the source's settings.
   void apply_command(const InputEvent& e);
   void apply_script_prompts(int64_t upto);
@@ -105,6 +124,13 @@ class WorldLoop {
   FrameActions last_actions_;
   Clock::time_point next_due_{};
   std::shared_ptr<const std::string> prompt_;
+  int64_t end_seq_ = -1;     // max_frames: the session frame this run stops at
+  bool save_pending_ = false;
+  struct LastChunk {         // the last chunk made, for a state saved inside it
+    int64_t first_seq = 0;
+    std::vector<FrameActions> actions;
+    std::shared_ptr<const std::vector<uint8_t>> rgb;  // null on the device path
+  } last_chunk_;
 
   mutable std::mutex status_mu_;
   WorldLoopStatus status_;

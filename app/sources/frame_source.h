@@ -14,6 +14,7 @@
 #include "runtime/core/actions.h"
 #include "app/sources/device_frames.h"
 #include "cache/cache_stats.h"
+#include "runtime/core/state_file.h"
 
 namespace wl::app {
 
@@ -73,6 +74,20 @@ class FrameSource {
   // Makes request.actions.size() frames into `rgb` (resized to frames * format().bytes()),
   // or, on the device path, into the sink (rgb then only when request.need_rgb).
   virtual ChunkStats next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) = 0;
+
+  // ---- saved world states (runtime/core/state_file.h) ----
+  // Writes what the next chunks depend on (between chunks). Throws wl::Error
+  // saying why when the source cannot.
+  virtual void save_state(StateWriter& /*out*/) const {
+    throw std::runtime_error("this frame source cannot save a world state (only a world package can)");
+  }
+  // Continues from a saved state instead of reset(); refuses one it cannot play.
+  virtual void load_state(const StateReader& /*in*/) {
+    throw std::runtime_error("this frame source cannot load a world state (only a world package can)");
+  }
+  // The seed and prompt of the world in force (after load_state: the state's).
+  virtual uint64_t seed() const { return 0; }
+  virtual std::string prompt() const { return {}; }
 
   // ---- the device path of the frame hand-off (app/device_frames.h) ----
   // True when the source makes its frames on a CUDA device and can write

@@ -136,6 +136,21 @@ ChunkStats WorldSource::next_video_chunk(LatentVideoDecoder& decoder, const Chun
   return stats;
 }
 
+void WorldSource::save_state(StateWriter& out) const {
+  if (const LatentVideoDecoder* v = world_->video_decoder())
+    throw Error(options_.dir + ": saving the state of a world shown through the " + v->describe() +
+                " is not supported yet (the decoder's stream caches are not saved); use --decoder preview");
+  session_->save_state(out);
+}
+
+void WorldSource::load_state(const StateReader& in) {
+  if (const LatentVideoDecoder* v = world_->video_decoder())
+    throw Error(options_.dir + ": loading a state into a world shown through the " + v->describe() +
+                " is not supported yet; use --decoder preview");
+  session_ = std::make_unique<WorldSession>(*world_, in);
+  pending_rgb_.clear();
+}
+
 void WorldSource::set_device_sink(DeviceFrameSink* sink) {
   const WorldDescription& d = world_->description();
   if (sink && !decodes_on_device()) throw Error("world source: the decoder runs on the CPU; it has no device path");

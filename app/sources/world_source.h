@@ -65,6 +65,12 @@ class WorldSource final : public FrameSource {
   bool decodes_on_device() const override {
     return !world_->video_decoder() && world_->decoder().backend() == Backend::CUDA;
   }
+  // A world with a streaming pixel decoder (a published model's VAE or
+  // TAEHV) is refused: its decoder's caches are not saved yet.
+  void save_state(StateWriter& out) const override;
+  void load_state(const StateReader& in) override;
+  uint64_t seed() const override { return session_->seed(); }
+  std::string prompt() const override { return session_->prompt(); }
   void set_device_sink(DeviceFrameSink* sink) override;
   std::vector<DeviceFrameRef> take_device_frames() override;
 

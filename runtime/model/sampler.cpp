@@ -48,6 +48,7 @@ bool Sampler::finished() const {
 
 void Sampler::set_prompt(const Tensor& context) {
   model_.set_prompt(context);
+  context_ = context;
   recached_.clear();
   if (started_) recache();
 }

@@ -18,12 +18,14 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "cache/kv_access.h"
 #include "runtime/model/causal_dit.h"
 #include "runtime/model/flow_schedule.h"
 #include "runtime/model/noise_source.h"
+#include "runtime/core/state_file.h"
 
 namespace wl {
 
@@ -86,6 +88,15 @@ class Sampler {
   // The frames the last prompt switch re-ran (for tests and the overlay).
   const std::vector<int64_t>& last_recache_frames() const { return recached_; }
 
+  // Saved world states (runtime/core/state_file.h), between chunks: the
+  // prompt context in force, the chunk counters, a rolling window's partly
+  // denoised chunks with their levels, the clean chunks a prompt switch
+  // would re-run, and MG2's image condition and pixel-frame actions.
+  void save_state(StateWriter& out, const std::string& prefix) const;
+  // Into a sampler that has made no chunk yet, with the same settings as the
+  // one that saved (refused by name otherwise). Sets the model's prompt.
+  void load_state(const StateReader& in, const std::string& prefix);
+
  private:
   Tensor next_chunk_wise(const Tensor& actions);
   Tensor next_rolling(const Tensor& actions);
@@ -122,6 +133,7 @@ class Sampler {
   SamplerTiming timing_;
   std::vector<int64_t> recached_;
   CallObserver observer_;
+  Tensor context_;                    // the prompt context in force [L, text_dim] (for saved states)
   Tensor cond_concat_;                // MG2: [F, Cc, H, W] or undefined
   PixelFrameActions pixel_actions_;   // MG2: rows so far, or undefined
 };

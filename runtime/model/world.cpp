@@ -1,4 +1,5 @@
 #include "runtime/model/world.h"
+#include "runtime/model/world_identity.h"
 
 #include <algorithm>
 #include <cmath>
@@ -238,6 +239,9 @@ std::unique_ptr<World> World::assemble(WorldDescription description, WorldParts 
     w->action_bits_.push_back(bit);
   }
   if (d.start == StartFrom::Clip) w->start_clip_ = StartClip::open(d, c.action_dim);
+  std::vector<const WeightMap*> maps;
+  for (const auto& m : w->weights_) maps.push_back(m.get());
+  w->identity_ = world_identity(d, maps);
   return w;
 }
 

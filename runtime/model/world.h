@@ -90,6 +90,9 @@ class World {
   const std::vector<uint32_t>& action_bits() const { return action_bits_; }
   // The DiT's prompt context [n, text_dim] for a prompt text.
   Tensor prompt_context(const std::string& text) const;
+  // What a saved state is checked against (runtime/model/world_identity.h):
+  // 16 hex digits over the settings and the weights.
+  const std::string& identity() const { return identity_; }
 
  private:
   WorldDescription desc_;
@@ -101,6 +104,7 @@ class World {
   std::unique_ptr<PromptEncoder> prompt_encoder_;
   std::unique_ptr<StartClip> start_clip_;
   std::vector<uint32_t> action_bits_;
+  std::string identity_;
 };
 
 // The default world shipped in the repository (WORLDLOOP_DEFAULT_WORLD at build time).

@@ -4,18 +4,16 @@
 
 #include "runtime/core/error.h"
 #include "runtime/core/ops.h"
+#include "runtime/core/state_file.h"
 
 namespace wl {
 
-WorldSession::WorldSession(World& world, const WorldSessionOptions& options, uint64_t seed,
-                           const std::string& prompt, const StartFrames* start)
-    : world_(world) {
-  const WorldDescription& d = world.description();
-  const std::string policy = options.policy.empty() ? d.policy : options.policy;
-  const int64_t budget = options.budget_frames > 0 ? options.budget_frames : d.budget_frames;
+void WorldSession::build(const std::string& policy, int64_t budget) {
+  const WorldDescription& d = world_.description();
+  built_budget_ = budget;
   store_ = std::make_unique<cache::KvStore>(
-      world.dit().cache_config(d.latent_height, d.latent_width, budget, d.sink_frames), cache::make_policy(policy));
-  noise_ = std::make_unique<SeededNoise>(seed);
+      world_.dit().cache_config(d.latent_height, d.latent_width, budget, d.sink_frames), cache::make_policy(policy));
+  noise_ = std::make_unique<SeededNoise>(seed_);
   SamplerSettings s;
   s.steps = d.steps;
   s.shift = d.shift;
@@ -27,7 +25,6 @@ WorldSession::WorldSession(World& world, const WorldSessionOptions& options, uin
   s.mode = d.mode;
   cache::KvAccess* kv = store_.get();
   if (d.mode == SamplerMode::Rolling) {
-    if (start) throw Error(d.dir + ": a rolling-window model starts from noise; it takes no start frames");
     rolling_ = std::make_unique<cache::RollingWindowKv>(*store_, d.chunk,
                                                         d.attention_frames > 0 ? d.attention_frames : budget);
     kv = rolling_.get();
@@ -36,7 +33,17 @@ WorldSession::WorldSession(World& world, const WorldSessionOptions& options, uin
     // A prompt switch re-runs every cached frame but the sink and the chunk being made.
     s.recache_frames = budget - d.sink_frames - d.chunk;
   }
-  sampler_ = std::make_unique<Sampler>(world.dit(), *kv, *noise_, s);
+  sampler_ = std::make_unique<Sampler>(world_.dit(), *kv, *noise_, s);
+}
+
+WorldSession::WorldSession(World& world, const WorldSessionOptions& options, uint64_t seed,
+                           const std::string& prompt, const StartFrames* start)
+    : world_(world), seed_(seed), prompt_(prompt) {
+  const WorldDescription& d = world.description();
+  if (start && d.mode == SamplerMode::Rolling)
+    throw Error(d.dir + ": a rolling-window model starts from noise; it takes no start frames");
+  build(options.policy.empty() ? d.policy : options.policy,
+        options.budget_frames > 0 ? options.budget_frames : d.budget_frames);
   sampler_->set_prompt(world.prompt_context(prompt));
 
   if (start) {
@@ -66,7 +73,52 @@ WorldSession::WorldSession(World& world, const WorldSessionOptions& options, uin
   }
 }
 
-void WorldSession::set_prompt(const std::string& prompt) { sampler_->set_prompt(world_.prompt_context(prompt)); }
+void WorldSession::set_prompt(const std::string& prompt) {
+  sampler_->set_prompt(world_.prompt_context(prompt));
+  prompt_ = prompt;
+}
+
+void WorldSession::save_state(StateWriter& out) const {
+  nlohmann::json& j = out.json()["session"];
+  j = {{"world", world_.identity()},
+       {"world_name", world_.description().name},
+       {"seed", std::to_string(seed_)},  // a string: JSON numbers lose 64-bit seeds
+       {"prompt", prompt_},
+       {"budget_frames", built_budget_},
+       {"chunks_made", chunks_made_},
+       {"primed", primed_}};
+  store_->save_state(out, "kv");
+  if (rolling_) rolling_->save_state(out, "rolling");
+  sampler_->save_state(out, "sampler");
+}
+
+WorldSession::WorldSession(World& world, const StateReader& state) : world_(world) {
+  const std::string identity = state.string("session/world");
+  if (identity != world.identity())
+    state.fail("this state was saved from world '" + state.string("session/world_name") + "' (identity " + identity +
+               "); this is '" + world.description().name + "' (identity " + world.identity() +
+               "); a state plays only in the world that saved it");
+  const std::string seed = state.string("session/seed");
+  try {
+    size_t used = 0;
+    seed_ = std::stoull(seed, &used);
+    if (used != seed.size()) throw std::invalid_argument(seed);
+  } catch (const std::exception&) {
+    state.fail("the state's seed '" + seed + "' is not a number");
+  }
+  prompt_ = state.string("session/prompt");
+  const int64_t budget = state.integer("session/budget_frames");
+  const WorldDescription& d = world.description();
+  if (budget < d.sink_frames + d.chunk || budget > kMaxBudgetFrames)
+    state.fail("the state's cache budget of " + std::to_string(budget) + " frames is out of range for this world");
+  chunks_made_ = state.integer("session/chunks_made");
+  if (chunks_made_ < 0) state.fail("the state's chunk count is negative");
+  primed_ = state.boolean("session/primed");
+  build(d.policy, budget);
+  store_->load_state(state, "kv");
+  if (rolling_) rolling_->load_state(state, "rolling");
+  sampler_->load_state(state, "sampler");
+}
 
 std::string WorldSession::set_cache(const std::string& policy, int64_t budget_frames) {
   const WorldDescription& d = world_.description();

@@ -39,6 +39,14 @@ class WorldSession {
   WorldSession(World& world, const WorldSessionOptions& options, uint64_t seed, const std::string& prompt,
                const StartFrames* start = nullptr);
 
+  // Continues a saved state (runtime/core/state_file.h, written by
+  // save_state): the KV store and its policy, the sampler, the seed and the
+  // prompt. A state of another world (World::identity) or configuration is
+  // refused by name; nothing of the package's start runs.
+  WorldSession(World& world, const StateReader& state);
+  // Between chunks. Writes everything the next chunks depend on.
+  void save_state(StateWriter& out) const;
+
   void set_prompt(const std::string& prompt);
   // A new policy (empty: keep) and budget (0: keep), from the next chunk.
   // Returns "" or why it was refused.
@@ -55,14 +63,22 @@ class WorldSession {
   const SamplerTiming& last_timing() const { return sampler_->last_timing(); }
   const cache::KvStore& store() const { return *store_; }
   bool primed() const { return primed_; }
+  uint64_t seed() const { return seed_; }
+  const std::string& prompt() const { return prompt_; }
 
  private:
+  // The store, noise and sampler for `budget` frames under `policy`, the prompt set.
+  void build(const std::string& policy, int64_t budget);
+
   World& world_;
   std::unique_ptr<cache::KvStore> store_;
   std::unique_ptr<cache::RollingWindowKv> rolling_;  // rolling mode: Rolling Forcing's positions over store_
   std::unique_ptr<SeededNoise> noise_;
   std::unique_ptr<Sampler> sampler_;
-  int64_t chunks_made_ = 0;  // for the non-finite latents' message
+  uint64_t seed_ = 0;
+  std::string prompt_;        // the prompt in force
+  int64_t built_budget_ = 0;  // the budget the sampler's settings were made for (frames)
+  int64_t chunks_made_ = 0;   // for the non-finite latents' message
   bool primed_ = false;
 };
 
