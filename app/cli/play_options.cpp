@@ -64,6 +64,9 @@ const char* play_usage() {
          "  --save-state-at K FILE  write the world's state after K frames (0..) to FILE\n"
          "  --load FILE           continue a saved state (F5 saves one in the window, F8 loads it);\n"
          "                        its seed, prompt and cache come with it\n"
+         "  --record-inputs DIR   write the run's inputs to DIR/inputs.json for --replay\n"
+         "  --replay DIR          play DIR's recorded inputs again, with --headless: the same frames\n"
+         "                        byte for byte on the same build and backend\n"
          "  --headless            no window (use with --record; progress on a terminal)\n"
          "  --seed N              world seed (default 0)\n"
          "  --config FILE         key bindings and presets (JSON; written with defaults if missing)\n"
@@ -89,10 +92,12 @@ int64_t parse_int(std::string_view flag, std::string_view s, int64_t lo) {
 PlayOptions parse_play_options(int argc, char** argv) {
   PlayOptions o;
   std::vector<std::string> state_conflicts;  // flags a loaded state overrides
+  std::vector<std::string> replay_conflicts;  // and flags an input log fixes
   for (int i = 0; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--seed" || a == "--prompt" || a == "--policy" || a == "--budget-frames")
       state_conflicts.emplace_back(a);
+    if (a == "--model" || a == "--precision" || a == "--load" || a == "--actions") replay_conflicts.emplace_back(a);
     auto value = [&]() -> std::string_view {
       if (i + 1 >= argc) throw std::invalid_argument(std::string(a) + " needs a value");
       return argv[++i];
@@ -170,6 +175,8 @@ PlayOptions parse_play_options(int argc, char** argv) {
       o.save_state_path = value();
       check_output_file(o.save_state_path, "the world state");
     } else if (a == "--load") o.load_state = value();
+    else if (a == "--record-inputs") o.record_inputs = value();
+    else if (a == "--replay") o.replay = value();
     else if (a == "--headless") o.headless = true;
     else if (a == "--seed") o.seed = static_cast<uint64_t>(parse_int(a, value(), 0));
     else if (a == "--config") o.config = value();
@@ -182,13 +189,19 @@ PlayOptions parse_play_options(int argc, char** argv) {
     }
   }
   if (!o.screenshot.empty()) check_output_file(o.screenshot, "the screenshot");
+  if (!o.replay.empty()) {
+    if (!o.headless) throw std::invalid_argument("--replay plays in lockstep; add --headless");
+    if (!state_conflicts.empty() || !replay_conflicts.empty())
+      throw std::invalid_argument("--replay takes the world, seed, prompt, cache and inputs from its log; drop " +
+                                  (state_conflicts.empty() ? replay_conflicts : state_conflicts).front());
+  }
   if (!o.load_state.empty() && !state_conflicts.empty())
     throw std::invalid_argument("--load continues the state's own seed, prompt and cache; drop " +
                                 state_conflicts.front());
   if (o.headless && !o.screenshot.empty())
     throw std::invalid_argument("--screenshot needs a window (it captures the overlay); drop --headless");
   if (o.headless && !o.overlay) throw std::invalid_argument("--no-overlay needs a window; drop --headless");
-  if (o.headless && o.frames < 0)
+  if (o.headless && o.frames < 0 && o.replay.empty())
     throw std::invalid_argument("--headless needs --frames N (there is no window to quit from)");
   return o;
 }

@@ -1,7 +1,10 @@
 #include "app/loop/play_headless.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <stdexcept>
+#include <string>
 
 #include "app/loop/frame_path.h"
 #include "app/loop/play_session.h"
@@ -32,7 +35,7 @@ struct StopSignals {
 
 }  // namespace
 
-int run_headless(const PlayOptions& options, const PlayConfig& config) {
+int run_headless(const PlayOptions& options, const PlayConfig& config, const InputLog* replay) {
   const Backend backend = play_backend(options);
   std::unique_ptr<FrameSource> source = make_frame_source(options, backend);
   FramePathInputs path;  // no window: the host path, said once
@@ -40,17 +43,54 @@ int run_headless(const PlayOptions& options, const PlayConfig& config) {
   path.source_on_device = source->decodes_on_device();
   std::fprintf(stderr, "worldloop play: %s\n", describe(choose_frame_path(path)).c_str());
   const PlayConfig effective = with_source_presets(config, *source);
+  if (replay) {
+    if (source->identity() != replay->world)
+      throw std::runtime_error(options.replay + "/inputs.json: recorded in world " + replay->world +
+                               ", this is " + source->identity() + " (" + replay->world_name +
+                               " has changed since); a replay needs the world it was recorded in");
+    // The thread count does not change a frame's bytes; the ISA and the precision do.
+    const auto without_threads = [](const std::string& s) {
+      const size_t at = s.rfind(", ");
+      return at != std::string::npos && s.find("thread", at) != std::string::npos ? s.substr(0, at) : s;
+    };
+    const std::string compute = without_threads(source->compute_description());
+    if (compute != without_threads(replay->compute))
+      std::fprintf(stderr,
+                   "worldloop play: recorded on %s, replaying on %s: the frames differ by rounding, "
+                   "not byte for byte (docs/world-states.md gives the measured size)\n",
+                   without_threads(replay->compute).c_str(), compute.c_str());
+  }
   PlaySession session(std::move(source), options, effective, WorldLoopOptions::Pacing::Lockstep);
-  // No keyboard: one empty sample per frame (the action script, if any, is
-  // applied by the model thread exactly as in a window).
+  if (replay && session.first_frame() != replay->first_frame)
+    throw std::runtime_error(options.replay + "/inputs.json: starts at frame " + std::to_string(replay->first_frame) +
+                             " but its state starts at " + std::to_string(session.first_frame()));
+  // No keyboard: one sample per frame, empty or the replayed one (the action
+  // script, if any, is applied by the model thread exactly as in a window),
+  // and a replay's commands at the frames they were applied at.
   const auto now = Clock::now();
-  for (int64_t f = session.first_frame(); f < session.first_frame() + options.frames; ++f) {
+  // A replay of fewer frames than its log still gives the chunk it ends in
+  // the recorded actions of that chunk's later frames: a chunk's frames see
+  // each other, so its first ones depend on them.
+  const int64_t samples = replay ? std::max(options.frames, replay->frames()) : options.frames;
+  for (int64_t f = session.first_frame(); f < session.first_frame() + samples; ++f) {
     InputEvent e;
     e.kind = InputEvent::Kind::Actions;
     e.time = now;
     e.frame = f;
+    if (replay) e.actions = replay->actions_at(f);
     session.inputs().push(e);
   }
+  if (replay)
+    for (const InputLog::Command& c : replay->commands()) {
+      InputEvent e;
+      e.kind = c.kind;
+      e.time = now;
+      e.frame = c.frame;
+      e.text = c.text;
+      e.seed = c.seed;
+      e.budget_frames = c.budget_frames;
+      session.inputs().push(e);
+    }
   StopSignals signals;
   session.start();
   ProgressBar bar(options.frames, options.record.empty() ? "playing" : "recording");

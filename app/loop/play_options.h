@@ -38,6 +38,8 @@ struct PlayOptions {
   int64_t save_state_at = -1; // --save-state-at K FILE: the world's state after K frames
   std::string save_state_path;
   std::string load_state;     // --load FILE: continue a saved state (its seed, prompt and cache)
+  std::string record_inputs;  // --record-inputs DIR: the input log for --replay (app/loop/input_log.h)
+  std::string replay;         // --replay DIR: play a recorded input log again (headless)
   bool headless = false;
   uint64_t seed = 0;
   std::string config;         // empty: PlayConfig::default_path()

@@ -79,6 +79,18 @@ PlaySession::PlaySession(std::unique_ptr<FrameSource> source, const PlayOptions&
     lo.load_state = std::make_shared<const StateReader>(StateReader::open(options.load_state));
     first_frame_ = WorldLoop::first_frame_of(*lo.load_state);
   }
+  if (!options.record_inputs.empty()) {
+    input_log_ = std::make_unique<InputLog>();
+    input_log_dir_ = options.record_inputs;
+    input_log_->options = options;
+    input_log_->options.prompt = prompt_;
+    input_log_->world = source_->identity();
+    input_log_->world_name = options.model.empty() ? "the default world" : options.model;
+    input_log_->compute = source_->compute_description();
+    input_log_->first_frame = first_frame_;
+    input_log_->write(input_log_dir_);  // fails now, not at the end, when DIR cannot be written
+    lo.input_log = input_log_.get();
+  }
   loop_ = std::make_unique<WorldLoop>(*source_, inputs_, mailbox_, lo);
   loop_->set_chunk_hook([this](const std::vector<Frame>& frames) {
     std::shared_ptr<Recorder> rec;
@@ -106,6 +118,13 @@ void PlaySession::start() { loop_->start(); }
 std::string PlaySession::finish() {
   loop_->stop();
   std::string err = stop_recording();
+  if (input_log_) {
+    try {
+      input_log_->write(input_log_dir_);
+    } catch (const std::exception& e) {
+      if (err.empty()) err = e.what();
+    }
+  }
   const std::string loop_err = loop_->status().error;
   return loop_err.empty() ? err : loop_err;
 }

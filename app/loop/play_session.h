@@ -10,6 +10,7 @@
 #include "app/loop/action_script.h"
 #include "app/loop/frame_mailbox.h"
 #include "app/sources/frame_source.h"
+#include "app/loop/input_log.h"
 #include "app/loop/input_queue.h"
 #include "app/loop/play_config.h"
 #include "app/loop/play_options.h"
@@ -48,6 +49,8 @@ class PlaySession {
   const std::string& initial_prompt() const { return prompt_; }
   // The session frame the run starts at: 0, or after --load the frame after the save point.
   int64_t first_frame() const { return first_frame_; }
+  // --record-inputs: the log the model thread fills (written by finish()), or null.
+  const InputLog* input_log() const { return input_log_.get(); }
 
   // Recording (thread-safe; frames are taken on the model thread).
   void start_recording(const std::string& path);  // throws if the writer cannot open
@@ -60,6 +63,8 @@ class PlaySession {
   ActionScript script_;
   std::string prompt_;
   int64_t first_frame_ = 0;
+  std::unique_ptr<InputLog> input_log_;
+  std::string input_log_dir_;
   InputQueue inputs_;
   FrameMailbox mailbox_;
   std::unique_ptr<WorldLoop> loop_;

@@ -50,6 +50,7 @@ void WorldLoop::run() {
 }
 
 void WorldLoop::apply_command(const InputEvent& e) {
+  if (opt_.input_log) opt_.input_log->record_command(seq_, e);
   std::lock_guard<std::mutex> lock(status_mu_);
   switch (e.kind) {
     case Kind::Prompt:
@@ -256,6 +257,7 @@ void WorldLoop::run_chunks() {
 
     int publish = k;
     if (end_seq_ >= 0) publish = static_cast<int>(std::min<int64_t>(k, end_seq_ - seq_));
+    if (opt_.input_log) opt_.input_log->record_actions(seq_, {actions.begin(), actions.begin() + publish});
     std::vector<Frame> frames;
     frames.reserve(static_cast<size_t>(publish));
     std::shared_ptr<const std::vector<uint8_t>> pixels;

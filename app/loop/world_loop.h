@@ -34,6 +34,7 @@
 #include "app/loop/action_script.h"
 #include "app/loop/frame_mailbox.h"
 #include "app/sources/frame_source.h"
+#include "app/loop/input_log.h"
 #include "app/loop/input_queue.h"
 #include "runtime/core/state_file.h"
 
@@ -55,6 +56,9 @@ struct WorldLoopOptions {
   // Start from this state instead of a reset: the session's frame counter,
   // seed, prompt, held keys and the world continue where it was saved.
   std::shared_ptr<const StateReader> load_state;
+  // --record-inputs: every frame's actions and every prompt, cache and reset
+  // command go here (app/loop/input_log.h). Not owned.
+  InputLog* input_log = nullptr;
 };
 
 struct WorldLoopStatus {

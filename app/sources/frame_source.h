@@ -85,6 +85,9 @@ class FrameSource {
   virtual void load_state(const StateReader& /*in*/) {
     throw std::runtime_error("this frame source cannot load a world state (only a world package can)");
   }
+  // What a saved state or an input log is checked against: the world's
+  // identity hash, or the source's kind for a source with no model.
+  virtual std::string identity() const { return "no-model"; }
   // The seed and prompt of the world in force (after load_state: the state's).
   virtual uint64_t seed() const { return 0; }
   virtual std::string prompt() const { return {}; }

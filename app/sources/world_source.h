@@ -69,6 +69,7 @@ class WorldSource final : public FrameSource {
   // TAEHV) is refused: its decoder's caches are not saved yet.
   void save_state(StateWriter& out) const override;
   void load_state(const StateReader& in) override;
+  std::string identity() const override { return world_->identity(); }
   uint64_t seed() const override { return session_->seed(); }
   std::string prompt() const override { return session_->prompt(); }
   void set_device_sink(DeviceFrameSink* sink) override;
