@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app/loop/world_loop.h"
+#include "app/sources/world_source.h"
 #include "cache/cache_policy.h"
 #include "runtime/core/error.h"
 #include "runtime/core/state_file.h"
@@ -336,6 +338,64 @@ TEST(WorldState, ReplayOfRecordedInputsIsByteIdentical) {
   std::ofstream(pkg / "other" / "inputs.json") << log.substr(0, log.size() / 2);
   EXPECT_EQ(run(play + " --replay " + (pkg / "other").string()), 1);
   fs::remove_all(pkg);
+}
+
+// F5 and F8 in the window push SaveState and LoadState commands; the model
+// thread applies them at a chunk boundary. Saved after 6 frames and loaded
+// after 14, the frames that follow the load are the frames that followed
+// the save (given the same keys), and a state that cannot be read is told
+// as a notice while the world goes on.
+TEST(WorldState, SaveAndLoadCommandsGoBackInTheSameSession) {
+  const fs::path dir = scratch("commands");
+  app::WorldSourceOptions wo;
+  wo.dir = default_world_dir();
+  wo.threads = 2;
+  app::WorldSource source(wo);
+  app::InputQueue inputs;
+  app::FrameMailbox mailbox(app::FrameMailbox::Mode::Lossless, 64);
+  app::WorldLoopOptions opt;
+  opt.pacing = app::WorldLoopOptions::Pacing::Lockstep;
+  opt.seed = 21;
+  opt.prompt = "a snowy forest";
+  opt.max_frames = 30;
+  app::WorldLoop loop(source, inputs, mailbox, opt);
+  const auto now = app::Clock::now();
+  for (int64_t f = 0; f < 30; ++f) {
+    app::InputEvent e;
+    e.frame = f;
+    e.time = now;
+    // Frames 14.. get the keys frames 6.. got, so after the load they repeat them.
+    e.actions.keys = (f >= 14 ? f - 8 : f) % 5 < 2 ? kActForward : 0;
+    inputs.push(e);
+  }
+  auto command = [&](app::InputEvent::Kind kind, int64_t frame, const std::string& file) {
+    app::InputEvent e;
+    e.kind = kind;
+    e.frame = frame;
+    e.time = now;
+    e.text = file;
+    inputs.push(e);
+  };
+  const std::string file = (dir / "f5.state").string();
+  command(app::InputEvent::Kind::SaveState, 6, file);
+  command(app::InputEvent::Kind::LoadState, 10, (dir / "missing.state").string());
+  command(app::InputEvent::Kind::LoadState, 14, file);
+  loop.start();
+  std::vector<std::vector<uint8_t>> frames;
+  while (frames.size() < 30) {
+    auto f = mailbox.pop_next(app::Clock::now() + std::chrono::seconds(30));
+    ASSERT_TRUE(f) << loop.status().error;
+    frames.emplace_back(f->pixels(), f->pixels() + f->format.bytes());
+    if (f->seq == 12) EXPECT_NE(loop.status().notice.find("load failed"), std::string::npos) << loop.status().notice;
+  }
+  loop.stop();
+  EXPECT_EQ(loop.status().error, "");
+  EXPECT_EQ(loop.status().saved_state, file);
+  EXPECT_NE(frames[6], frames[13]);  // the world had moved on before the load
+  // Frames 6..13 were made before the load with the keys that 14..21 get after it.
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(frames[14 + i], frames[6 + i]) << "frame " << 14 + i;
+  EXPECT_NE(frames[22], frames[14]);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -56,6 +56,18 @@ void Overlay::draw_controls(const OverlayState& s, OverlayView& view, OverlayAct
   if (ImGui::Button("Screenshot (F12)")) out.screenshot = true;
   ImGui::SameLine();
   ImGui::TextDisabled("F1 hides the overlay");
+  if (ImGui::Button("Save state (F5)")) out.save_state = true;
+  if (!s.saved_states.empty()) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("load one to go back there and try another path:");
+    for (size_t i = s.saved_states.size(); i-- > 0;) {  // newest first
+      ImGui::PushID(static_cast<int>(i));
+      if (ImGui::SmallButton(i + 1 == s.saved_states.size() ? "Load (F8)" : "Load")) out.load_state = i;
+      ImGui::PopID();
+      ImGui::SameLine();
+      ImGui::TextUnformatted(s.saved_states[i].c_str());
+    }
+  }
   if (s.recording) ImGui::TextColored(ImVec4(1.0f, 0.35f, 0.3f, 1.0f), "REC %s", s.recording_desc.c_str());
   if (!s.status_line.empty()) ImGui::TextDisabled("%s", s.status_line.c_str());
   ImGui::End();

@@ -44,6 +44,8 @@ struct OverlayState {
   std::string recording_desc;
   std::vector<std::string> presets;
   std::string status_line;  // last notice (screenshot saved, errors)
+  // World states saved this session (F5), oldest first: "file (frame N)".
+  std::vector<std::string> saved_states;
 };
 
 // What the user asked for this frame.
@@ -56,6 +58,8 @@ struct OverlayActions {
   bool screenshot = false;
   std::optional<std::string> cache_policy;   // switch the cache policy ...
   int64_t cache_budget_frames = 0;           // ... and budget (0: keep)
+  bool save_state = false;                   // F5
+  std::optional<size_t> load_state;          // index into saved_states (F8: the newest)
 };
 
 // View toggles the overlay owns.

@@ -16,6 +16,8 @@ std::optional<KeyCommand> command_named(const std::string& n) {
   if (n == "record") return KeyCommand::Record;
   if (n == "overlay") return KeyCommand::Overlay;
   if (n == "quit") return KeyCommand::Quit;
+  if (n == "save_state") return KeyCommand::SaveState;
+  if (n == "load_state") return KeyCommand::LoadState;
   return std::nullopt;
 }
 

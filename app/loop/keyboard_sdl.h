@@ -13,7 +13,7 @@
 
 namespace wl::app {
 
-enum class KeyCommand { Pause, Step, Reset, Screenshot, Record, Overlay, Quit, Preset };
+enum class KeyCommand { Pause, Step, Reset, Screenshot, Record, Overlay, Quit, Preset, SaveState, LoadState };
 
 struct KeyCommandHit {
   KeyCommand command;

@@ -20,6 +20,7 @@ PlayConfig PlayConfig::defaults() {
       {"look_left", {"Left"}},    {"look_right", {"Right"}}, {"pause", {"P"}},
       {"step", {"N"}},            {"reset", {"R"}},          {"screenshot", {"F12"}},
       {"record", {"F9"}},         {"overlay", {"F1"}},       {"quit", {"Escape"}},
+      {"save_state", {"F5"}},     {"load_state", {"F8"}},
   };
   c.presets = {"summer meadow", "snowy forest", "desert dunes at noon", "lava night", "swamp in fog",
                "autumn park",   "neon city",    "underwater reef",      "moon surface"};

@@ -192,6 +192,25 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     e.seed = seed;
     session.inputs().push(std::move(e));
   };
+  std::vector<std::string> saved_state_files;  // F5, oldest first
+  auto save_state = [&] {
+    const std::string path = timestamped("worldloop-", ("-" + std::to_string(saved_state_files.size() + 1) + ".state").c_str());
+    InputEvent e = command(InputEvent::Kind::SaveState);
+    e.text = path;
+    session.inputs().push(std::move(e));
+    saved_state_files.push_back(path);
+    state.saved_states.push_back(path + " (frame " + std::to_string(session.loop().status().frames_made) + ")");
+    state.status_line = "saving the world to " + path;
+  };
+  auto load_state = [&](size_t i) {
+    if (i >= saved_state_files.size()) {
+      state.status_line = "no state saved yet (F5 saves one; play --load FILE opens an older one)";
+      return;
+    }
+    InputEvent e = command(InputEvent::Kind::LoadState);
+    e.text = saved_state_files[i];
+    session.inputs().push(std::move(e));
+  };
   uint64_t current_seed = options.seed;
   std::string last_notice;
 
@@ -215,6 +234,8 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
           case KeyCommand::Reset: reset_world(current_seed); break;
           case KeyCommand::Screenshot: pending_screenshot = timestamped("worldloop-", ".png"); break;
           case KeyCommand::Record: toggle_record(); break;
+          case KeyCommand::SaveState: save_state(); break;
+          case KeyCommand::LoadState: load_state(saved_state_files.empty() ? 0 : saved_state_files.size() - 1); break;
           case KeyCommand::Overlay: view.visible = !view.visible; break;
           case KeyCommand::Preset:
             if (hit->preset < static_cast<int>(config.presets.size())) submit_prompt(config.presets[hit->preset]);
@@ -284,6 +305,8 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     }
     if (ui_actions.step) session.inputs().push(command(InputEvent::Kind::Step));
     if (ui_actions.toggle_record) toggle_record();
+    if (ui_actions.save_state) save_state();
+    if (ui_actions.load_state) load_state(*ui_actions.load_state);
     if (ui_actions.screenshot) pending_screenshot = timestamped("worldloop-", ".png");
 
     render::DrawRequest req;
