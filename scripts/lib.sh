@@ -14,6 +14,7 @@ WL_PACKAGES=(
   libsdl2-dev libvulkan-dev glslc libimgui-dev libstb-dev
   mesa-vulkan-drivers vulkan-validationlayers xvfb xauth
   libsentencepiece-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # mp4 recording (H.264, in-process)
   python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread
 )
 

@@ -125,8 +125,8 @@ TEST(PlayHeadless, BadEnvironmentsFailWithANamedLastLine) {
     std::string cmd, says;
   };
   const Case cases[] = {
-      {"env PATH=/nonexistent " + play(dir) + " --headless --frames 3 --record " + (dir / "x.mp4").string(),
-       "needs the 'ffmpeg' program"},
+      {play(dir) + " --headless --frames 3 --record " + (dir / "no-such-dir" / "x.mp4").string(),
+       "x.mp4: cannot open the file for writing: No such file or directory"},
       {play(dir) + " --headless --frames 3 --model /nonexistent.safetensors", "/nonexistent.safetensors"},
       {"env -u DISPLAY -u WAYLAND_DISPLAY " + play(dir) + " --frames 3", "no display: set DISPLAY or run with --headless"},
       {play(dir) + " --headless", "--headless needs --frames N"},

@@ -57,7 +57,7 @@ const char* play_usage() {
          "  --no-overlay          start with the overlay hidden (F1 shows it)\n"
          "  --vk-validation       Vulkan's validation layer on (vulkan-validationlayers; debug builds\n"
          "                        always); its warnings and errors go to stderr as 'vulkan: ...'\n"
-         "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (ffmpeg)\n"
+         "  --record PATH         record frames: a directory (PNGs), FILE.y4m or FILE.mp4 (H.264)\n"
          "  --record-scale N      record N times the world's size (1..16; default 1)\n"
          "  --record-filter F     nearest|linear: how --record-scale enlarges (default nearest)\n"
          "  --actions FILE.json   scripted input keyed by frame (see app/loop/action_script.h)\n"

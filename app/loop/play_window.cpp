@@ -172,7 +172,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
       return;
     }
     const std::string path = !record_path_used && !options.record.empty() ? options.record
-                                                                           : timestamped("worldloop-", ".y4m");
+                                                                           : timestamped("worldloop-", ".mp4");  // F9: H.264, playable anywhere
     record_path_used = true;
     try {
       session.start_recording(path);

@@ -29,7 +29,7 @@ std::unique_ptr<FrameWriter> open_frame_writer(const std::string& path, double f
     throw std::runtime_error("cannot record '" + path + "' at " + std::to_string(fps) + " frames/s (1e-3..1000)");
   if (ends_with(path, ".y4m") || ends_with(path, ".mp4")) check_output_file(path, "the recording");
   if (ends_with(path, ".y4m")) return make_y4m_writer(path, fps);
-  if (ends_with(path, ".mp4")) return make_ffmpeg_writer(path, fps);
+  if (ends_with(path, ".mp4")) return make_mp4_writer(path, fps);
   for (const char* video : {".avi", ".mkv", ".mov", ".webm", ".gif", ".png", ".jpg"})
     if (ends_with(path, video))
       throw std::runtime_error("cannot record to '" + path + "': give a directory (PNGs), FILE.y4m or FILE.mp4");

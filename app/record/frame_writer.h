@@ -1,6 +1,6 @@
 // Where recorded frames go. open_frame_writer() picks by path:
 //   ends in .y4m  -> a YUV4MPEG2 video (4:2:0, full range), written directly;
-//   ends in .mp4  -> raw frames piped to the `ffmpeg` program (error if absent);
+//   ends in .mp4  -> H.264 in a fragmented mp4, encoded in-process (libavcodec);
 //   anything else -> a directory of numbered PNGs (frame_000000.png, ...).
 #pragma once
 
@@ -24,7 +24,8 @@ std::unique_ptr<FrameWriter> open_frame_writer(const std::string& path, double f
 
 std::unique_ptr<FrameWriter> make_png_sequence_writer(const std::string& dir);
 std::unique_ptr<FrameWriter> make_y4m_writer(const std::string& path, double fps);
-std::unique_ptr<FrameWriter> make_ffmpeg_writer(const std::string& path, double fps);
+// H.264 in a fragmented mp4 through FFmpeg's libraries, playable after a kill (mp4_writer.cpp).
+std::unique_ptr<FrameWriter> make_mp4_writer(const std::string& path, double fps);
 
 // Upscaling in front of any writer (--record-scale N, --record-filter).
 enum class RecordFilter { Nearest, Linear };
