@@ -284,6 +284,13 @@ void WorldLoop::run_chunks() {
     world_frame_ += k;
     ++chunk_;
     next_due_ += period * k;
+    // A state due inside or at the end of this chunk is written before its
+    // frames are published: a run that ends with this chunk stops as soon as
+    // it has them, and the state must not be lost to that race.
+    if (save_pending_ && seq_ >= opt_.save_state_at) {
+      save_pending_ = false;
+      save_state(opt_.save_state_path, opt_.save_state_at);
+    }
     if (hook_) hook_(frames);
     {
       std::lock_guard<std::mutex> lock(status_mu_);
