@@ -23,6 +23,7 @@
 #include "runtime/model/world_session.h"
 #include "tests/support/golden.h"
 #include "tests/support/random_checkpoint.h"
+#include "tests/support/tiny_published_model.h"
 #include "tests/support/torch_save_writer.h"
 
 namespace wl {
@@ -34,20 +35,7 @@ namespace fs = std::filesystem;
 fs::path write_tiny_model(const std::string& name, const std::string& dit_file = "self_forcing_dmd.safetensors",
                           bool manifest = true) {
   const fs::path dir = fs::path(test::temp_dir()) / name;
-  fs::create_directories(dir / "google/umt5-xxl");
-  fs::copy_file(test::data_path("umt5_tiny.weights.safetensors"), dir / "models_t5_umt5-xxl-enc-bf16.safetensors",
-                fs::copy_options::overwrite_existing);
-  fs::copy_file(test::data_path("umt5_tiny.spm.model"), dir / "google/umt5-xxl/spiece.model",
-                fs::copy_options::overwrite_existing);
-  testref::RandomCheckpointSpec dit;
-  dit.in_dim = dit.out_dim = 16;  // Wan 2.1 VAE latents
-  dit.text_dim = 64;              // umt5_tiny's width
-  dit.text_len = 512;
-  dit.dim = 128;  // one head of 128, as Wan's dim / 128 rule gives when a .pt carries no config
-  dit.num_heads = 1;
-  dit.ffn_dim = 256;
-  dit.prefixes = {"generator_ema.model."};
-  testref::write_random_checkpoint((dir / dit_file).string(), dit);
+  testref::write_tiny_published_files(dir.string(), dit_file);
   if (manifest) {
     std::ofstream(dir / "model.json") << R"({"family": "self_forcing",
       "files": {"dit": ")" << dit_file << R"(", "text_encoder": "models_t5_umt5-xxl-enc-bf16.safetensors",

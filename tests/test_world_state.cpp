@@ -28,7 +28,7 @@
 #include "runtime/model/world.h"
 #include "runtime/model/world_session.h"
 #include "tests/support/golden.h"
-#include "tests/support/random_checkpoint.h"
+#include "tests/support/tiny_published_model.h"
 
 namespace wl {
 namespace {
@@ -123,18 +123,7 @@ TEST(WorldState, EveryPolicyContinuesBitForBitChunkWise) {
 // is saved while the window holds partly denoised chunks.
 TEST(WorldState, RollingWindowContinuesBitForBit) {
   const fs::path dir = scratch("rolling");
-  fs::create_directories(dir / "google/umt5-xxl");
-  fs::copy_file(test::data_path("umt5_tiny.weights.safetensors"), dir / "models_t5_umt5-xxl-enc-bf16.safetensors");
-  fs::copy_file(test::data_path("umt5_tiny.spm.model"), dir / "google/umt5-xxl/spiece.model");
-  testref::RandomCheckpointSpec dit;
-  dit.in_dim = dit.out_dim = 16;
-  dit.text_dim = 64;
-  dit.text_len = 512;
-  dit.dim = 128;
-  dit.num_heads = 1;
-  dit.ffn_dim = 256;
-  dit.prefixes = {"generator_ema.model."};
-  testref::write_random_checkpoint((dir / "rolling.safetensors").string(), dit);
+  testref::write_tiny_published_files(dir.string(), "rolling.safetensors");
   std::ofstream(dir / "model.json") << R"({"family": "rolling_forcing",
     "files": {"dit": "rolling.safetensors", "text_encoder": "models_t5_umt5-xxl-enc-bf16.safetensors",
               "tokenizer": "google/umt5-xxl/spiece.model"},

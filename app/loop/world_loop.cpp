@@ -161,10 +161,7 @@ void WorldLoop::run_chunks() {
       std::chrono::duration<double>(1.0 / std::max(1.0, source_.nominal_fps())));
 
   while (!stop_) {
-    if (save_pending_ && seq_ >= opt_.save_state_at) {
-      save_pending_ = false;
-      save_state(opt_.save_state_path, opt_.save_state_at);  // throws: the run stops with the error
-    }
+    save_if_due();  // at the start (K = 0) or after a load
     if (end_seq_ >= 0 && seq_ >= end_seq_) break;
     const int k = std::max(1, source_.chunk_frames());
     bool paused;
@@ -181,7 +178,7 @@ void WorldLoop::run_chunks() {
             if (e.kind == Kind::SaveState) {
               save_state(e.text, seq_);
             } else {
-              restore_state(*std::make_shared<StateReader>(StateReader::open(e.text)));
+              restore_state(StateReader::open(e.text));
               outcome = "loaded " + e.text;
             }
           } catch (const std::exception& ex) {
@@ -287,10 +284,7 @@ void WorldLoop::run_chunks() {
     // A state due inside or at the end of this chunk is written before its
     // frames are published: a run that ends with this chunk stops as soon as
     // it has them, and the state must not be lost to that race.
-    if (save_pending_ && seq_ >= opt_.save_state_at) {
-      save_pending_ = false;
-      save_state(opt_.save_state_path, opt_.save_state_at);
-    }
+    save_if_due();
     if (hook_) hook_(frames);
     {
       std::lock_guard<std::mutex> lock(status_mu_);

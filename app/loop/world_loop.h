@@ -103,6 +103,9 @@ class WorldLoop {
   // sets the counters. Both on the model thread, between chunks.
   void save_state(const std::string& path, int64_t from);
   void restore_state(const StateReader& in);
+  // --save-state-at: writes the state once the session reaches its frame
+  // (throws: the run stops with the error).
+  void save_if_due();
   // Applies one command (prompt, cache policy or budget, reset) to the source's settings.
   void apply_command(const InputEvent& e);
   void apply_script_prompts(int64_t upto);

@@ -44,6 +44,12 @@ int64_t WorldLoop::first_frame_of(const StateReader& in) {
   return seq - static_cast<int64_t>(pending.size());
 }
 
+void WorldLoop::save_if_due() {
+  if (!save_pending_ || seq_ < opt_.save_state_at) return;
+  save_pending_ = false;
+  save_state(opt_.save_state_path, opt_.save_state_at);
+}
+
 void WorldLoop::save_state(const std::string& path, int64_t from) {
   check_output_file(path, "the world state");
   StateWriter out;

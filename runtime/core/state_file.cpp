@@ -27,11 +27,11 @@ void StateWriter::add(const std::string& name, Tensor t) {
 
 void StateWriter::tensor(const std::string& name, const Tensor& t) {
   if (!t.defined()) throw Error("world state: '" + name + "' is undefined");
-  Tensor host = t.backend() == Backend::CPU ? t : ops::to_backend(t, Backend::CPU);
-  host = host.to(DType::F32);
-  // A view may alias memory that changes; the file gets a copy.
+  const Tensor host = t.backend() == Backend::CPU ? t : ops::to_backend(t, Backend::CPU);
+  // A view may alias memory that changes before the file is written: copy it.
   Tensor copy = Tensor::empty(host.shape());
-  if (host.numel()) std::memcpy(copy.raw(), host.raw(), host.nbytes());
+  if (host.dtype() != DType::F32) copy = host.to(DType::F32);
+  else if (host.numel()) std::memcpy(copy.raw(), host.raw(), host.nbytes());
   add(name, std::move(copy));
 }
 
