@@ -15,6 +15,8 @@ WL_PACKAGES=(
   mesa-vulkan-drivers vulkan-validationlayers xvfb xauth
   libsentencepiece-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # mp4 recording (H.264, in-process)
+  libboost-dev libturbojpeg0-dev  # worldloop serve: Boost.Beast HTTP/WebSocket, JPEG frames
+  chromium chromium-driver python3-selenium  # its test in a real (headless) browser
   python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread
 )
 

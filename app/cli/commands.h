@@ -8,6 +8,8 @@ namespace wl::app {
 
 int cmd_dit_replay(int argc, char** argv);
 int cmd_play(int argc, char** argv);
+// `worldloop serve`: play in a browser (app/serve/).
+int cmd_serve(int argc, char** argv);
 // `worldloop --version`: the build, oneDNN's ISA, the kernels and the default precision.
 std::string version_text();
 int cmd_generate(int argc, char** argv);

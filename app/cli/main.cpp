@@ -23,6 +23,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"play", wl::app::cmd_play, "play a world in a window (or --headless)"},
+    {"serve", wl::app::cmd_serve, "play a world in a browser: a web page with the frame, the HUD and the prompt"},
     {"generate", wl::app::cmd_generate, "generate a video's latents with the sampler (chunk-wise or rolling)"},
     {"bench", wl::app::cmd_bench, "measure a world against its oracle ('bench world')"},
     {"dit-replay", wl::app::cmd_dit_replay, "replay recorded forward calls of a causal Wan DiT"},

@@ -1,7 +1,6 @@
 #include "app/loop/play_headless.h"
 
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -9,31 +8,9 @@
 #include "app/loop/frame_path.h"
 #include "app/loop/play_session.h"
 #include "app/loop/progress_bar.h"
+#include "app/loop/stop_signals.h"
 
 namespace wl::app {
-namespace {
-
-// SIGINT / SIGTERM end the run between frames, so that the recording is
-// closed with whole frames and the summary is printed; a second signal kills
-// as usual (the handler is reset after the first).
-volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int sig) {
-  g_stop_signal = sig;
-  std::signal(sig, SIG_DFL);
-}
-
-struct StopSignals {
-  void (*old_int)(int), (*old_term)(int);
-  StopSignals() : old_int(std::signal(SIGINT, on_stop_signal)), old_term(std::signal(SIGTERM, on_stop_signal)) {
-    g_stop_signal = 0;
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, old_int);
-    std::signal(SIGTERM, old_term);
-  }
-};
-
-}  // namespace
 
 int run_headless(const PlayOptions& options, const PlayConfig& config, const InputLog* replay) {
   const Backend backend = play_backend(options);
@@ -95,7 +72,7 @@ int run_headless(const PlayOptions& options, const PlayConfig& config, const Inp
   session.start();
   ProgressBar bar(options.frames, options.record.empty() ? "playing" : "recording");
   int64_t got = 0;
-  while (got < options.frames && !g_stop_signal) {
+  while (got < options.frames && !stop_signal()) {
     auto frame = session.mailbox().pop_next(Clock::now() + std::chrono::milliseconds(200));
     if (!frame) {
       if (session.loop().status().finished) break;
@@ -111,11 +88,11 @@ int run_headless(const PlayOptions& options, const PlayConfig& config, const Inp
     std::fprintf(stderr, "worldloop play: %s\n", err.c_str());
     return 1;
   }
-  if (g_stop_signal) {
+  if (const int sig = stop_signal()) {
     std::fprintf(stderr, "worldloop play: stopped by %s after %lld of %lld frames%s%s\n",
-                 g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(got),
+                 stop_signal_name(sig), static_cast<long long>(got),
                  static_cast<long long>(options.frames), desc.empty() ? "" : "; recorded to ", options.record.c_str());
-    return 128 + g_stop_signal;
+    return 128 + sig;
   }
   if (options.save_state_at >= 0 && session.loop().status().saved_state.empty()) {
     std::fprintf(stderr, "worldloop play: the run ended before frame %lld, so no state was saved to %s\n",

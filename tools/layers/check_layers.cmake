@@ -21,7 +21,7 @@ set(WL_FOLDERS
   ui ui
   app/sources/oracle oracle
   app/sources sources
-  app/loop app   app/record app
+  app/loop app   app/record app   app/serve app
   bench/eval eval
   app/cli cli)
 # Layer -> the layers its files may include.
