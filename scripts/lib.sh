@@ -12,7 +12,7 @@ WL_PACKAGES=(
   ocl-icd-opencl-dev opencl-c-headers  # Debian's dnnl-config.cmake links OpenCL::OpenCL (its GPU runtime)
   libgtest-dev libdnnl-dev nlohmann-json3-dev
   libsdl2-dev libvulkan-dev glslc libimgui-dev libstb-dev
-  mesa-vulkan-drivers vulkan-validationlayers xvfb xauth
+  mesa-vulkan-drivers vulkan-validationlayers xvfb xauth xdotool  # xdotool: keys into the window's tests
   libsentencepiece-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # mp4 recording (H.264, in-process)
   libboost-dev libturbojpeg0-dev  # worldloop serve: Boost.Beast HTTP/WebSocket, JPEG frames

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cache/cache_stats.h"
+#include "ui/thumbnail.h"
 #include "ui/frame_time_history.h"
 
 namespace wl::ui {
@@ -44,8 +45,10 @@ struct OverlayState {
   std::string recording_desc;
   std::vector<std::string> presets;
   std::string status_line;  // last notice (screenshot saved, errors)
-  // World states saved this session (F5), oldest first: "file (frame N)".
+  // World states saved this session (F5), oldest first: "file (frame N)",
+  // and the picture on screen when each was asked for (empty on the device path).
   std::vector<std::string> saved_states;
+  std::vector<Thumbnail> saved_thumbnails;
 };
 
 // What the user asked for this frame.
@@ -82,6 +85,7 @@ class Overlay {
 
   char prompt_buf_[512] = {};
   bool prompt_buf_init_ = false;
+  bool controls_moved_ = false;  // the user dragged the World panel (it then stays where it was put)
   int seed_input_ = 0;
   int policy_choice_ = -1;  // index into the policy names; -1: follow the world
   int budget_frames_input_ = 0;

@@ -18,6 +18,7 @@
 #include "render/presenter.h"
 #include "ui/imgui_layer.h"
 #include "ui/overlay.h"
+#include "ui/thumbnail.h"
 
 namespace wl::app {
 
@@ -105,6 +106,8 @@ std::unique_ptr<CudaFrameHandOff> start_device_path(render::Presenter& presenter
   std::fprintf(stderr, "worldloop play: %s\n", describe(choice).c_str());
   return hand_off;
 }
+
+constexpr int kThumbnailSide = 32;  // pixels of a saved state's picture in the controls panel
 
 InputEvent command(InputEvent::Kind kind) {
   InputEvent e;
@@ -200,6 +203,10 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     session.inputs().push(std::move(e));
     saved_state_files.push_back(path);
     state.saved_states.push_back(path + " (frame " + std::to_string(session.loop().status().frames_made) + ")");
+    // The picture on screen now (the state is taken at the next chunk boundary, a chunk or so on).
+    state.saved_thumbnails.push_back(shown && shown->rgb ? ui::make_thumbnail(shown->pixels(), shown->format.width,
+                                                                             shown->format.height, kThumbnailSide)
+                                                         : ui::Thumbnail{});
     state.status_line = "saving the world to " + path;
   };
   auto load_state = [&](size_t i) {
@@ -281,7 +288,10 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     const WorldLoopStatus status = session.loop().status();
     if (!status.error.empty() || status.finished) break;
     state.paused = status.paused;
-    if (!status.notice.empty() && status.notice != last_notice) state.status_line = last_notice = status.notice;
+    if (!status.notice.empty() && status.notice != last_notice) {
+      state.status_line = last_notice = status.notice;
+      std::fprintf(stderr, "worldloop play: %s\n", status.notice.c_str());  // also for a terminal and the tests
+    }
     current_seed = status.seed;
     state.seed = status.seed;
     state.pending_prompt = pending_prompt;

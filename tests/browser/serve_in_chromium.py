@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -64,7 +65,8 @@ def main():
         if not os.path.exists(f):
             print("SKIP: %s is not installed (chromium, chromium-driver)" % f)
             sys.exit(77)
-    server = subprocess.Popen([exe, "serve", "--port", "0", "--token", TOKEN, "--seed", "3"],
+    config = os.path.join(tempfile.mkdtemp(prefix="wl_serve_browser_"), "play.json")  # the defaults, not ~/.config
+    server = subprocess.Popen([exe, "serve", "--port", "0", "--token", TOKEN, "--seed", "3", "--config", config],
                               stderr=subprocess.PIPE, text=True)
     lines = []
     url = None
