@@ -6,6 +6,8 @@
 // frames written before the kill.
 #include <gtest/gtest.h>
 
+#include "app/record/frame_writer.h"
+
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -176,6 +178,32 @@ TEST(Mp4Recording, KilledAtARandomMomentItStillPlays) {
                  static_cast<long long>(after.count()), d.frames);
   }
   fs::remove_all(dir);
+}
+
+}  // namespace
+
+namespace {
+
+// A full disk: /dev/full fails every write with ENOSPC. The writers must
+// say so, naming the file and the reason, and close without a crash.
+TEST(Mp4Recording, AFullDiskIsAClearErrorNotACrash) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  std::vector<uint8_t> rgb(64 * 64 * 3, 128);
+  for (const bool mp4 : {true, false}) {
+    std::string error;
+    try {
+      auto w = mp4 ? wl::app::make_mp4_writer("/dev/full", 30.0) : wl::app::make_y4m_writer("/dev/full", 30.0);
+      for (int i = 0; i < 200; ++i) {
+        for (auto& v : rgb) v = static_cast<uint8_t>(v * 7 + i);  // frames that do not compress to nothing
+        w->write(rgb.data(), {64, 64});
+      }
+      w->close();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    EXPECT_NE(error.find("/dev/full"), std::string::npos) << (mp4 ? "mp4: " : "y4m: ") << error;
+    EXPECT_NE(error.find("No space left on device"), std::string::npos) << (mp4 ? "mp4: " : "y4m: ") << error;
+  }
 }
 
 }  // namespace
