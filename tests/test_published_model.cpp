@@ -348,5 +348,60 @@ TEST(PublishedModel, PlayHeadlessRecordsDecodedFrames) {
   EXPECT_NE(log.find("demo"), std::string::npos) << log;
 }
 
+
+// The frames of a y4m file, each "FRAME\n" and its bytes.
+std::vector<std::string> y4m_frames(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  const std::string y4m((std::istreambuf_iterator<char>(in)), {});
+  std::vector<size_t> at;
+  for (size_t p = y4m.find("FRAME\n"); p != std::string::npos; p = y4m.find("FRAME\n", p + 6)) at.push_back(p);
+  std::vector<std::string> frames;
+  for (size_t i = 0; i < at.size(); ++i)
+    frames.push_back(y4m.substr(at[i], (i + 1 < at.size() ? at[i + 1] : y4m.size()) - at[i]));
+  return frames;
+}
+
+// Saved world states of a world shown through a streaming pixel decoder: the
+// Wan VAE's convolution caches, TAEHV's memories, the demo window's context
+// and the frames decoded past the chunk travel with the state, so that a run
+// loaded from frame K records exactly the frames K+1..N of the saved run, for
+// both decoders in both stream semantics.
+TEST(PublishedModel, StatesCarryThePixelDecodersStream) {
+  const fs::path dir = write_tiny_model_with_decoders("pm_decoder_states", "");
+  ::setenv("XDG_CACHE_HOME", (dir / "cache").c_str(), 1);
+  const std::string common = " --headless --threads 2 --config " + (dir / "config.json").string();
+  const int n = 29, k = 11;  // k inside a chunk
+  for (const std::string& flags : {std::string("--decoder vae"), std::string("--decoder vae --vae-stream demo"),
+                                   std::string("--decoder taehv"), std::string("--decoder taehv --taehv-stream demo")}) {
+    const fs::path a = dir / "a.y4m", b = dir / "b.y4m", state = dir / "s.state";
+    fs::remove(a);
+    fs::remove(b);
+    std::string log;
+    ASSERT_EQ(test::run_worldloop("play --model " + dir.string() + " " + flags + common + " --seed 5 --frames " +
+                                      std::to_string(n) + " --save-state-at " + std::to_string(k) + " " +
+                                      state.string() + " --record " + a.string(),
+                                  &log),
+              0)
+        << flags << "\n" << log;
+    ASSERT_EQ(test::run_worldloop("play --model " + dir.string() + " " + flags + common + " --load " + state.string() +
+                                      " --frames " + std::to_string(n - k) + " --record " + b.string(),
+                                  &log),
+              0)
+        << flags << "\n" << log;
+    const std::vector<std::string> fa = y4m_frames(a), fb = y4m_frames(b);
+    ASSERT_GE(fa.size(), static_cast<size_t>(n)) << flags;
+    ASSERT_GE(fb.size(), static_cast<size_t>(n - k)) << flags;
+    for (int i = 0; i < n - k; ++i) EXPECT_TRUE(fb[i] == fa[k + i]) << flags << ": frame " << k + 1 + i << " differs";
+    // Another decoder cannot take the state.
+    const std::string other = flags.find("vae") != std::string::npos ? "--decoder taehv" : "--decoder vae";
+    EXPECT_NE(test::run_worldloop("play --model " + dir.string() + " " + other + common + " --load " + state.string() +
+                                      " --frames 3",
+                                  &log),
+              0)
+        << flags;
+    EXPECT_NE(log.find(state.string()), std::string::npos) << log;
+  }
+}
+
 }  // namespace
 }  // namespace wl

@@ -137,18 +137,33 @@ ChunkStats WorldSource::next_video_chunk(LatentVideoDecoder& decoder, const Chun
 }
 
 void WorldSource::save_state(StateWriter& out) const {
-  if (const LatentVideoDecoder* v = world_->video_decoder())
-    throw Error(options_.dir + ": saving the state of a world shown through the " + v->describe() +
-                " is not supported yet (the decoder's stream caches are not saved); use --decoder preview");
   session_->save_state(out);
+  // A pixel decoder's stream, and the frames it decoded past the last chunk.
+  if (const LatentVideoDecoder* v = world_->video_decoder()) v->save_state(out, "decoder");
+  out.json()["source"]["pending_rgb"] = pending_rgb_.size();
+  if (!pending_rgb_.empty()) out.u8("source.pending_rgb", pending_rgb_.data(), pending_rgb_.size());
 }
 
 void WorldSource::load_state(const StateReader& in) {
-  if (const LatentVideoDecoder* v = world_->video_decoder())
-    throw Error(options_.dir + ": loading a state into a world shown through the " + v->describe() +
-                " is not supported yet; use --decoder preview");
-  session_ = std::make_unique<WorldSession>(*world_, in);
-  pending_rgb_.clear();
+  const bool saved_with_decoder = in.json().contains("decoder");
+  if (world_->video_decoder() && !saved_with_decoder)
+    in.fail("saved without a pixel decoder's stream; this world decodes with the " +
+            world_->video_decoder()->describe());
+  if (!world_->video_decoder() && saved_with_decoder)
+    in.fail("saved with a pixel decoder's stream (" + in.string("decoder/kind") +
+            "); this world has none (--decoder preview?)");
+  std::unique_ptr<WorldSession> session = std::make_unique<WorldSession>(*world_, in);
+  std::vector<uint8_t> pending;
+  if (in.has("source.pending_rgb")) {
+    pending = in.u8("source.pending_rgb");
+    const size_t frame = format().bytes();
+    if (frame == 0 || pending.size() % frame != 0)
+      in.fail("source.pending_rgb: " + std::to_string(pending.size()) + " bytes are not whole frames of " +
+              std::to_string(frame));
+  }
+  if (LatentVideoDecoder* v = world_->video_decoder()) v->load_state(in, "decoder");  // last: it replaces the stream
+  session_ = std::move(session);
+  pending_rgb_.assign(pending.begin(), pending.end());
 }
 
 void WorldSource::set_device_sink(DeviceFrameSink* sink) {

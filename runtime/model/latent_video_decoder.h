@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "runtime/core/state_file.h"
 #include "runtime/core/tensor.h"
 #include "runtime/core/weight_map.h"
 #include "runtime/model/taehv_decoder.h"
@@ -55,6 +56,14 @@ class LatentVideoDecoder {
   // Starts a new stream (caches, memories and the trim).
   void reset();
   int64_t latents_decoded() const { return latents_; }
+
+  // Saved world states (runtime/core/state_file.h): the stream under
+  // `prefix` (the VAE's convolution caches, TAEHV's memories or the demo
+  // window's context, and the count), so that a loaded stream decodes on
+  // exactly as the saved one would. load_state refuses another decoder or
+  // semantics, and caches of the wrong form, by name.
+  void save_state(StateWriter& out, const std::string& prefix) const;
+  void load_state(const StateReader& in, const std::string& prefix);
 
  private:
   LatentDecoderKind kind_;

@@ -27,6 +27,7 @@ namespace wl {
 class TaehvDecoder {
  public:
   explicit TaehvDecoder(const WeightMap& weights);
+  int memory_slots() const { return mem_blocks_; }  // MemBlocks, one memory each
   const std::vector<int64_t>& widths() const { return n_f_; }  // n_f (published 256, 128, 64, 64)
   int64_t latent_channels() const { return latent_channels_; }  // 16
   int64_t frames_per_latent() const { return frames_per_latent_; }
@@ -76,6 +77,9 @@ class TaehvDemoWindow {
  public:
   explicit TaehvDemoWindow(const TaehvDecoder& decoder) : decoder_(decoder) {}
   Tensor decode_block(const Tensor& latents);  // [B, 16, h, w] -> [kept, 3, 8h, 8w] in [-1, 1]
+  // The context the next block is decoded with (saved world states).
+  const Tensor& context() const { return previous_; }
+  void set_context(Tensor latents) { previous_ = std::move(latents); }
 
  private:
   const TaehvDecoder& decoder_;

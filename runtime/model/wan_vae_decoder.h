@@ -34,6 +34,7 @@ class WanVaeDecoder {
   explicit WanVaeDecoder(const WeightMap& weights);
   int64_t dim() const { return dim_; }      // d: widths 4d, 4d, 4d, 2d, d (published 96)
   int64_t z_dim() const { return z_dim_; }  // 16
+  int conv_slots() const { return conv_slots_; }  // kt = 3 convolutions, one stream cache each
   const std::string& path() const { return path_; }
 
   // What a stream carries between calls.
