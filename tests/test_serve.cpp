@@ -64,6 +64,7 @@ TEST(ServeProtocol, ParsesEveryMessageKind) {
 TEST(ServeProtocol, RefusesBadMessagesByName) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"not json", "not JSON"},
+      {R"({"type":"cache","policy":"window","budget_frames":1e400})", "not JSON"},  // found by the fuzz corpus
       {"[1,2]", "JSON object"},
       {R"({"held":[]})", "no \"type\""},
       {R"({"type":"dance"})", "unknown message type 'dance'"},

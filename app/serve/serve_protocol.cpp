@@ -32,7 +32,7 @@ ClientMessage parse_client_message(const std::string& text) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // bad syntax, or a number out of range (1e400)
     throw std::invalid_argument(std::string("message is not JSON: ") + e.what());
   }
   if (!j.is_object()) throw std::invalid_argument("message must be a JSON object");
