@@ -62,6 +62,9 @@ class StateReader {
   const nlohmann::json& at(const std::string& key) const;
 
   bool has(const std::string& name) const { return file_.has(name); }
+  // The entries' names and stored types (for tools and the fuzz target).
+  std::vector<std::string> names() const { return file_.names(); }
+  DType dtype_of(const std::string& name) const { return file_.info(name).dtype; }
   // A float tensor of exactly `shape` (a copy).
   Tensor tensor(const std::string& name, const Shape& shape) const;
   // A float tensor of any shape (a copy); `rank` checked when >= 0.
