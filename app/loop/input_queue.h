@@ -37,6 +37,14 @@ struct InputEvent {
   int64_t budget_frames = 0;
 };
 
+// An event of `kind` stamped now (commands from the window or a browser).
+inline InputEvent input_event_now(InputEvent::Kind kind) {
+  InputEvent e;
+  e.kind = kind;
+  e.time = Clock::now();
+  return e;
+}
+
 class InputQueue {
  public:
   void push(InputEvent e);

@@ -109,13 +109,6 @@ std::unique_ptr<CudaFrameHandOff> start_device_path(render::Presenter& presenter
 
 constexpr int kThumbnailSide = 32;  // pixels of a saved state's picture in the controls panel
 
-InputEvent command(InputEvent::Kind kind) {
-  InputEvent e;
-  e.kind = kind;
-  e.time = Clock::now();
-  return e;
-}
-
 }  // namespace
 
 int run_window(const PlayOptions& options, const PlayConfig& user_config) {
@@ -185,20 +178,20 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     }
   };
   auto submit_prompt = [&](const std::string& p) {
-    InputEvent e = command(InputEvent::Kind::Prompt);
+    InputEvent e = input_event_now(InputEvent::Kind::Prompt);
     e.text = p;
     pending_prompt = p;
     session.inputs().push(std::move(e));
   };
   auto reset_world = [&](uint64_t seed) {
-    InputEvent e = command(InputEvent::Kind::Reset);
+    InputEvent e = input_event_now(InputEvent::Kind::Reset);
     e.seed = seed;
     session.inputs().push(std::move(e));
   };
   std::vector<std::string> saved_state_files;  // F5, oldest first
   auto save_state = [&] {
     const std::string path = timestamped("worldloop-", ("-" + std::to_string(saved_state_files.size() + 1) + ".state").c_str());
-    InputEvent e = command(InputEvent::Kind::SaveState);
+    InputEvent e = input_event_now(InputEvent::Kind::SaveState);
     e.text = path;
     session.inputs().push(std::move(e));
     saved_state_files.push_back(path);
@@ -214,7 +207,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
       state.status_line = "no state saved yet (F5 saves one; play --load FILE opens an older one)";
       return;
     }
-    InputEvent e = command(InputEvent::Kind::LoadState);
+    InputEvent e = input_event_now(InputEvent::Kind::LoadState);
     e.text = saved_state_files[i];
     session.inputs().push(std::move(e));
   };
@@ -236,8 +229,8 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
         if (!hit) continue;
         switch (hit->command) {
           case KeyCommand::Quit: quit = true; break;
-          case KeyCommand::Pause: session.inputs().push(command(InputEvent::Kind::TogglePause)); break;
-          case KeyCommand::Step: session.inputs().push(command(InputEvent::Kind::Step)); break;
+          case KeyCommand::Pause: session.inputs().push(input_event_now(InputEvent::Kind::TogglePause)); break;
+          case KeyCommand::Step: session.inputs().push(input_event_now(InputEvent::Kind::Step)); break;
           case KeyCommand::Reset: reset_world(current_seed); break;
           case KeyCommand::Screenshot: pending_screenshot = timestamped("worldloop-", ".png"); break;
           case KeyCommand::Record: toggle_record(); break;
@@ -261,7 +254,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     }
 
     // Per-frame action sampling (not while typing in the prompt box).
-    InputEvent sample = command(InputEvent::Kind::Actions);
+    InputEvent sample = input_event_now(InputEvent::Kind::Actions);
     if (!imgui.wants_keyboard()) sample.actions.keys = bindings.held_actions(SDL_GetKeyboardState(nullptr));
     session.inputs().push(sample);
 
@@ -306,14 +299,14 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
     imgui.end_frame();
     if (ui_actions.prompt) submit_prompt(*ui_actions.prompt);
     if (ui_actions.reset_seed) reset_world(*ui_actions.reset_seed);
-    if (ui_actions.toggle_pause) session.inputs().push(command(InputEvent::Kind::TogglePause));
+    if (ui_actions.toggle_pause) session.inputs().push(input_event_now(InputEvent::Kind::TogglePause));
     if (ui_actions.cache_policy) {
-      InputEvent e = command(InputEvent::Kind::Cache);
+      InputEvent e = input_event_now(InputEvent::Kind::Cache);
       e.text = *ui_actions.cache_policy;
       e.budget_frames = ui_actions.cache_budget_frames;
       session.inputs().push(std::move(e));
     }
-    if (ui_actions.step) session.inputs().push(command(InputEvent::Kind::Step));
+    if (ui_actions.step) session.inputs().push(input_event_now(InputEvent::Kind::Step));
     if (ui_actions.toggle_record) toggle_record();
     if (ui_actions.save_state) save_state();
     if (ui_actions.load_state) load_state(*ui_actions.load_state);

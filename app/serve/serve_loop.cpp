@@ -67,13 +67,6 @@ class RateMeter {
   std::deque<Clock::time_point> times_;
 };
 
-InputEvent event(InputEvent::Kind kind) {
-  InputEvent e;
-  e.kind = kind;
-  e.time = Clock::now();
-  return e;
-}
-
 }  // namespace
 
 int run_serve(const PlayOptions& options, const ServeOptions& serve, const PlayConfig& user_config) {
@@ -117,22 +110,22 @@ int run_serve(const PlayOptions& options, const ServeOptions& serve, const PlayC
     switch (m.kind) {
       case ClientMessage::Kind::Keys: held.set(client, m.keys); break;
       case ClientMessage::Kind::Prompt: {
-        InputEvent e = event(InputEvent::Kind::Prompt);
+        InputEvent e = input_event_now(InputEvent::Kind::Prompt);
         e.text = m.text;
         session.inputs().push(std::move(e));
         break;
       }
       case ClientMessage::Kind::Command:
-        if (m.text == "pause") session.inputs().push(event(InputEvent::Kind::TogglePause));
-        else if (m.text == "step") session.inputs().push(event(InputEvent::Kind::Step));
+        if (m.text == "pause") session.inputs().push(input_event_now(InputEvent::Kind::TogglePause));
+        else if (m.text == "step") session.inputs().push(input_event_now(InputEvent::Kind::Step));
         else {
-          InputEvent e = event(InputEvent::Kind::Reset);
+          InputEvent e = input_event_now(InputEvent::Kind::Reset);
           e.seed = session.loop().status().seed;
           session.inputs().push(std::move(e));
         }
         break;
       case ClientMessage::Kind::Cache: {
-        InputEvent e = event(InputEvent::Kind::Cache);
+        InputEvent e = input_event_now(InputEvent::Kind::Cache);
         e.text = m.text;
         e.budget_frames = m.budget_frames;
         session.inputs().push(std::move(e));
@@ -174,7 +167,7 @@ int run_serve(const PlayOptions& options, const ServeOptions& serve, const PlayC
   Clock::time_point next = Clock::now();
   while (!stop_signal()) {
     const Clock::time_point now = Clock::now();
-    InputEvent sample = event(InputEvent::Kind::Actions);
+    InputEvent sample = input_event_now(InputEvent::Kind::Actions);
     sample.actions.keys = held.held();
     session.inputs().push(sample);
     if (std::optional<Frame> f = session.mailbox().take_due(now)) {
