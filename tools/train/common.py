@@ -8,8 +8,28 @@ import torch
 torch.set_num_threads(int(os.environ.get("WL_THREADS", "2")))
 
 
+_BF16_WORKS = None
+
+
+def _bf16_works():
+    """Whether this CPU's PyTorch runs bf16 convolutions and products at all.
+    On an AVX2-only processor (or under DNNL_MAX_CPU_ISA=AVX2) Debian's torch
+    1.13 has no bf16 convolution ("could not create a primitive descriptor
+    iterator"), so training there runs in float32."""
+    global _BF16_WORKS
+    if _BF16_WORKS is None:
+        try:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                torch.nn.functional.conv2d(torch.ones(1, 3, 4, 4), torch.ones(2, 3, 3, 3), padding=1)
+                torch.nn.functional.linear(torch.ones(2, 4), torch.ones(3, 4))
+            _BF16_WORKS = True
+        except RuntimeError:
+            _BF16_WORKS = False
+    return _BF16_WORKS
+
+
 def autocast():
-    if os.environ.get("WL_BF16", "1") == "1":
+    if os.environ.get("WL_BF16", "1") == "1" and _bf16_works():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     import contextlib
     return contextlib.nullcontext()
