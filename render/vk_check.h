@@ -11,7 +11,12 @@ namespace wl::render {
 
 const char* vk_result_name(VkResult r);
 
+// A lost device (the driver crashed or the GPU was reset) ends the window
+// with that said plainly; the world's own state is on the host and intact.
 [[noreturn]] inline void vk_fail(VkResult r, const char* what) {
+  if (r == VK_ERROR_DEVICE_LOST)
+    throw std::runtime_error(std::string("the Vulkan device was lost (its driver crashed or the GPU was reset) in ") +
+                             what + "; start play again, or play with --headless");
   throw std::runtime_error(std::string(what) + " failed: " + vk_result_name(r));
 }
 

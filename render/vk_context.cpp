@@ -10,6 +10,7 @@
 #include <SDL_vulkan.h>
 
 #include "render/vk_check.h"
+#include "render/vk_driver_problem.h"
 
 namespace wl::render {
 
@@ -82,8 +83,9 @@ VkContext::VkContext(SDL_Window* window, VkContextOptions options) {
   ici.enabledLayerCount = static_cast<uint32_t>(layers.size());
   ici.ppEnabledLayerNames = layers.data();
   const VkResult r = vkCreateInstance(&ici, nullptr, &instance);
-  if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
-    throw std::runtime_error("no Vulkan device found (install mesa-vulkan-drivers for a CPU implementation)");
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED || r == VK_ERROR_EXTENSION_NOT_PRESENT)
+    throw std::runtime_error(
+        describe_vulkan_driver_problem(vulkan_driver_facts(), std::string("vkCreateInstance: ") + vk_result_name(r)));
   WL_VK_CHECK(r);
 
   if (validation_enabled) {
@@ -102,13 +104,17 @@ VkContext::VkContext(SDL_Window* window, VkContextOptions options) {
 
   uint32_t n = 0;
   vkEnumeratePhysicalDevices(instance, &n, nullptr);
+  if (n == 0)
+    throw std::runtime_error(describe_vulkan_driver_problem(vulkan_driver_facts(), "the loader lists no device"));
   std::vector<VkPhysicalDevice> devices(n);
-  if (n) vkEnumeratePhysicalDevices(instance, &n, devices.data());
+  vkEnumeratePhysicalDevices(instance, &n, devices.data());
   int best_rank = 1 << 30;
+  std::string seen;  // the devices that cannot present, for the message
   for (VkPhysicalDevice pd : devices) {
-    if (!has_device_extension(pd, VK_KHR_SWAPCHAIN_EXTENSION_NAME)) continue;
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(pd, &props);
+    seen += (seen.empty() ? "" : ", ") + std::string(props.deviceName);
+    if (!has_device_extension(pd, VK_KHR_SWAPCHAIN_EXTENSION_NAME)) continue;
     uint32_t qn = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(pd, &qn, nullptr);
     std::vector<VkQueueFamilyProperties> families(qn);
@@ -127,7 +133,8 @@ VkContext::VkContext(SDL_Window* window, VkContextOptions options) {
     }
   }
   if (!physical_device)
-    throw std::runtime_error("no Vulkan device found (install mesa-vulkan-drivers for a CPU implementation)");
+    throw std::runtime_error("no Vulkan device can draw to this window: " + seen +
+                             " lack a graphics queue that presents to it; play with --headless");
   device_name = properties.deviceName;
 
   // The frame hand-off's extensions: all of them or none (a Vulkan 1.1

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "render/vk_check.h"
+#include "render/vk_driver_problem.h"
 #include "runtime/core/error.h"
 
 namespace wl::render {
@@ -82,8 +83,8 @@ HeadlessVkDevice::HeadlessVkDevice() {
   VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ici.pApplicationInfo = &app;
   const VkResult r = vkCreateInstance(&ici, nullptr, &instance_);
-  if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
-    throw Error("no Vulkan device found (install mesa-vulkan-drivers for a CPU implementation)");
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
+    throw Error(describe_vulkan_driver_problem(vulkan_driver_facts(), std::string("vkCreateInstance: ") + vk_result_name(r)));
   WL_VK_CHECK(r);
 
   uint32_t n = 0;

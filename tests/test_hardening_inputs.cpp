@@ -2,7 +2,8 @@
 // `generate` read, reproduced and shown fixed: each bad input ends with exit
 // code 1 (never a signal or a hang) and one last line that names the file and
 // the problem; files outside a package are not opened; NaN weights and
-// latents are caught; recordings survive SIGINT/SIGTERM.
+// latents are caught; recordings survive SIGINT/SIGTERM; a missing or broken
+// CUDA driver or Vulkan driver is one plain line (HardeningDevices.*).
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -23,6 +24,10 @@
 #include "app/loop/play_config.h"
 #include "app/loop/play_session.h"
 #include "app/sources/frame_source.h"
+#include "render/vk_check.h"
+#include "render/vk_driver_problem.h"
+#include "runtime/core/ops.h"
+#include "runtime/cuda/cuda_unavailable.h"
 #include "tests/support/golden.h"
 #include "tests/support/random_world.h"
 
@@ -410,6 +415,113 @@ TEST(HardeningInputs, WindowQuitEarlyStillWritesTheScreenshot) {
   ASSERT_TRUE(fs::exists(dir + "/rec/frame_000010.png")) << "the window never made frames";
   ASSERT_TRUE(fs::exists(shot)) << "no screenshot after an early quit";
   EXPECT_GT(fs::file_size(shot), 1000u);
+}
+
+// --- devices and drivers ------------------------------------------------------
+
+TEST(HardeningDevices, CudaReasonsSayWhatIsWrongAndWhatToDo) {
+  cuda::DeviceProbe none;  // no driver at all: cudart calls it "insufficient driver"
+  none.runtime_version = 13000;
+  none.count_failed = true;
+  none.error_name = "cudaErrorInsufficientDriver";
+  EXPECT_EQ(cuda::describe_cuda_unavailable(none), "no CUDA device: no NVIDIA driver is installed (libcuda.so.1 was not found)");
+  EXPECT_FALSE(cuda::cuda_problem_worth_a_warning(none));
+
+  cuda::DeviceProbe old = none;
+  old.driver_version = 12040;
+  EXPECT_EQ(cuda::describe_cuda_unavailable(old),
+            "no CUDA device: the NVIDIA driver supports CUDA 12.4 but this build needs CUDA 13.0 (update the driver)");
+  EXPECT_TRUE(cuda::cuda_problem_worth_a_warning(old));
+
+  cuda::DeviceProbe no_gpu = old;
+  no_gpu.driver_version = 13010;
+  no_gpu.error_name = "cudaErrorNoDevice";
+  EXPECT_EQ(cuda::describe_cuda_unavailable(no_gpu), "no CUDA device: the NVIDIA driver (CUDA 13.1) sees no GPU");
+
+  cuda::DeviceProbe broken = no_gpu;
+  broken.error_name = "cudaErrorSystemNotReady";
+  broken.error_string = "system not yet initialized";
+  EXPECT_NE(cuda::describe_cuda_unavailable(broken).find("failed: system not yet initialized (cudaErrorSystemNotReady)"),
+            std::string::npos);
+
+  cuda::DeviceProbe fine;
+  fine.driver_version = fine.runtime_version = 13000;
+  fine.device_count = 1;
+  EXPECT_EQ(cuda::describe_cuda_unavailable(fine), "");
+  EXPECT_FALSE(cuda::cuda_problem_worth_a_warning(fine));
+}
+
+// The defect: every run printed "no CUDA device: CUDA driver version is
+// insufficient ..." although --backend auto (play's default) asked for nothing.
+TEST(HardeningDevices, AutoBackendSaysNothingWithoutADriver) {
+  if (ops::backend_available(Backend::CUDA)) GTEST_SKIP() << "this machine has a CUDA device";
+  if (ops::backend_unavailable_is_a_problem(Backend::CUDA))
+    GTEST_SKIP() << "a CUDA driver is installed but unusable, which is worth its line: "
+                 << ops::backend_unavailable_reason(Backend::CUDA);
+  const RunResult r = worldloop(play(package()));
+  ASSERT_EQ(r.rc, 0) << r.all;
+  EXPECT_EQ(r.all.find("CUDA"), std::string::npos) << r.all;
+}
+
+TEST(HardeningDevices, AskingForCudaWithoutADeviceIsOneLine) {
+  if (ops::backend_available(Backend::CUDA)) GTEST_SKIP() << "this machine has a CUDA device";
+  const std::string dir = package();
+  for (const std::string& args : {play(dir, "--backend cuda"),
+                                  "generate --weights " + test::data_path("chunk3.weights.safetensors") + " --noise " +
+                                      test::data_path("chunk3.case.safetensors") + " --out " + test::temp_dir() +
+                                      "/g.safetensors --backend cuda"}) {
+    const RunResult r = worldloop(args);
+    expect_refused(r, {"--backend cuda: no CUDA device: ", "use --backend cpu or auto"}, args);
+    EXPECT_EQ(r.all.find('\n'), r.all.size() - 1) << "more than one line:\n" << r.all;
+  }
+}
+
+TEST(HardeningDevices, VulkanDriverReasonsNameTheCause) {
+  render::VulkanDriverFacts f;
+  f.folders = "/usr/share/vulkan/icd.d";
+  EXPECT_EQ(render::describe_vulkan_driver_problem(f, ""),
+            "no Vulkan driver: none is installed (no manifest in /usr/share/vulkan/icd.d); install mesa-vulkan-drivers "
+            "for lavapipe, a CPU implementation, or your GPU's driver");
+  f.installed = {"lvp_icd.x86_64.json"};
+  EXPECT_NE(render::describe_vulkan_driver_problem(f, "x").find("none of the installed drivers (lvp_icd.x86_64.json) "
+                                                                "loads and starts here"),
+            std::string::npos);
+  f.override_variable = "VK_ICD_FILENAMES";
+  f.override_value = "/nowhere.json";
+  const std::string s = render::describe_vulkan_driver_problem(f, "vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER");
+  EXPECT_NE(s.find("VK_ICD_FILENAMES='/nowhere.json' names no driver that loads and starts; unset it"), std::string::npos)
+      << s;
+  EXPECT_NE(s.find("(vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER)"), std::string::npos) << s;
+}
+
+TEST(HardeningDevices, ALostVulkanDeviceIsSaidPlainly) {
+  try {
+    render::vk_fail(VK_ERROR_DEVICE_LOST, "vkQueueSubmit(queue, 1, &submit, fence)");
+    FAIL() << "vk_fail returned";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("the Vulkan device was lost"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("vkQueueSubmit"), std::string::npos) << e.what();
+  }
+}
+
+// A window whose Vulkan driver is missing or broken: exit 1 and one line that
+// names the cause. The defect read "no Vulkan device found (install
+// mesa-vulkan-drivers ...): Installed Vulkan doesn't implement the
+// VK_KHR_surface extension" with mesa-vulkan-drivers installed.
+TEST(HardeningDevices, BrokenVulkanDriversGiveOneLine) {
+  if (std::system("command -v xvfb-run >/dev/null 2>&1") != 0) GTEST_SKIP() << "xvfb-run not installed";
+  const std::string dir = test::temp_dir();
+  // A manifest whose library exists but is no Vulkan driver, and one whose library is missing.
+  const std::string not_a_driver = dir + "/zlib_icd.json", missing = dir + "/missing_icd.json";
+  std::ofstream(not_a_driver) << R"({"file_format_version":"1.0.0","ICD":{"library_path":")"
+                              << "/lib/x86_64-linux-gnu/libz.so.1" << R"(","api_version":"1.3.0"}})";
+  std::ofstream(missing) << R"({"file_format_version":"1.0.0","ICD":{"library_path":")" << dir
+                         << R"(/libnothing.so","api_version":"1.3.0"}})";
+  for (const std::string& icd : {std::string("/nonexistent"), not_a_driver, missing}) {
+    const RunResult r = worldloop("play --model test-pattern --frames 3",
+                                  "VK_ICD_FILENAMES=" + icd + " xvfb-run -a -s '-screen 0 640x480x24'");
+    expect_refused(r, {"no Vulkan driver: VK_ICD_FILENAMES='" + icd + "' names no driver"}, icd);
+  }
 }
 
 }  // namespace

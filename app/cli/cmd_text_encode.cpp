@@ -14,6 +14,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "app/loop/dit_backend.h"
 #include "runtime/core/error.h"
 #include "runtime/core/ops.h"
 #include "runtime/core/safetensors.h"
@@ -101,16 +102,7 @@ int cmd_text_encode(int argc, char** argv) {
   }
   const std::string weights = args.require("weights"), case_path = args.require("case"), out = args.require("out");
   const ops::MatmulPrecision precision = ops::parse_precision(args.get("precision", "f32"));
-  const std::string backend = args.get("backend", "cpu");
-  Backend on = Backend::CPU;
-  if (backend == "cuda") {
-    on = Backend::CUDA;
-    if (!ops::backend_available(on)) throw Error("--backend cuda: " + ops::backend_unavailable_reason(on));
-  } else if (backend == "auto") {
-    on = ops::backend_available(Backend::CUDA) ? Backend::CUDA : Backend::CPU;
-  } else if (backend != "cpu") {
-    throw Error("--backend must be cpu, cuda or auto, got '" + backend + "'");
-  }
+  const Backend on = parse_backend_flag(args.get("backend", "cpu"));
 
   const WeightMap w = WeightMap::open(weights);
   const Umt5Encoder enc(w, precision, on);

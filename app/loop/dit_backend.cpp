@@ -1,5 +1,7 @@
 #include "app/loop/dit_backend.h"
 
+#include <cstdio>
+
 #include "app/loop/frame_path.h"
 
 #include "runtime/core/error.h"
@@ -10,8 +12,14 @@ namespace wl::app {
 
 Backend parse_backend_flag(const std::string& value) {
   if (value == "cpu") return Backend::CPU;  // without asking for a device
-  // backend_available logs the reason once when the answer is no.
-  return choose_backend(value, ops::backend_available(Backend::CUDA), ops::backend_unavailable_reason(Backend::CUDA));
+  const bool cuda = ops::backend_available(Backend::CUDA);
+  const Backend chosen = choose_backend(value, cuda, ops::backend_unavailable_reason(Backend::CUDA));
+  // auto on a machine without an NVIDIA driver says nothing; a driver that is
+  // there but cannot run this build is worth one line.
+  if (value == "auto" && !cuda && ops::backend_unavailable_is_a_problem(Backend::CUDA))
+    std::fprintf(stderr, "worldloop: --backend auto: %s; using the CPU backend\n",
+                 ops::backend_unavailable_reason(Backend::CUDA).c_str());
+  return chosen;
 }
 
 void check_dit_memory(const DitConfig& config, const DitOptions& options, const cache::KvStoreConfig& kv,

@@ -16,6 +16,7 @@
 #include "app/loop/keyboard_sdl.h"
 #include "app/loop/play_session.h"
 #include "render/presenter.h"
+#include "render/vk_driver_problem.h"
 #include "ui/imgui_layer.h"
 #include "ui/overlay.h"
 #include "ui/thumbnail.h"
@@ -68,8 +69,12 @@ struct SdlWindow {
                               SDL_WINDOW_VULKAN | SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
     if (!window) {
       const std::string err = SDL_GetError();
+      // SDL loads the Vulkan loader here and asks it for surface support,
+      // which only drivers give: "doesn't implement VK_KHR_surface" means none loaded.
+      if (err.find("libvulkan") != std::string::npos)
+        throw std::runtime_error("no Vulkan loader: " + err + " (install libvulkan1)");
       if (err.find("Vulkan") != std::string::npos)
-        throw std::runtime_error("no Vulkan device found (install mesa-vulkan-drivers for a CPU implementation): " + err);
+        throw std::runtime_error(render::describe_vulkan_driver_problem(render::vulkan_driver_facts(), err));
       throw std::runtime_error("cannot create the window: " + err);
     }
   }

@@ -113,12 +113,8 @@ void check_mod(const char* op, const Tensor& x, const Tensor& mod, std::initiali
 bool backend_available(Backend b) {
   if (b == Backend::CPU) return true;
 #ifdef WORLDLOOP_HAS_CUDA
-  return cuda::device_available();  // logs its reason once on "no"
+  return cuda::device_available();
 #else
-  static std::once_flag logged;
-  std::call_once(logged, [] {
-    std::fprintf(stderr, "worldloop: CUDA backend not built; using the CPU backend\n");
-  });
   return false;
 #endif
 }
@@ -130,6 +126,16 @@ std::string backend_unavailable_reason(Backend b) {
   return cuda::device_available(&why) ? std::string() : why;
 #else
   return "CUDA backend not built (configure with -DWORLDLOOP_CUDA=ON)";
+#endif
+}
+
+bool backend_unavailable_is_a_problem(Backend b) {
+  if (b == Backend::CPU) return false;
+#ifdef WORLDLOOP_HAS_CUDA
+  bool warn = false;
+  return !cuda::device_available(nullptr, &warn) && warn;
+#else
+  return false;
 #endif
 }
 

@@ -19,12 +19,16 @@ namespace wl::ops {
 // ---- memory: where tensors live ----------------------------------------------
 
 // True when ops can run on `b`: always for the CPU; for CUDA when the backend
-// was built and a device is present (asked once; the first "no" logs one line
-// with the reason, so callers can fall back to the CPU).
+// was built and a device is present (asked once, then cached). Logs nothing:
+// callers that fall back decide what to say.
 bool backend_available(Backend b);
 // A short reason when backend_available(b) is false ("CUDA backend not built",
 // "no CUDA device: ..."), empty otherwise.
 std::string backend_unavailable_reason(Backend b);
+// True when `b` is unavailable for a reason its user would want to hear about
+// even without asking for it: a CUDA driver that is installed but too old or
+// failing. A machine with no NVIDIA driver, or a build without CUDA, is not.
+bool backend_unavailable_is_a_problem(Backend b);
 // Uninitialised / zeroed storage on a backend (CUDA: device memory).
 Tensor empty(const Shape& shape, Backend on, DType dtype = DType::F32);
 Tensor zeros(const Shape& shape, Backend on, DType dtype = DType::F32);

@@ -13,17 +13,19 @@
 
 namespace wl::cuda {
 
-bool device_available(std::string* reason) {
+namespace {
+const DeviceQuery& device_query() {
   static std::once_flag once;
   static DeviceQuery q;
-  std::call_once(once, [] {
-    q = query_devices();
-    if (q.count == 0) {
-      if (q.reason.rfind("no CUDA device", 0) != 0) q.reason = "no CUDA device: " + q.reason;
-      std::fprintf(stderr, "worldloop: %s; using the CPU backend\n", q.reason.c_str());
-    }
-  });
-  if (reason) *reason = q.count > 0 ? std::string() : q.reason;
+  std::call_once(once, [] { q = query_devices(); });
+  return q;
+}
+}  // namespace
+
+bool device_available(std::string* reason, bool* worth_a_warning) {
+  const DeviceQuery& q = device_query();
+  if (reason) *reason = q.reason;
+  if (worth_a_warning) *worth_a_warning = q.warn;
   return q.count > 0;
 }
 

@@ -40,8 +40,9 @@ using ops::MatmulPrecision;
 // ---- device and memory (memory.cu) -------------------------------------------
 
 // True when a device is usable (asked once, then cached); otherwise `reason`
-// (if given) says why ("no CUDA device: ...").
-bool device_available(std::string* reason = nullptr);
+// (if given) says why ("no CUDA device: ...", runtime/cuda/cuda_unavailable.h)
+// and `worth_a_warning` whether a driver is installed but unusable. Logs nothing.
+bool device_available(std::string* reason = nullptr, bool* worth_a_warning = nullptr);
 // The stream every op of this process runs on (created on first use).
 CUstream_st* stream();
 // Device storage, freed when the last Tensor sharing it goes.

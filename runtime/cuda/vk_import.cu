@@ -38,7 +38,7 @@ class FdGuard {
 
 void require_device() {
   const DeviceQuery q = query_devices();
-  if (q.count == 0) throw Error("no CUDA device: " + q.reason);
+  if (q.count == 0) throw Error(q.reason);
 }
 
 std::array<uint8_t, 16> current_device_uuid() {

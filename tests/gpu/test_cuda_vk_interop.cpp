@@ -31,7 +31,7 @@ using wl::render::InteropDevice;
 #define WL_NEED_CUDA_DEVICE()                                                        \
   do {                                                                               \
     const auto wl_q_ = wl::cuda::query_devices();                                    \
-    if (wl_q_.count == 0) GTEST_SKIP() << "no CUDA device: " << wl_q_.reason;        \
+    if (wl_q_.count == 0) GTEST_SKIP() << wl_q_.reason;      \
   } while (0)
 
 #define WL_CUDA_OK(call) ASSERT_EQ((call), cudaSuccess) << #call << ": " << cudaGetErrorString(cudaGetLastError())
