@@ -83,7 +83,7 @@ VkContext::VkContext(SDL_Window* window, VkContextOptions options) {
   ici.enabledLayerCount = static_cast<uint32_t>(layers.size());
   ici.ppEnabledLayerNames = layers.data();
   const VkResult r = vkCreateInstance(&ici, nullptr, &instance);
-  if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED || r == VK_ERROR_EXTENSION_NOT_PRESENT)
+  if (is_driver_problem(r))
     throw std::runtime_error(
         describe_vulkan_driver_problem(vulkan_driver_facts(), std::string("vkCreateInstance: ") + vk_result_name(r)));
   WL_VK_CHECK(r);
@@ -109,7 +109,7 @@ VkContext::VkContext(SDL_Window* window, VkContextOptions options) {
   std::vector<VkPhysicalDevice> devices(n);
   vkEnumeratePhysicalDevices(instance, &n, devices.data());
   int best_rank = 1 << 30;
-  std::string seen;  // the devices that cannot present, for the message
+  std::string seen;  // every device, named in the message when none presents
   for (VkPhysicalDevice pd : devices) {
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(pd, &props);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <vulkan/vulkan.h>
+
 namespace wl::render {
 
 struct VulkanDriverFacts {
@@ -16,6 +18,11 @@ struct VulkanDriverFacts {
   std::vector<std::string> installed;     // ICD manifests in the standard folders (file names)
   std::string folders;                    // the folders searched, for the message
 };
+
+// The vkCreateInstance results that mean "no driver loaded and started".
+inline bool is_driver_problem(VkResult r) {
+  return r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED || r == VK_ERROR_EXTENSION_NOT_PRESENT;
+}
 
 // The facts of this process: its environment and the standard ICD folders.
 VulkanDriverFacts vulkan_driver_facts();

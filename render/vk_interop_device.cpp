@@ -83,7 +83,7 @@ HeadlessVkDevice::HeadlessVkDevice() {
   VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ici.pApplicationInfo = &app;
   const VkResult r = vkCreateInstance(&ici, nullptr, &instance_);
-  if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
+  if (is_driver_problem(r))
     throw Error(describe_vulkan_driver_problem(vulkan_driver_facts(), std::string("vkCreateInstance: ") + vk_result_name(r)));
   WL_VK_CHECK(r);
 

@@ -12,7 +12,8 @@ namespace wl::app {
 
 // The --backend flag of every command: "cpu", "cuda" (throws with the reason
 // when no device is usable) or "auto" (CUDA when usable, else the CPU, with
-// one line only when a driver is installed but unusable). choose_backend (app/loop/frame_path.h) decides.
+// one line only when a driver is installed but unusable). choose_backend
+// (app/loop/frame_path.h) decides.
 Backend parse_backend_flag(const std::string& value);
 
 // On CUDA: prints the device memory plan for a model of `config` at options.precision

@@ -4,9 +4,7 @@
 // wl::cpu (runtime/cpu/) or, once built, wl::cuda (runtime/cuda/).
 #include "runtime/core/ops.h"
 
-#include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <initializer_list>
 #include <string>
 

@@ -1,6 +1,6 @@
 // Why the CUDA backend cannot run, in one line a user can act on. Pure
 // string logic with no CUDA headers, so the CPU suite tests every case
-// (tests/test_frame_path.cpp) on machines that have no driver.
+// (HardeningDevices.*, tests/test_hardening_inputs.cpp) on machines that have no driver.
 #pragma once
 #include <string>
 
@@ -28,9 +28,7 @@ inline std::string describe_cuda_unavailable(const DeviceProbe& p) {
   if (p.count_failed && p.error_name == "cudaErrorInsufficientDriver")
     return head + "the NVIDIA driver supports CUDA " + cuda_version_text(p.driver_version) + " but this build needs CUDA " +
            cuda_version_text(p.runtime_version) + " (update the driver)";
-  if (p.count_failed && p.error_name == "cudaErrorNoDevice")
-    return head + "the NVIDIA driver (CUDA " + cuda_version_text(p.driver_version) + ") sees no GPU";
-  if (p.count_failed)
+  if (p.count_failed && p.error_name != "cudaErrorNoDevice")
     return head + "the NVIDIA driver (CUDA " + cuda_version_text(p.driver_version) + ") failed: " + p.error_string + " (" +
            p.error_name + ")";
   return head + "the NVIDIA driver (CUDA " + cuda_version_text(p.driver_version) + ") sees no GPU";
