@@ -318,6 +318,15 @@ TEST(HardeningInputs, ConfigAndActionFilesAreCheckedBeforeReading) {
   expect_refused(worldloop(base + "--actions " + dir + "/actions.json"),
                  {dir + "/actions.json", "the action script is a FIFO"}, "FIFO actions");
   expect_refused(worldloop(base + "--actions /dev/zero"), {"/dev/zero", "is a character device"}, "/dev/zero actions");
+  // A config that is valid JSON but no object used to mean "the defaults".
+  std::ofstream(dir + "/array.json") << "[1, 2]";
+  expect_refused(worldloop(base + "--config " + dir + "/array.json"), {dir + "/array.json", "must be a JSON object"},
+                 "config that is an array");
+  // text-encode's case file was read with no type check: a FIFO blocked forever.
+  ASSERT_EQ(::mkfifo((dir + "/case.safetensors").c_str(), 0600), 0);
+  expect_refused(worldloop("text-encode --weights " + test::data_path("umt5_tiny.weights.safetensors") + " --case " +
+                           dir + "/case.safetensors --out " + dir + "/o.safetensors"),
+                 {dir + "/case.safetensors", "the case file is a FIFO"}, "FIFO case file");
 }
 
 // The config's default_prompt used to be overwritten by the world's first

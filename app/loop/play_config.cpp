@@ -58,7 +58,15 @@ PlayConfig PlayConfig::load_or_create(const std::string& path) {
   }
   // A regular file of bounded size (a FIFO used to block, /dev/zero to read
   // forever), duplicate keys refused; errors name the file.
-  const nlohmann::json j = parse_json_strict(read_small_file(path, "the play config", InputLimits::kJsonBytes), path);
+  return parse(read_small_file(path, "the play config", InputLimits::kJsonBytes), path);
+}
+
+PlayConfig PlayConfig::parse(const std::string& text, const std::string& path) {
+  PlayConfig c = defaults();
+  const nlohmann::json j = parse_json_strict(text, path);
+  if (!j.is_object()) throw std::runtime_error("config '" + path + "': must be a JSON object");
+  if (j.contains("bindings") && !j["bindings"].is_object())
+    throw std::runtime_error("config '" + path + "': bindings must be an object of action -> key names");
   try {
     if (j.contains("default_prompt")) c.default_prompt = j["default_prompt"].get<std::string>();
     if (j.contains("presets")) c.presets = j["presets"].get<std::vector<std::string>>();

@@ -23,6 +23,9 @@ struct PlayConfig {
   // Reads `path`; if it does not exist, writes the defaults there first.
   // Missing entries fall back to the defaults. Throws on malformed JSON.
   static PlayConfig load_or_create(const std::string& path);
+  // A config's text over the defaults, as load_or_create reads it; errors
+  // name `path`. (The fuzz target tests/fuzz/fuzz_play_config.cpp calls it.)
+  static PlayConfig parse(const std::string& text, const std::string& path);
   std::string to_json() const;
 };
 

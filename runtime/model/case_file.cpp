@@ -2,18 +2,27 @@
 
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
+#include "runtime/core/input_file.h"
 
 namespace wl {
 
 SafetensorsFile open_float_tensors(const std::string& path, std::vector<std::string>* skipped) {
+  const uint64_t size = require_regular_file(path, "the case file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A regular file's size bounds the read (a file that grows meanwhile is cut there).
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  return float_tensors_from_bytes(path, bytes, skipped);
+}
+
+SafetensorsFile float_tensors_from_bytes(const std::string& path, const std::string& bytes,
+                                         std::vector<std::string>* skipped) {
   if (bytes.size() < 8) return SafetensorsFile::from_bytes(path, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = header_len << 8 | static_cast<unsigned char>(bytes[i]);

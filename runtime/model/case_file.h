@@ -12,6 +12,12 @@ namespace wl {
 
 // Throws wl::Error naming the file when it cannot be read or is not a
 // safetensors file; `skipped` (if given) receives the names left out.
+// The file must be a regular file (a FIFO or /dev/zero is refused by name).
 SafetensorsFile open_float_tensors(const std::string& path, std::vector<std::string>* skipped = nullptr);
+
+// The same on a file's bytes; errors name `path`. (The fuzz target
+// tests/fuzz/fuzz_case_file.cpp calls it.)
+SafetensorsFile float_tensors_from_bytes(const std::string& path, const std::string& bytes,
+                                         std::vector<std::string>* skipped = nullptr);
 
 }  // namespace wl
