@@ -303,6 +303,25 @@ TEST(HardeningInputs, CaseAndConfigNumbersAreBounded) {
   expect_refused(worldloop(play(pkg)), {"dit.safetensors", "eps must be in (0, 1], got -1"}, "eps -1");
 }
 
+// --max-memory: a budget whose memory plan exceeds it is refused before
+// anything is allocated, with the numbers; a size that is no size is named.
+TEST(HardeningInputs, MaxMemoryIsCheckedBeforeAllocating) {
+  const std::string dir = package();
+  expect_refused(worldloop(play(dir, "--max-memory 1M")), {"the model needs", "more than --max-memory 1.0 MiB"},
+                 "--max-memory 1M");
+  expect_refused(worldloop(play(dir, "--max-memory lots")), {"--max-memory must be a size", "'lots'"},
+                 "--max-memory lots");
+  EXPECT_EQ(worldloop(play(dir, "--max-memory 4G")).rc, 0);
+  const std::string w = test::data_path("chunk3.weights.safetensors");
+  const std::string out = test::temp_dir() + "/o.safetensors";
+  expect_refused(worldloop("generate --weights " + w + " --noise " + test::data_path("chunk3.case.safetensors") +
+                           " --out " + out + " --max-memory 1M"),
+                 {"more than --max-memory 1.0 MiB", "lower --budget-frames"}, "generate --max-memory 1M");
+  expect_refused(worldloop("dit-replay --weights " + w + " --calls " + test::data_path("chunk3.case.safetensors") +
+                           " --out " + out + " --max-memory 1M"),
+                 {"more than --max-memory 1.0 MiB"}, "dit-replay --max-memory 1M");
+}
+
 // The play config and the action script: a FIFO used to block forever and
 // /dev/zero to read until memory ran out; duplicate keys were taken.
 TEST(HardeningInputs, ConfigAndActionFilesAreCheckedBeforeReading) {

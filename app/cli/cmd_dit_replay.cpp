@@ -14,6 +14,7 @@
 #include "runtime/core/error.h"
 #include "runtime/model/world.h"
 #include "runtime/model/causal_dit.h"
+#include "runtime/model/memory_plan.h"
 #include "runtime/core/safetensors.h"
 
 namespace wl::app {
@@ -22,6 +23,7 @@ namespace {
 const char* kUsage =
     "usage: worldloop dit-replay --weights W.safetensors --calls C.safetensors --out O.safetensors\n"
     "                            [--precision f32|bf16|auto] [--backend cpu|cuda|auto] [--config config.json]\n"
+    "                            [--max-memory SIZE]\n"
     "Runs call.{i} of C in order (x, t, start_frame) with one KV cache (capacity and sink from C's\n"
     "metadata cache_frames and sink_frames) and writes call.{i}.flow to O. Products run in f32 unless\n"
     "--precision bf16; the model runs on the CPU unless --backend cuda (auto: CUDA when a device is\n"
@@ -83,7 +85,7 @@ int64_t count_calls(const SafetensorsFile& f) {
 }  // namespace
 
 int cmd_dit_replay(int argc, char** argv) {
-  Args args(argc, argv, {"weights", "calls", "out", "precision", "backend", "config"}, {"help"});
+  Args args(argc, argv, {"weights", "calls", "out", "precision", "backend", "config", "max-memory"}, {"help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -91,6 +93,7 @@ int cmd_dit_replay(int argc, char** argv) {
   const std::string precision = args.get("precision", "f32");
   DitOptions options;
   options.precision = ops::parse_precision(precision);
+  if (args.has("max-memory")) options.max_memory_bytes = parse_memory_size(args.require("max-memory"));
   if (args.has("config")) {
     options.model_config_label = args.require("config");
     options.model_config = read_model_config_file(options.model_config_label);

@@ -15,6 +15,7 @@
 #include "runtime/core/error.h"
 #include "runtime/model/world.h"
 #include "runtime/model/causal_dit.h"
+#include "runtime/model/memory_plan.h"
 #include "runtime/model/noise_source.h"
 #include "runtime/model/sampler.h"
 
@@ -26,7 +27,7 @@ const char* kUsage =
     "         [--steps 1000,750,500,250] [--shift 5] [--chunk 3] [--frames F] [--mode chunk|rolling|mg2]\n"
     "         [--policy full|window|sink|observed|future] [--budget-frames B] [--sink-frames S]\n"
     "         [--attention-frames A] [--context-noise T] [--precision f32|bf16|auto] [--seed S]\n"
-    "         [--backend cpu|cuda|auto] [--config config.json]\n"
+    "         [--backend cpu|cuda|auto] [--config config.json] [--max-memory SIZE]\n"
     "Reads `context` and the noise (noise.init, noise.step.{chunk}.{step} or noise.roll.{window}.{chunk})\n"
     "from N (--seed S draws seeded noise instead) and writes `latents [F, C, H, W]` to O. Flags default to\n"
     "N's metadata (steps, shift, chunk, frames, mode, cache_frames, sink_frames, attention_frames,\n"
@@ -68,7 +69,7 @@ double to_double(const std::string& what, const std::string& text) {
 int cmd_generate(int argc, char** argv) {
   Args args(argc, argv,
             {"weights", "noise", "out", "steps", "shift", "chunk", "frames", "mode", "policy", "budget-frames",
-             "sink-frames", "attention-frames", "context-noise", "precision", "seed", "backend", "config"},
+             "sink-frames", "attention-frames", "context-noise", "precision", "seed", "backend", "config", "max-memory"},
             {"help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
@@ -79,6 +80,7 @@ int cmd_generate(int argc, char** argv) {
   const std::string precision = args.get("precision", "f32");
   DitOptions options;
   options.precision = ops::parse_precision(precision);
+  if (args.has("max-memory")) options.max_memory_bytes = parse_memory_size(args.require("max-memory"));
 
   WeightMap weights = WeightMap::open(args.require("weights"));
   if (args.has("config")) {

@@ -8,6 +8,8 @@
 
 #include "app/record/frame_writer.h"
 #include "cache/cache_policy.h"
+#include "runtime/core/error.h"
+#include "runtime/model/memory_plan.h"
 #include "runtime/model/world.h"
 
 namespace wl::app {
@@ -42,6 +44,8 @@ const char* play_usage() {
          "  --policy P            cache policy: ") + policy_list("|", "|") + " (default: the world's)\n" +
          std::string(
          "  --budget-frames N     cache budget in latent frames, 1..4096 (default: the world's)\n"
+         "  --max-memory SIZE     refuse a model and cache budget whose memory plan exceeds SIZE\n"
+         "                        (8G, 512M, 1.5G; default: what the machine has available)\n"
          "  --allow-external-paths  a package's files may lie outside its folder (absolute paths,\n"
          "                        .., symlinks); refused otherwise\n"
          "  --backend B           auto|cpu|cuda: where the world computes (auto: CUDA when a\n"
@@ -139,6 +143,12 @@ PlayOptions parse_play_options(int argc, char** argv) {
       if (o.budget_frames > kMaxBudgetFrames)
         throw std::invalid_argument("--budget-frames must be 1.." + std::to_string(kMaxBudgetFrames) + ", got " +
                                     std::to_string(o.budget_frames));
+    } else if (a == "--max-memory") {
+      try {
+        o.max_memory_bytes = parse_memory_size(std::string(value()));
+      } catch (const Error& e) {
+        throw std::invalid_argument(e.what());
+      }
     } else if (a == "--allow-external-paths") o.allow_external_paths = true;
     else if (a == "--backend") {
       o.backend = value();

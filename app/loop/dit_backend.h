@@ -16,9 +16,11 @@ namespace wl::app {
 // (app/loop/frame_path.h) decides.
 Backend parse_backend_flag(const std::string& value);
 
-// On CUDA: prints the device memory plan for a model of `config` at options.precision
-// with KV store `kv` and calls up to `largest_call`, and throws wl::Error
-// (advising to lower `cache_hint` or use bf16) when it does not fit. Nothing on the CPU.
+// The memory plan for a model of `config` at options.precision with KV store
+// `kv` and calls up to `largest_call`, checked before anything is allocated:
+// against options.max_memory_bytes (--max-memory) and what the device (CUDA,
+// where the plan is printed) or the machine (CPU, silently) has free. Throws
+// wl::Error advising to lower `cache_hint` or use bf16 when it does not fit.
 void check_dit_memory(const DitConfig& config, const DitOptions& options, const cache::KvStoreConfig& kv,
                       const DitCallShape& largest_call, const std::string& cache_hint);
 

@@ -24,6 +24,7 @@ struct PlayOptions {
   std::optional<std::string> prompt;
   std::string policy;         // empty: the world's own
   int64_t budget_frames = 0;  // 0: the world's own
+  int64_t max_memory_bytes = 0;  // --max-memory: the model's memory plan must fit it (0: the machine's)
   bool allow_external_paths = false;  // a package's files may lie outside its folder
   std::string backend = "auto";
   std::string precision = "auto";  // auto|f32|bf16: the DiT's matrix products (auto: bf16 where native)

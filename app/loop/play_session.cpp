@@ -24,6 +24,7 @@ std::unique_ptr<FrameSource> make_frame_source(const PlayOptions& options, Backe
   WorldSourceOptions w;
   w.dit.backend = backend;
   w.dit.precision = ops::parse_precision(options.precision);
+  w.dit.max_memory_bytes = options.max_memory_bytes;
   w.threads = options.threads;
   w.adaptive_threads = options.threads == 0 && std::getenv("OMP_NUM_THREADS") == nullptr;
   w.dir = options.model.empty() ? default_world_dir() : options.model;

@@ -33,6 +33,9 @@ struct DitOptions {
   // A separate model config (the text of MG2's config.json) in place of the
   // checkpoint's __metadata__.config, and its name for errors.
   std::string model_config, model_config_label;
+  // --max-memory in bytes (0: no limit but the machine's): the memory plan of
+  // the model and its KV cache must fit it (runtime/model/memory_plan.h).
+  int64_t max_memory_bytes = 0;
 };
 
 // The KV store configuration for a model of config `c` (see CausalDit::cache_config).

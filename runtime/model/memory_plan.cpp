@@ -1,7 +1,10 @@
 #include "runtime/model/memory_plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <limits>
 
 #include "runtime/core/error.h"
 #ifdef WORLDLOOP_HAS_CUDA
@@ -133,6 +136,77 @@ void check_plan_fits(const MemoryPlan& plan, int64_t free_bytes, const std::stri
   std::string advice = "lower " + cache_hint;
   if (plan.precision == ops::MatmulPrecision::F32) advice += " or use bf16";
   throw Error("the model needs " + mib(need) + " MiB, " + mib(free_bytes) + " MiB free on " + device + ": " + advice);
+}
+
+int64_t parse_memory_size(const std::string& text, const std::string& flag) {
+  const std::string range = flag + " must be a size such as 8G, 512M or 1.5G (at least 1M, at most 1024T), got '" +
+                            text.substr(0, 40) + "'";
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw Error(range);
+  }
+  std::string unit = text.substr(used);
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  if (unit.size() == 2 && (unit[1] == 'i' || unit[1] == 'I')) unit.pop_back();  // "GiB": the same binary units
+  double scale = 1;
+  if (unit.empty()) scale = 1;
+  else if (unit == "K" || unit == "k") scale = 1024.0;
+  else if (unit == "M" || unit == "m") scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
+  else throw Error(range);
+  const double bytes = x * scale;
+  if (!std::isfinite(bytes) || bytes < 1024.0 * 1024 || bytes > 1024.0 * 1024 * 1024 * 1024 * 1024)
+    throw Error(range);
+  return static_cast<int64_t>(bytes);
+}
+
+int64_t host_available_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return -1;
+}
+
+void check_memory_limits(const MemoryPlan& plan, Backend backend, int64_t max_memory, const std::string& cache_hint,
+                         const std::vector<std::string>& already_resident) {
+  const bool cpu = backend == Backend::CPU;
+  int64_t total = 0, to_allocate = 0;
+  for (const MemoryPlanRow& r : plan.rows) {
+    const bool cuda_only = r.what.rfind("matmul scratch", 0) == 0 || r.what.rfind("CUDA libraries", 0) == 0;
+    if (cpu && cuda_only) continue;
+    total += r.bytes;
+    bool resident = false;
+    for (const std::string& prefix : already_resident) resident = resident || r.what.rfind(prefix, 0) == 0;
+    if (!resident) to_allocate += r.bytes;
+  }
+  std::string advice = "lower " + cache_hint;
+  if (plan.precision == ops::MatmulPrecision::F32) advice += " or use bf16";
+  if (max_memory > 0 && total > max_memory)
+    throw Error("the model needs " + mib(total) + " MiB, more than --max-memory " + mib(max_memory) + " MiB: " +
+                advice + " (or raise --max-memory)");
+  int64_t free_bytes = -1;
+  std::string where;
+  if (cpu) {
+    free_bytes = host_available_bytes();
+    where = "this machine (MemAvailable)";
+  } else {
+#ifdef WORLDLOOP_HAS_CUDA
+    size_t f = 0, t = 0;
+    cuda::memory_info(f, t);
+    free_bytes = static_cast<int64_t>(f);
+    where = cuda::query_devices().first_name;
+#endif
+  }
+  if (free_bytes >= 0 && to_allocate > free_bytes)
+    throw Error("the model needs " + mib(to_allocate) + " MiB more, " + mib(free_bytes) + " MiB free on " + where +
+                ": " + advice);
 }
 
 void check_device_memory(const MemoryPlan& plan, const std::string& cache_hint) {

@@ -57,6 +57,26 @@ void add_text_encoder(MemoryPlan& plan, const Umt5Config& c, ops::MatmulPrecisio
 void check_plan_fits(const MemoryPlan& plan, int64_t free_bytes, const std::string& device,
                      const std::string& cache_hint);
 
+// --max-memory: "8G", "512M", "1.5G", "64K" or a byte count; errors name the
+// flag and the value. Returns bytes (> 0).
+int64_t parse_memory_size(const std::string& text, const std::string& flag = "--max-memory");
+
+// The host memory the kernel says is available (/proc/meminfo MemAvailable),
+// or -1 when it cannot be read.
+int64_t host_available_bytes();
+
+// Checks `plan` before the allocations it counts are made, on `backend`:
+//   - with `max_memory` > 0 (--max-memory), the whole plan must fit it;
+//   - the rows not yet allocated must fit what is free: the host's
+//     MemAvailable on the CPU, the device's free memory on CUDA.
+// `already_resident` names rows that were allocated before this check (the
+// weights, when a session is rebuilt over a loaded model): they count
+// against --max-memory but not against what is free now. On the CPU the
+// CUDA-only rows (cuBLASLt workspace, CUDA libraries) are left out.
+// Throws wl::Error with the numbers and `cache_hint` otherwise; prints nothing.
+void check_memory_limits(const MemoryPlan& plan, Backend backend, int64_t max_memory, const std::string& cache_hint,
+                         const std::vector<std::string>& already_resident = {});
+
 // CUDA: prints the plan and the device's free memory to stderr and checks
 // the plan fits (check_plan_fits with the current device's free bytes).
 void check_device_memory(const MemoryPlan& plan, const std::string& cache_hint);

@@ -106,6 +106,9 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
     notes.push_back("host memory: about " + std::to_string((dit_bytes >> 20) + 1) + " MiB for the DiT (" + dc.describe() +
                     "), its cache and activations, " + std::to_string((tb.total() >> 20) + 1) + " MiB for umT5");
   }
+  // --max-memory, and on the CPU what the machine has available, before any weight is read.
+  check_memory_limits(plan, options.dit.backend, options.dit.max_memory_bytes,
+                      "cache.budget_frames in model.json (or --budget-frames)");
 
   parts.dit = std::make_unique<CausalDit>(dit_weights, options.dit);
   parts.prompt_encoder = std::make_unique<Umt5PromptEncoder>(text_weights, tokenizer, options.dit.precision,

@@ -62,7 +62,9 @@ std::unique_ptr<World> World::open(const std::string& dir, const DitOptions& opt
   parts.decoder = std::make_unique<ImageDecoder>(weights("decoder"), options.backend);
   if (d.files.count("encoder")) parts.encoder = std::make_unique<ImageEncoder>(weights("encoder"));
   parts.prompt_encoder = std::make_unique<PackagePromptEncoder>(weights("text_encoder"), join(dir, d.files.at("tokenizer")));
-  return assemble(std::move(d), std::move(parts), join(dir, "world.json"));
+  std::unique_ptr<World> world = assemble(std::move(d), std::move(parts), join(dir, "world.json"));
+  world->set_max_memory_bytes(options.max_memory_bytes);
+  return world;
 }
 
 std::unique_ptr<World> World::assemble(WorldDescription description, WorldParts parts, const std::string& where) {

@@ -60,6 +60,10 @@ class World {
   // What a saved state is checked against (runtime/model/world_identity.h):
   // 16 hex digits over the settings and the weights.
   const std::string& identity() const { return identity_; }
+  // --max-memory (DitOptions::max_memory_bytes; 0: none): what a session's
+  // memory plan, its KV cache included, is checked against before it is built.
+  int64_t max_memory_bytes() const { return max_memory_bytes_; }
+  void set_max_memory_bytes(int64_t bytes) { max_memory_bytes_ = bytes; }
 
  private:
   WorldDescription desc_;
@@ -72,6 +76,7 @@ class World {
   std::unique_ptr<StartClip> start_clip_;
   std::vector<uint32_t> action_bits_;
   std::string identity_;
+  int64_t max_memory_bytes_ = 0;
 };
 
 // The default world shipped in the repository (WORLDLOOP_DEFAULT_WORLD at build time).

@@ -5,14 +5,23 @@
 #include "runtime/core/error.h"
 #include "runtime/core/ops.h"
 #include "runtime/core/state_file.h"
+#include "runtime/model/memory_plan.h"
 
 namespace wl {
 
 void WorldSession::build(const std::string& policy, int64_t budget) {
   const WorldDescription& d = world_.description();
   built_budget_ = budget;
-  store_ = std::make_unique<cache::KvStore>(
-      world_.dit().cache_config(d.latent_height, d.latent_width, budget, d.sink_frames), cache::make_policy(policy));
+  const cache::KvStoreConfig kv_config = world_.dit().cache_config(d.latent_height, d.latent_width, budget, d.sink_frames);
+  // The cache and the activations, planned before they are allocated: within
+  // --max-memory (weights included) and what the machine has free (the
+  // weights are loaded already). A budget too large is refused with the numbers.
+  const int64_t largest_call = d.mode == SamplerMode::Rolling ? d.chunk * static_cast<int64_t>(d.steps.size()) : d.chunk;
+  check_memory_limits(plan_dit_memory(world_.dit().config(), world_.dit().precision(), kv_config,
+                                      {largest_call, d.latent_height, d.latent_width}),
+                      kv_config.backend, world_.max_memory_bytes(), "the cache budget (--budget-frames)",
+                      {"weights", "prompt"});
+  store_ = std::make_unique<cache::KvStore>(kv_config, cache::make_policy(policy));
   noise_ = std::make_unique<SeededNoise>(seed_);
   SamplerSettings s;
   s.steps = d.steps;
