@@ -104,7 +104,10 @@ TEST(HardeningInputs, WorldJsonNumbersAreTypedAndInRange) {
       {[](nlohmann::json& j) { j["latent_scale"] = 0; }, "latent_scale must be a number in"},
       {[](nlohmann::json& j) { j["image"]["width"] = int64_t{1} << 40; }, "image.width must be in 1..8192, got 1099511627776"},
       {[](nlohmann::json& j) { j["sampler"]["shift"] = -1; }, "sampler.shift must be a number in (0, 1000]"},
-      {[](nlohmann::json& j) { j["sampler"]["steps"] = {1000, 2000}; }, "sampler.steps[1] must be a whole timestep in 0..1000"},
+      {[](nlohmann::json& j) { j["sampler"]["steps"] = {1000, 2000}; }, "sampler.steps[1] must be in 0..1000, got 2000"},
+      // 1e40 used to be converted to an int before the check (UBSan, found by fuzz_world_description).
+      {[](nlohmann::json& j) { j["sampler"]["steps"] = {1000, 1e40}; }, "sampler.steps[1] must be a whole number in 0..1000"},
+      {[](nlohmann::json& j) { j["sampler"]["steps"] = nlohmann::json::array(); }, "sampler.steps must be a list of 1..64"},
       {[](nlohmann::json& j) { j["sampler"]["context_noise"] = "nan"; }, "sampler.context_noise must be a number"},
       {[](nlohmann::json& j) { j["cache"]["policy"] = "nope"; }, "cache.policy 'nope' is not a cache policy"},
   };

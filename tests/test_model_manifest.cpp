@@ -2,8 +2,11 @@
 // a directory laid out as the downloads are, and the family's sampling row.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "runtime/core/error.h"
 #include "runtime/model/model_manifest.h"
@@ -152,6 +155,42 @@ TEST(ModelManifest, BadModelJsonNamesTheFileAndTheProblem) {
   EXPECT_EQ(ModelManifest::read(d.path.string()).sampling().mode, SamplerMode::Rolling);
   std::ofstream(path) << R"({"files": {"dit": "x.pt"}, "video": {"width": 100, "height": 480}})";
   EXPECT_NE(error_of([&] { ModelManifest::read(d.path.string()); }).find("multiples of 16"), std::string::npos);
+}
+
+// model.json is checked like world.json (hardening, issue 25): a FIFO used to
+// block forever, duplicate keys were taken, and numbers were converted
+// unchecked (1e40 into an int is undefined behaviour; found by fuzzing).
+TEST(ModelManifest, ModelJsonIsCheckedBeforeReading) {
+  TempDir d("hardening");
+  const std::string path = (d.path / "model.json").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  std::string e = error_of([&] { ModelManifest::read(d.path.string()); });
+  EXPECT_NE(e.find(path + ": the model manifest is a FIFO"), std::string::npos) << e;
+  fs::remove(path);
+  struct Case {
+    const char* json;
+    const char* says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"files": {"dit": "a"}, "files": {"dit": "b"}})", "'files' appears twice"},
+           {R"({"files": {"dit": "a"}, "sampler": {"chunk": 1e40}})", "sampler.chunk must be a whole number in 1..64"},
+           {R"({"files": {"dit": "a"}, "sampler": {"steps": [1000, 1e40]}})", "sampler.steps[1] must be a whole number"},
+           {R"({"files": {"dit": "a"}, "sampler": {"steps": []}})", "sampler.steps must be a list of 1..64"},
+           {R"({"files": {"dit": "a"}, "sampler": {"shift": -1}})", "sampler.shift must be a number in (0, 1000]"},
+           {R"({"files": {"dit": "a"}, "cache": {"budget_frames": 5000}})", "cache.budget_frames must be in 1..4096"},
+           {R"({"files": {"dit": "a"}, "cache": {"sink_frames": -1}})", "cache.sink_frames must be in 0..4096"},
+           {R"({"files": {"dit": "a"}, "video": {"fps": 0}})", "video.fps must be a number in (0, 1000]"},
+           {R"({"files": {"dit": "a"}, "video": {"width": 1e12}})", "video.width must be a whole number in 16..8192"},
+           {R"({"files": {"dit": "a"}, "lora": [{"file": "l.pt", "scale": "big"}]})", "lora.0.scale must be a number"},
+           {R"({"files": {"dit": "a"}, "lora": [{"file": "l.pt", "alpha": 0}]})", "lora.0.alpha must be a number in (0"},
+           {R"({"files": {"dit": "a"}, "family": 7})", "family must be a string, got 7"},
+           {R"([1, 2])", "must be a JSON object"},
+       }) {
+    std::ofstream(path) << c.json;
+    e = error_of([&] { ModelManifest::read(d.path.string()); });
+    EXPECT_NE(e.find(path + ": "), std::string::npos) << c.json << " -> " << e;
+    EXPECT_NE(e.find(c.says), std::string::npos) << c.json << " -> " << e;
+  }
 }
 
 }  // namespace

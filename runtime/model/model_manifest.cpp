@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
+#include "runtime/core/input_file.h"
+#include "runtime/core/json_fields.h"
+#include "runtime/model/world_description.h"
 
 namespace wl {
 namespace fs = std::filesystem;
@@ -115,52 +118,50 @@ ModelManifest ModelManifest::detect(const std::string& dir) {
 
 ModelManifest ModelManifest::read(const std::string& dir) {
   const std::string path = (fs::path(dir) / "model.json").string();
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
+  // A regular file of bounded size (a FIFO would block, /dev/zero read forever).
+  return parse(read_small_file(path, "the model manifest", InputLimits::kJsonBytes), dir, path);
+}
+
+ModelManifest ModelManifest::parse(const std::string& text, const std::string& dir, const std::string& path) {
+  const nlohmann::json j = parse_json_strict(text, path);  // duplicate keys refused
+  if (!j.is_object()) throw Error(path + ": the model manifest must be a JSON object");
+  // Every number typed and in range before it is converted (JsonFields).
+  const JsonFields f(j, path);
   ModelManifest m;
   m.dir = dir;
   try {
-    m.family = j.value("family", std::string("self_forcing"));
+    m.family = f.string("family", std::string("self_forcing"));
     m.files = j.at("files").get<std::map<std::string, std::string>>();
-    m.weights_key = j.value("weights_key", std::string());
-    m.decoder = j.value("decoder", std::string());
-    m.decoder_stream = j.value("decoder_stream", std::string());
-    if (j.contains("lora"))
-      for (const auto& l : j.at("lora")) {
-        LoraFile f{l.at("file").get<std::string>(), l.value("scale", 1.0f), std::nullopt};
-        if (l.contains("alpha")) f.alpha = l.at("alpha").get<float>();
-        m.loras.push_back(f);
-      }
-    if (j.contains("video")) {
-      const auto& v = j.at("video");
-      m.width = v.value("width", m.width);
-      m.height = v.value("height", m.height);
-      m.fps = v.value("fps", m.fps);
-    }
-    if (j.contains("sampler")) {
-      const auto& s = j.at("sampler");
-      if (s.contains("steps")) m.steps = s.at("steps").get<std::vector<int>>();
-      if (s.contains("shift")) m.shift = s.at("shift").get<double>();
-      if (s.contains("chunk")) m.chunk = s.at("chunk").get<int64_t>();
-      if (s.contains("mode")) {
-        const std::string mode = s.at("mode").get<std::string>();
-        if (mode != "chunk" && mode != "rolling")
-          throw Error(path + ": sampler.mode must be \"chunk\" or \"rolling\", got \"" + mode + "\"");
-        m.mode = mode == "rolling" ? SamplerMode::Rolling : SamplerMode::Chunk;
+    m.weights_key = f.string("weights_key", std::string());
+    m.decoder = f.string("decoder", std::string());
+    m.decoder_stream = f.string("decoder_stream", std::string());
+    if (const nlohmann::json* lora = f.find("lora")) {
+      if (!lora->is_array() || lora->size() > 64) throw Error(path + ": lora must be a list of at most 64 entries");
+      for (size_t i = 0; i < lora->size(); ++i) {
+        const std::string at = "lora." + std::to_string(i);
+        LoraFile l{f.string(at + ".file", std::nullopt),
+                   static_cast<float>(f.number(at + ".scale", -1000.0, 1000.0, false, 1.0)), std::nullopt};
+        if (f.find(at + ".alpha")) l.alpha = static_cast<float>(f.number(at + ".alpha", 0.0, 1e6, true, std::nullopt));
+        m.loras.push_back(l);
       }
     }
-    if (j.contains("cache")) {
-      const auto& c = j.at("cache");
-      if (c.contains("budget_frames")) m.budget_frames = c.at("budget_frames").get<int64_t>();
-      if (c.contains("sink_frames")) m.sink_frames = c.at("sink_frames").get<int64_t>();
-      if (c.contains("policy")) m.policy = c.at("policy").get<std::string>();
+    m.width = static_cast<int>(f.integer("video.width", 16, 8192, m.width));
+    m.height = static_cast<int>(f.integer("video.height", 16, 8192, m.height));
+    m.fps = f.number("video.fps", 0.0, 1000.0, /*lo_open=*/true, m.fps);
+    if (f.find("sampler.steps")) m.steps = f.integer_list("sampler.steps", 0, 1000, 1, 64, std::nullopt);
+    if (f.find("sampler.shift")) m.shift = f.number("sampler.shift", 0.0, 1000.0, /*lo_open=*/true, std::nullopt);
+    if (f.find("sampler.chunk")) m.chunk = f.integer("sampler.chunk", 1, 64, std::nullopt);
+    if (f.find("sampler.mode")) {
+      const std::string mode = f.string("sampler.mode", std::nullopt);
+      if (mode != "chunk" && mode != "rolling")
+        throw Error(path + ": sampler.mode must be \"chunk\" or \"rolling\", got \"" + mode + "\"");
+      m.mode = mode == "rolling" ? SamplerMode::Rolling : SamplerMode::Chunk;
     }
+    if (f.find("cache.budget_frames"))
+      m.budget_frames = f.integer("cache.budget_frames", 1, kMaxBudgetFrames, std::nullopt);
+    if (f.find("cache.sink_frames"))
+      m.sink_frames = f.integer("cache.sink_frames", 0, kMaxBudgetFrames, std::nullopt);
+    if (f.find("cache.policy")) m.policy = f.string("cache.policy", std::nullopt);
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": " + e.what());
   }

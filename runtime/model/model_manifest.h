@@ -57,6 +57,9 @@ struct ModelManifest {
 
   // <dir>/model.json; throws wl::Error naming the file and the problem.
   static ModelManifest read(const std::string& dir);
+  // The same checks on model.json's text; `path` is the file errors name.
+  // (The fuzz target tests/fuzz/fuzz_model_manifest.cpp calls it.)
+  static ModelManifest parse(const std::string& text, const std::string& dir, const std::string& path);
   // From the file names in `dir` (the downloads' names: see the README's
   // "Playing a published model"); throws wl::Error saying what is missing.
   static ModelManifest detect(const std::string& dir);
