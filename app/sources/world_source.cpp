@@ -81,7 +81,6 @@ std::string WorldSource::set_cache(const std::string& policy, int64_t budget_fra
 }
 
 ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint8_t>& rgb) {
-  const WorldDescription& d = world_->description();
   if (static_cast<int64_t>(request.actions.size()) != chunk_frames())
     throw Error("world source: asked for " + std::to_string(request.actions.size()) + " frames, chunks are " +
                 std::to_string(chunk_frames()));
