@@ -203,23 +203,31 @@ TEST(HardeningInputs, NonFiniteWeightsAreRefusedByName) {
 
 // Finite weights can still overflow: latents that come out NaN or Inf stop
 // the world with the chunk named (headless: exit 1), instead of black frames.
-TEST(HardeningInputs, NonFiniteLatentsStopTheWorld) {
-  const std::string dir = package();
-  const std::string path = dir + "/dit.safetensors";
+// Fills one F32 tensor of a package's DiT with 3e38: finite, but its products are not.
+void overflow_tensor(const std::string& path, const std::string& name) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   uint64_t header = 0;
   f.read(reinterpret_cast<char*>(&header), 8);
   std::string text(header, '\0');
   f.read(text.data(), static_cast<std::streamsize>(header));
   const nlohmann::json h = nlohmann::json::parse(text);
-  ASSERT_TRUE(h.contains("head.head.weight"));
-  ASSERT_EQ(h["head.head.weight"]["dtype"], "F32");
-  const uint64_t begin = h["head.head.weight"]["data_offsets"][0], end = h["head.head.weight"]["data_offsets"][1];
-  const float huge = 3e38f;  // finite; its products are not
+  ASSERT_TRUE(h.contains(name)) << name;
+  ASSERT_EQ(h[name]["dtype"], "F32");
+  const uint64_t begin = h[name]["data_offsets"][0], end = h[name]["data_offsets"][1];
+  const float huge = 3e38f;
   f.seekp(static_cast<std::streamoff>(8 + header + begin));
   for (uint64_t o = begin; o < end; o += 4) f.write(reinterpret_cast<const char*>(&huge), 4);
-  f.close();
+}
+
+TEST(HardeningInputs, NonFiniteLatentsStopTheWorld) {
+  std::string dir = package();
+  overflow_tensor(dir + "/dit.safetensors", "head.head.weight");
   expect_refused(worldloop(play(dir)), {dir, "the model produced NaN or Inf latents at chunk 0"}, "overflowing head");
+  // In a block, the CPU names the first block whose output overflowed.
+  fs::remove_all(dir);
+  dir = package();
+  overflow_tensor(dir + "/dit.safetensors", "blocks.1.ffn.2.weight");
+  expect_refused(worldloop(play(dir)), {"at chunk 0", "first in the output of block 1"}, "overflowing block 1");
 }
 
 TEST(HardeningInputs, FlagsThatWereSilentlyWrong) {

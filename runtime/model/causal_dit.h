@@ -90,6 +90,14 @@ class CausalDit {
   // Forgets the action modules' key/value windows (a new video).
   void reset_action_caches();
 
+  // On the CPU, forward() checks the residual stream after every block (one
+  // pass over [T, dim]); this is the first block whose output held a NaN or
+  // Inf since clear_nonfinite_block(), or -1. On CUDA it stays -1: a check per
+  // block would synchronise the device, so there the chunk's latents alone are
+  // checked (WorldSession).
+  int64_t nonfinite_block() const { return nonfinite_block_; }
+  void clear_nonfinite_block() { nonfinite_block_ = -1; }
+
  private:
   struct Block {
     Tensor modulation;  // [6, dim] f32
@@ -143,6 +151,7 @@ class CausalDit {
   ops::LinearWeight head_head_;
   std::vector<Block> blocks_;
   std::vector<CrossKV> cross_kv_;
+  int64_t nonfinite_block_ = -1;
   int64_t prompt_generation_ = 0;  // changes with every set_prompt (graphs hold cross_kv_ pointers)
   DitWorkspace workspace_;
   CudaGraphRunner graphs_;

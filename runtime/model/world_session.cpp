@@ -157,6 +157,7 @@ Tensor WorldSession::next_chunk(std::span<const FrameActions> actions) {
   if (static_cast<int64_t>(actions.size()) != d.chunk)
     throw Error("world source: asked for " + std::to_string(actions.size()) + " frames, chunks are " +
                 std::to_string(d.chunk));
+  world_.dit().clear_nonfinite_block();
   Tensor z = sampler_->next_chunk(action_tensor(actions.data(), actions.size()));
   ++chunks_made_;
   // One pass over the chunk's latents (they are small): a NaN or Inf here
@@ -164,10 +165,13 @@ Tensor WorldSession::next_chunk(std::span<const FrameActions> actions) {
   const Tensor host = z.backend() == Backend::CPU ? z : ops::to_backend(z, Backend::CPU);
   bool finite = true;
   for (int64_t i = 0; i < host.numel(); ++i) finite &= std::isfinite(host.f32()[i]);
-  if (!finite)
+  const int64_t block = world_.dit().nonfinite_block();
+  if (!finite || block >= 0)
     throw Error(world_.description().dir + ": the model produced NaN or Inf latents at chunk " +
                 std::to_string(chunks_made_ - 1) + " (frames " + std::to_string((chunks_made_ - 1) * d.chunk) + ".." +
-                std::to_string(chunks_made_ * d.chunk - 1) + "); the world stops");
+                std::to_string(chunks_made_ * d.chunk - 1) + ")" +
+                (block >= 0 ? ", first in the output of block " + std::to_string(block) : std::string()) +
+                "; the world stops");
   if (d.latent_scale != 1.0f) {
     z = host;  // the latents are small; the decoder uploads them
     for (int64_t i = 0; i < z.numel(); ++i) z.f32()[i] /= d.latent_scale;
