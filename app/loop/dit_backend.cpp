@@ -25,7 +25,7 @@ Backend parse_backend_flag(const std::string& value) {
 void check_dit_memory(const DitConfig& config, const DitOptions& options, const cache::KvStoreConfig& kv,
                       const DitCallShape& largest_call, const std::string& cache_hint) {
   const MemoryPlan plan = plan_dit_memory(config, options.precision, kv, largest_call);
-  if (options.backend == Backend::CUDA) check_device_memory(plan, cache_hint);  // prints the plan
+  if (options.backend == Backend::CUDA) print_device_memory_plan(plan);
   check_memory_limits(plan, options.backend, options.max_memory_bytes, cache_hint);
 }
 

@@ -27,7 +27,6 @@ WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) 
   } else {
     world_ = World::open(options.dir, options.dit, options.allow_external_paths);
   }
-  world_->set_max_memory_bytes(options.dit.max_memory_bytes);  // a published model's sessions too
   if (options.adaptive_threads && options.dit.backend == Backend::CPU) governor_ = std::make_unique<CpuThreadGovernor>();
   const WorldDescription& d = world_->description();
   reset(1, d.presets.empty() ? std::string() : d.presets.front());

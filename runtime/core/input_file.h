@@ -15,6 +15,7 @@ namespace wl {
 struct InputLimits {
   static constexpr uint64_t kJsonBytes = 4ull << 20;        // world.json, model.json, configs, cases' JSON
   static constexpr uint64_t kTokenizerBytes = 256ull << 20;  // SentencePiece models (umT5's is 4.5 MB)
+  static constexpr uint64_t kCaseBytes = 4ull << 30;         // test-case files read whole (text-encode --case)
 };
 
 // `path` exists and is a regular file once symlinks are followed; returns its

@@ -213,4 +213,11 @@ Tensor Tensor::to(DType dtype) const {
   return t;
 }
 
+bool Tensor::all_finite() const {
+  const float* p = f32();
+  bool finite = true;
+  for (int64_t i = 0, n = numel(); i < n; ++i) finite &= std::isfinite(p[i]);
+  return finite;
+}
+
 }  // namespace wl

@@ -68,6 +68,8 @@ class Tensor {
   Tensor to(DType dtype) const;
   // All elements as float (CPU, any dtype).
   std::vector<float> to_floats() const;
+  // No element is NaN or Inf (CPU, F32): one pass, no early exit.
+  bool all_finite() const;
 
  private:
   Shape shape_;

@@ -1,8 +1,5 @@
 #include "runtime/model/case_file.h"
 
-#include <cstring>
-#include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
@@ -11,14 +8,7 @@
 namespace wl {
 
 SafetensorsFile open_float_tensors(const std::string& path, std::vector<std::string>* skipped) {
-  const uint64_t size = require_regular_file(path, "the case file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-  // A regular file's size bounds the read (a file that grows meanwhile is cut there).
-  std::string bytes(size, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(size));
-  bytes.resize(static_cast<size_t>(in.gcount()));
-  return float_tensors_from_bytes(path, bytes, skipped);
+  return float_tensors_from_bytes(path, read_small_file(path, "the case file", InputLimits::kCaseBytes), skipped);
 }
 
 SafetensorsFile float_tensors_from_bytes(const std::string& path, const std::string& bytes,

@@ -319,18 +319,6 @@ void CausalDit::head(const Grid& g, DitActivations& a) const {
   ops::unpatchify(a.out_tokens, g.frames, g.rows, g.cols, c.patch_h, c.patch_w, c.out_dim, a.out);  // [f, C_out, H, W]
 }
 
-namespace {
-
-// True when no element of the F32 CPU tensor `x` is NaN or Inf.
-bool all_finite(const Tensor& x) {
-  const float* p = x.f32();
-  bool finite = true;
-  for (int64_t i = 0; i < x.numel(); ++i) finite &= std::isfinite(p[i]);
-  return finite;
-}
-
-}  // namespace
-
 Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t start_frame, cache::KvAccess& cache,
                           bool cache_update, const Tensor& actions, const PixelFrameActions* pixel_actions) {
   const DitConfig& c = config_;
@@ -381,7 +369,7 @@ Tensor CausalDit::forward(const Tensor& x, const std::vector<float>& t, int64_t 
         signature.push_back(value);
     graphs_.run(static_cast<int>(b + 1), signature, [&] {
       block_rest(b, g, kv, a, pixel_actions);
-      if (nonfinite_block_ < 0 && a.x.backend() == Backend::CPU && !all_finite(a.x)) nonfinite_block_ = b;
+      if (nonfinite_block_ < 0 && a.x.backend() == Backend::CPU && !a.x.all_finite()) nonfinite_block_ = b;
       if (b + 1 < c.num_layers) block_qkv(b + 1, g, a);
       else head(g, a);
     });

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <limits>
 
 #include "runtime/core/error.h"
 #ifdef WORLDLOOP_HAS_CUDA
@@ -129,13 +128,24 @@ void add_text_encoder(MemoryPlan& plan, const Umt5Config& c, ops::MatmulPrecisio
   }
 }
 
+bool is_cuda_only_row(const MemoryPlanRow& row) {
+  return row.what.rfind("matmul scratch", 0) == 0 || row.what.rfind("CUDA libraries", 0) == 0;
+}
+
+namespace {
+
+std::string advice_for(const MemoryPlan& plan, const std::string& cache_hint) {
+  return "lower " + cache_hint + (plan.precision == ops::MatmulPrecision::F32 ? " or use bf16" : "");
+}
+
+}  // namespace
+
 void check_plan_fits(const MemoryPlan& plan, int64_t free_bytes, const std::string& device,
                      const std::string& cache_hint) {
   const int64_t need = plan.total_bytes();
   if (need <= free_bytes) return;
-  std::string advice = "lower " + cache_hint;
-  if (plan.precision == ops::MatmulPrecision::F32) advice += " or use bf16";
-  throw Error("the model needs " + mib(need) + " MiB, " + mib(free_bytes) + " MiB free on " + device + ": " + advice);
+  throw Error("the model needs " + mib(need) + " MiB, " + mib(free_bytes) + " MiB free on " + device + ": " +
+              advice_for(plan, cache_hint));
 }
 
 int64_t parse_memory_size(const std::string& text, const std::string& flag) {
@@ -152,8 +162,8 @@ int64_t parse_memory_size(const std::string& text, const std::string& flag) {
   if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
   if (unit.size() == 2 && (unit[1] == 'i' || unit[1] == 'I')) unit.pop_back();  // "GiB": the same binary units
   double scale = 1;
-  if (unit.empty()) scale = 1;
-  else if (unit == "K" || unit == "k") scale = 1024.0;
+  if (unit.empty()) {
+  } else if (unit == "K" || unit == "k") scale = 1024.0;
   else if (unit == "M" || unit == "m") scale = 1024.0 * 1024;
   else if (unit == "G" || unit == "g") scale = 1024.0 * 1024 * 1024;
   else if (unit == "T" || unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
@@ -179,15 +189,13 @@ void check_memory_limits(const MemoryPlan& plan, Backend backend, int64_t max_me
   const bool cpu = backend == Backend::CPU;
   int64_t total = 0, to_allocate = 0;
   for (const MemoryPlanRow& r : plan.rows) {
-    const bool cuda_only = r.what.rfind("matmul scratch", 0) == 0 || r.what.rfind("CUDA libraries", 0) == 0;
-    if (cpu && cuda_only) continue;
+    if (cpu && is_cuda_only_row(r)) continue;
     total += r.bytes;
     bool resident = false;
     for (const std::string& prefix : already_resident) resident = resident || r.what.rfind(prefix, 0) == 0;
     if (!resident) to_allocate += r.bytes;
   }
-  std::string advice = "lower " + cache_hint;
-  if (plan.precision == ops::MatmulPrecision::F32) advice += " or use bf16";
+  const std::string advice = advice_for(plan, cache_hint);
   if (max_memory > 0 && total > max_memory)
     throw Error("the model needs " + mib(total) + " MiB, more than --max-memory " + mib(max_memory) + " MiB: " +
                 advice + " (or raise --max-memory)");
@@ -205,24 +213,26 @@ void check_memory_limits(const MemoryPlan& plan, Backend backend, int64_t max_me
 #endif
   }
   if (free_bytes >= 0 && to_allocate > free_bytes)
-    throw Error("the model needs " + mib(to_allocate) + " MiB more, " + mib(free_bytes) + " MiB free on " + where +
-                ": " + advice);
+    throw Error("the model needs " + mib(to_allocate) + " MiB" + (already_resident.empty() ? "" : " more") + ", " +
+                mib(free_bytes) + " MiB free on " + where + ": " + advice);
 }
 
-void check_device_memory(const MemoryPlan& plan, const std::string& cache_hint) {
+void print_device_memory_plan(const MemoryPlan& plan) {
 #ifdef WORLDLOOP_HAS_CUDA
   size_t free_bytes = 0, total_bytes = 0;
   cuda::memory_info(free_bytes, total_bytes);
-  const std::string device = cuda::query_devices().first_name;
   std::fprintf(stderr, "%s  (%s MiB free of %s MiB on %s)\n", plan.table().c_str(),
                mib(static_cast<int64_t>(free_bytes)).c_str(), mib(static_cast<int64_t>(total_bytes)).c_str(),
-               device.c_str());
-  check_plan_fits(plan, static_cast<int64_t>(free_bytes), device, cache_hint);
+               cuda::query_devices().first_name.c_str());
 #else
   (void)plan;
-  (void)cache_hint;
   throw Error("device memory plan: CUDA backend not built");
 #endif
+}
+
+void check_device_memory(const MemoryPlan& plan, const std::string& cache_hint) {
+  print_device_memory_plan(plan);
+  check_memory_limits(plan, Backend::CUDA, 0, cache_hint);
 }
 
 }  // namespace wl

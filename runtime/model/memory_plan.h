@@ -65,6 +65,9 @@ int64_t parse_memory_size(const std::string& text, const std::string& flag = "--
 // or -1 when it cannot be read.
 int64_t host_available_bytes();
 
+// The rows only a CUDA run allocates (cuBLASLt workspace, CUDA libraries).
+bool is_cuda_only_row(const MemoryPlanRow& row);
+
 // Checks `plan` before the allocations it counts are made, on `backend`:
 //   - with `max_memory` > 0 (--max-memory), the whole plan must fit it;
 //   - the rows not yet allocated must fit what is free: the host's
@@ -77,8 +80,9 @@ int64_t host_available_bytes();
 void check_memory_limits(const MemoryPlan& plan, Backend backend, int64_t max_memory, const std::string& cache_hint,
                          const std::vector<std::string>& already_resident = {});
 
-// CUDA: prints the plan and the device's free memory to stderr and checks
-// the plan fits (check_plan_fits with the current device's free bytes).
+// CUDA: prints the plan and the device's free memory to stderr.
+void print_device_memory_plan(const MemoryPlan& plan);
+// CUDA: prints the plan and checks it fits the device's free memory.
 void check_device_memory(const MemoryPlan& plan, const std::string& cache_hint);
 
 }  // namespace wl

@@ -96,19 +96,21 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
                                     dit_cache_config(dc, lh, lw, f.budget_frames, f.sink_frames, options.dit.backend),
                                     DitCallShape{largest_call_frames, lh, lw});
   add_text_encoder(plan, umt5_config(text_weights), options.dit.precision, options.text_backend == Backend::CUDA);
-  if (options.dit.backend == Backend::CUDA) {
-    check_device_memory(plan, "cache.budget_frames in model.json (or --budget-frames), --text-device cpu");
+  const bool on_cuda = options.dit.backend == Backend::CUDA;
+  if (on_cuda) {
+    print_device_memory_plan(plan);
   } else {
     int64_t dit_bytes = 0;  // the plan's rows but the CUDA libraries' allowances
     for (const MemoryPlanRow& r : plan.rows)
-      if (r.what.rfind("CUDA", 0) != 0 && r.what.rfind("matmul scratch", 0) != 0) dit_bytes += r.bytes;
+      if (!is_cuda_only_row(r)) dit_bytes += r.bytes;
     const Umt5Bytes tb = umt5_memory_bytes(umt5_config(text_weights), options.dit.precision);
     notes.push_back("host memory: about " + std::to_string((dit_bytes >> 20) + 1) + " MiB for the DiT (" + dc.describe() +
                     "), its cache and activations, " + std::to_string((tb.total() >> 20) + 1) + " MiB for umT5");
   }
-  // --max-memory, and on the CPU what the machine has available, before any weight is read.
+  // --max-memory, and what the device or the machine has free, before any weight is read.
   check_memory_limits(plan, options.dit.backend, options.dit.max_memory_bytes,
-                      "cache.budget_frames in model.json (or --budget-frames)");
+                      on_cuda ? "cache.budget_frames in model.json (or --budget-frames), --text-device cpu"
+                              : "cache.budget_frames in model.json (or --budget-frames)");
 
   parts.dit = std::make_unique<CausalDit>(dit_weights, options.dit);
   parts.prompt_encoder = std::make_unique<Umt5PromptEncoder>(text_weights, tokenizer, options.dit.precision,
@@ -169,7 +171,9 @@ std::unique_ptr<World> open_published_model(const std::string& dir, const Publis
     throw Error(where + ": a cache of " + std::to_string(d.budget_frames) + " frames cannot hold " +
                 std::to_string(d.sink_frames) + " sink frames and a chunk of " + std::to_string(d.chunk));
   if (log) *log = notes;
-  return World::assemble(std::move(d), std::move(parts), where);
+  std::unique_ptr<World> world = World::assemble(std::move(d), std::move(parts), where);
+  world->set_max_memory_bytes(options.dit.max_memory_bytes);
+  return world;
 }
 
 }  // namespace wl

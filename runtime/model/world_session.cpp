@@ -163,10 +163,8 @@ Tensor WorldSession::next_chunk(std::span<const FrameActions> actions) {
   // One pass over the chunk's latents (they are small): a NaN or Inf here
   // would otherwise play as black frames with no error.
   const Tensor host = z.backend() == Backend::CPU ? z : ops::to_backend(z, Backend::CPU);
-  bool finite = true;
-  for (int64_t i = 0; i < host.numel(); ++i) finite &= std::isfinite(host.f32()[i]);
   const int64_t block = world_.dit().nonfinite_block();
-  if (!finite || block >= 0)
+  if (!host.all_finite() || block >= 0)
     throw Error(world_.description().dir + ": the model produced NaN or Inf latents at chunk " +
                 std::to_string(chunks_made_ - 1) + " (frames " + std::to_string((chunks_made_ - 1) * d.chunk) + ".." +
                 std::to_string(chunks_made_ * d.chunk - 1) + ")" +

@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +19,9 @@
 
 namespace {
 
-std::string make_package() {
+std::string g_package;  // the temporary package folder, removed at exit
+
+void make_package() {
   namespace fs = std::filesystem;
   std::string dir = (fs::temp_directory_path() / "wl_fuzz_world.XXXXXX").string();
   if (!::mkdtemp(dir.data())) std::abort();
@@ -33,24 +34,16 @@ std::string make_package() {
   fs::create_symlink("/etc/hostname", fs::path(dir) / "outside", ec);
   fs::create_symlink("dit.safetensors", fs::path(dir) / "inside", ec);
   ::mkfifo((fs::path(dir) / "fifo").c_str(), 0600);
-  return dir;
-}
-
-const std::string& package() {
-  static const std::string dir = [] {
-    std::string d = make_package();
-    static std::string removed = d;
-    std::atexit([] { std::filesystem::remove_all(removed); });
-    return d;
-  }();
-  return dir;
+  g_package = dir;
+  std::atexit([] { std::filesystem::remove_all(g_package); });
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  const std::string& dir = package();
+  if (g_package.empty()) make_package();
+  const std::string& dir = g_package;
   // Odd sizes also try --allow-external-paths, which still requires regular files.
   const bool allow_external = size % 2 == 1;
   try {
