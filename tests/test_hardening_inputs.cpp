@@ -30,6 +30,7 @@
 #include "runtime/cuda/cuda_unavailable.h"
 #include "tests/support/golden.h"
 #include "tests/support/random_world.h"
+#include "tests/support/tiny_published_model.h"
 
 namespace wl {
 namespace {
@@ -178,6 +179,32 @@ TEST(HardeningInputs, PackageFilesStayInsideThePackage) {
   fs::create_directories(dir);
   fs::copy_file(package() + "/world.json", dir + "/world.json");
   expect_refused(worldloop(play(dir)), {dir, "No such file or directory"}, "bare world.json");
+}
+
+// The same rule for a published model directory's model.json: the tokenizer
+// it names may not be ../, an absolute path or a symlink out of the folder.
+TEST(HardeningInputs, ModelJsonFilesStayInsideTheModelDirectory) {
+  const std::string dir = test::temp_dir() + "/published";
+  testref::write_tiny_published_files(dir, "self_forcing_dmd.safetensors");
+  const std::string outside = test::temp_dir() + "/spiece.model";
+  fs::copy_file(dir + "/google/umt5-xxl/spiece.model", outside, fs::copy_options::overwrite_existing);
+  fs::create_symlink(outside, dir + "/linked.model");
+  const auto manifest = [&](const std::string& tokenizer) {
+    std::ofstream(dir + "/model.json", std::ios::trunc)
+        << R"({"family": "self_forcing", "files": {"dit": "self_forcing_dmd.safetensors",
+               "text_encoder": "models_t5_umt5-xxl-enc-bf16.safetensors", "tokenizer": ")"
+        << tokenizer << R"("}, "video": {"width": 64, "height": 48}})";
+  };
+  manifest("google/umt5-xxl/spiece.model");
+  EXPECT_EQ(worldloop(play(dir)).rc, 0) << "inside";
+  manifest("../spiece.model");
+  expect_refused(worldloop(play(dir)), {dir + "/model.json", "files.tokenizer '../spiece.model' leaves"}, "..");
+  manifest(outside);
+  expect_refused(worldloop(play(dir)), {"files.tokenizer", "is an absolute path"}, "absolute");
+  EXPECT_EQ(worldloop(play(dir, "--allow-external-paths")).rc, 0) << "--allow-external-paths";
+  manifest("linked.model");
+  expect_refused(worldloop(play(dir)), {"files.tokenizer 'linked.model' resolves to", "outside the package"},
+                 "symlink out");
 }
 
 TEST(HardeningInputs, GarbageTokenizerSaysWhatItIsNot) {

@@ -193,5 +193,37 @@ TEST(ModelManifest, ModelJsonIsCheckedBeforeReading) {
   }
 }
 
+// A published model's files stay in its directory, as a world package's do:
+// model.json used to open absolute paths, ".." and symlinks out of it.
+TEST(ModelManifest, FilesStayInsideTheModelDirectory) {
+  TempDir d("inside");
+  TempDir elsewhere("elsewhere");
+  elsewhere.touch("spiece.model");
+  const std::string path = (d.path / "model.json").string();
+  const std::string outside = (elsewhere.path / "spiece.model").string();
+  struct Case {
+    std::string json, says;
+  };
+  fs::create_symlink(outside, d.path / "linked.model");
+  for (const Case& c : std::vector<Case>{
+           {R"({"files": {"dit": "../../etc/passwd"}})", "files.dit '../../etc/passwd' leaves the package folder"},
+           {R"({"files": {"dit": "d.pt", "tokenizer": ")" + outside + R"("}})", "files.tokenizer '" + outside +
+                                                                                     "' is an absolute path"},
+           {R"({"files": {"dit": "d.pt", "tokenizer": "linked.model"}})",
+            "files.tokenizer 'linked.model' resolves to " + outside + ", outside the package"},
+           {R"({"files": {"dit": "d.pt"}, "lora": [{"file": "../l.pt"}]})", "lora.0.file '../l.pt' leaves"},
+       }) {
+    std::ofstream(path) << c.json;
+    const std::string e = error_of([&] { ModelManifest::read(d.path.string()); });
+    EXPECT_NE(e.find(path + ": "), std::string::npos) << c.json << " -> " << e;
+    EXPECT_NE(e.find(c.says), std::string::npos) << c.json << " -> " << e;
+    // --allow-external-paths is the one way around it.
+    EXPECT_EQ(error_of([&] { ModelManifest::read(d.path.string(), true); }), "") << c.json;
+  }
+  std::ofstream(path) << R"({"files": {"dit": "sub/d.pt", "tokenizer": "google/umt5-xxl/spiece.model"}})";
+  EXPECT_EQ(ModelManifest::read(d.path.string()).path("tokenizer"),
+            (d.path / "google/umt5-xxl/spiece.model").string());
+}
+
 }  // namespace
 }  // namespace wl

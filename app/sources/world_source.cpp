@@ -21,6 +21,7 @@ WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) 
   if (is_published_model_dir(options.dir)) {
     PublishedModelOptions p = options.published;
     p.dit = options.dit;
+    p.allow_external_paths = options.allow_external_paths;
     std::vector<std::string> notes;
     world_ = open_published_model(options.dir, p, &notes);
     for (const std::string& n : notes) std::fprintf(stderr, "worldloop: %s: %s\n", options.dir.c_str(), n.c_str());

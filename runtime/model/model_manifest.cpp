@@ -116,13 +116,15 @@ ModelManifest ModelManifest::detect(const std::string& dir) {
   return m;
 }
 
-ModelManifest ModelManifest::read(const std::string& dir) {
+ModelManifest ModelManifest::read(const std::string& dir, bool allow_external_paths) {
   const std::string path = (fs::path(dir) / "model.json").string();
   // A regular file of bounded size (a FIFO would block, /dev/zero read forever).
-  return parse(read_small_file(path, "the model manifest", InputLimits::kJsonBytes), dir, path);
+  return parse(read_small_file(path, "the model manifest", InputLimits::kJsonBytes), dir, path,
+               allow_external_paths);
 }
 
-ModelManifest ModelManifest::parse(const std::string& text, const std::string& dir, const std::string& path) {
+ModelManifest ModelManifest::parse(const std::string& text, const std::string& dir, const std::string& path,
+                                   bool allow_external_paths) {
   const nlohmann::json j = parse_json_strict(text, path);  // duplicate keys refused
   if (!j.is_object()) throw Error(path + ": the model manifest must be a JSON object");
   // Every number typed and in range before it is converted (JsonFields).
@@ -174,12 +176,17 @@ ModelManifest ModelManifest::parse(const std::string& text, const std::string& d
   if (m.width <= 0 || m.height <= 0 || m.width % 16 || m.height % 16)
     throw Error(path + ": video " + std::to_string(m.width) + "x" + std::to_string(m.height) +
                 " must be positive multiples of 16 (8x the latents, 2x2 patches)");
+  // Every file it names lies inside the model directory (symlinks followed).
+  for (const auto& [role, file] : m.files)
+    resolve_package_file(dir, file, path, "files." + role, allow_external_paths);
+  for (size_t i = 0; i < m.loras.size(); ++i)
+    resolve_package_file(dir, m.loras[i].file, path, "lora." + std::to_string(i) + ".file", allow_external_paths);
   return m;
 }
 
-ModelManifest ModelManifest::open(const std::string& dir) {
+ModelManifest ModelManifest::open(const std::string& dir, bool allow_external_paths) {
   std::error_code ec;
-  return fs::exists(fs::path(dir) / "model.json", ec) ? read(dir) : detect(dir);
+  return fs::exists(fs::path(dir) / "model.json", ec) ? read(dir, allow_external_paths) : detect(dir);
 }
 
 void ModelManifest::write(const std::string& path) const {

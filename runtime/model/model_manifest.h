@@ -28,7 +28,7 @@
 namespace wl {
 
 struct LoraFile {
-  std::string file;             // relative to the model directory, or absolute
+  std::string file;             // relative to the model directory (absolute: --lora, or --allow-external-paths)
   float scale = 1.0f;
   std::optional<float> alpha;   // absent: the rank (scale alpha / r = 1)
 };
@@ -55,16 +55,20 @@ struct ModelManifest {
   std::string decoder, decoder_stream;
   std::vector<std::string> notes;  // what detection guessed, for the first-run log
 
-  // <dir>/model.json; throws wl::Error naming the file and the problem.
-  static ModelManifest read(const std::string& dir);
+  // <dir>/model.json; throws wl::Error naming the file and the problem. The
+  // files and LoRAs it names must resolve inside `dir`, symlinks followed
+  // (no absolute paths, no ".."), unless `allow_external_paths`
+  // (--allow-external-paths), as for a world package (input_file.h).
+  static ModelManifest read(const std::string& dir, bool allow_external_paths = false);
   // The same checks on model.json's text; `path` is the file errors name.
   // (The fuzz target tests/fuzz/fuzz_model_manifest.cpp calls it.)
-  static ModelManifest parse(const std::string& text, const std::string& dir, const std::string& path);
+  static ModelManifest parse(const std::string& text, const std::string& dir, const std::string& path,
+                             bool allow_external_paths = false);
   // From the file names in `dir` (the downloads' names: see the README's
   // "Playing a published model"); throws wl::Error saying what is missing.
   static ModelManifest detect(const std::string& dir);
   // read() when model.json exists, else detect().
-  static ModelManifest open(const std::string& dir);
+  static ModelManifest open(const std::string& dir, bool allow_external_paths = false);
   void write(const std::string& path) const;
 
   // The family's row with this manifest's overrides applied.

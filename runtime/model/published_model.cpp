@@ -56,7 +56,7 @@ bool is_published_model_dir(const std::string& dir) {
 
 std::unique_ptr<World> open_published_model(const std::string& dir, const PublishedModelOptions& options,
                                             std::vector<std::string>* log) {
-  ModelManifest m = ModelManifest::open(dir);
+  ModelManifest m = ModelManifest::open(dir, options.allow_external_paths);
   if (!options.weights_key.empty()) m.weights_key = options.weights_key;
   m.loras.insert(m.loras.end(), options.loras.begin(), options.loras.end());
   const ModelFamily f = m.sampling();

@@ -27,6 +27,8 @@ struct PublishedModelOptions {
   // Where umT5's prompt embeddings are kept on disk (empty: memory only;
   // absent: PromptEmbeddingCache::default_dir()).
   std::optional<std::string> text_cache_dir;
+  // model.json may name files outside the model directory (--allow-external-paths).
+  bool allow_external_paths = false;
 };
 
 // True when `dir` is a published model directory rather than a world package
