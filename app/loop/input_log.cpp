@@ -8,6 +8,7 @@
 #include "app/record/frame_writer.h"
 #include "runtime/core/error.h"
 #include "runtime/core/input_file.h"
+#include "runtime/core/output_file.h"
 
 namespace wl::app {
 
@@ -89,14 +90,7 @@ void InputLog::write(const std::string& dir) const {
     cmds.push_back(e);
   }
   j["commands"] = cmds;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(1) << "\n";
-    if (!out.flush()) throw Error(tmp + ": cannot write the input log");
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(path + ": cannot write the input log: " + ec.message());
+  write_file_replacing(path, j.dump(1) + "\n");  // a fresh temporary file renamed into place
 }
 
 std::unique_ptr<InputLog> InputLog::read(const std::string& dir) {

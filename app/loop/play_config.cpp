@@ -1,6 +1,8 @@
 #include "app/loop/play_config.h"
 
+#include "runtime/core/error.h"
 #include "runtime/core/input_file.h"
+#include "runtime/core/output_file.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -52,8 +54,11 @@ PlayConfig PlayConfig::load_or_create(const std::string& path) {
   if (!fs::exists(path)) {
     std::error_code ec;
     if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
-    std::ofstream out(path);
-    if (out) out << c.to_json();  // best effort: an unwritable home still plays
+    try {
+      write_file_replacing(path, c.to_json());  // never through a dangling symlink, never half written
+    } catch (const Error&) {
+      // best effort: an unwritable home still plays
+    }
     return c;
   }
   // A regular file of bounded size (a FIFO used to block, /dev/zero to read

@@ -22,6 +22,7 @@
 #include <tuple>
 
 #include "runtime/core/error.h"
+#include "runtime/core/output_file.h"
 
 namespace wl {
 
@@ -440,62 +441,6 @@ Tensor SafetensorsFile::get_f32(const std::string& name) const {
 
 namespace {
 
-class TmpFile {
- public:
-  // The output is written to a fresh temporary file beside it (mkostemp: never
-  // an existing file or a symlink planted there) and renamed over it when
-  // complete. An existing output that is not a regular file (a symlink, a
-  // device such as /dev/null, a FIFO, a directory) is refused, not replaced.
-  explicit TmpFile(const std::string& final_path) : final_(final_path) {
-    struct stat st {};
-    if (::lstat(final_.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-      fail(final_, std::string("exists and is ") +
-                       (S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a directory"
-                        : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or special file") +
-                       "; not replacing it (remove it or write elsewhere)");
-    std::string name = final_ + ".tmp.XXXXXX";
-    fd_ = ::mkostemp(name.data(), O_CLOEXEC);
-    if (fd_ < 0) fail(final_, "cannot create a temporary file beside it: " + os_reason());
-    tmp_ = name;
-    ::fchmod(fd_, 0644);
-  }
-  ~TmpFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  TmpFile(const TmpFile&) = delete;
-  TmpFile& operator=(const TmpFile&) = delete;
-
-  void write(const void* data, size_t n) {
-    auto p = static_cast<const uint8_t*>(data);
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t{1} << 30));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail(final_, "cannot write " + tmp_ + ": " + os_reason());
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-
-  // fsync before rename so a crash never leaves a complete-looking but empty file.
-  void commit() {
-    if (::fsync(fd_) != 0) fail(final_, "cannot sync " + tmp_ + ": " + os_reason());
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail(final_, "cannot close " + tmp_ + ": " + os_reason());
-    if (::rename(tmp_.c_str(), final_.c_str()) != 0)
-      fail(final_, "cannot rename " + tmp_ + " into place: " + os_reason());
-    committed_ = true;
-  }
-
- private:
-  std::string final_, tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 void require_utf8(const std::string& path, const std::string& what, const std::string& s) {
   if (find_invalid_utf8(s) != std::string_view::npos)
     fail(path, what + " '" + printable(s, true) + "' is not valid UTF-8");
@@ -544,7 +489,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
 
   uint8_t length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
-  TmpFile out(path);
+  ReplacingFile out(path);  // never a symlink or device replaced, never half written
   out.write(length, 8);
   out.write(text.data(), text.size());
   for (const auto* entry : order) out.write(entry->second.raw(), entry->second.nbytes());

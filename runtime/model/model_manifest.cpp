@@ -9,6 +9,7 @@
 #include "runtime/core/error.h"
 #include "runtime/core/input_file.h"
 #include "runtime/core/json_fields.h"
+#include "runtime/core/output_file.h"
 #include "runtime/model/world_description.h"
 
 namespace wl {
@@ -209,10 +210,7 @@ void ModelManifest::write(const std::string& path) const {
   j["sampler"] = {{"steps", f.steps}, {"shift", f.shift}, {"chunk", f.chunk},
                   {"mode", f.mode == SamplerMode::Rolling ? "rolling" : "chunk"}};
   j["cache"] = {{"budget_frames", f.budget_frames}, {"sink_frames", f.sink_frames}, {"policy", f.policy}};
-  std::ofstream out(path);
-  if (!out) throw Error(path + ": cannot write");
-  out << j.dump(2) << "\n";
-  if (!out) throw Error(path + ": write failed");
+  write_file_replacing(path, j.dump(2) + "\n");
 }
 
 ModelFamily ModelManifest::sampling() const {

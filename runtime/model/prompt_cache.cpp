@@ -1,15 +1,15 @@
 #include "runtime/model/prompt_cache.h"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <unistd.h>
 
+#include "runtime/core/error.h"
 #include "runtime/core/ops.h"
+#include "runtime/core/output_file.h"
 
 namespace wl {
 namespace {
@@ -109,7 +109,7 @@ void PromptEmbeddingCache::store(uint64_t key, const Entry& e) {
   const int64_t L = static_cast<int64_t>(e.ids.size()), dim = e.context.dim(1);
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  const std::string path = file_of(key), tmp = path + ".tmp" + std::to_string(::getpid());
+  const std::string path = file_of(key);
   Header h;
   std::memcpy(h.magic, kMagic, sizeof kMagic);
   h.key = key;
@@ -118,22 +118,17 @@ void PromptEmbeddingCache::store(uint64_t key, const Entry& e) {
   h.seq_len = e.seq_len;
   const size_t floats = static_cast<size_t>(e.seq_len * dim);
   h.payload_hash = payload_hash(e.ids, e.context.f32(), floats);
-  bool ok = false;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (out) {
-      out.write(reinterpret_cast<const char*>(&h), sizeof h);
-      out.write(reinterpret_cast<const char*>(e.ids.data()), static_cast<std::streamsize>(e.ids.size() * sizeof(int32_t)));
-      out.write(reinterpret_cast<const char*>(e.context.f32()), static_cast<std::streamsize>(floats * sizeof(float)));
-      ok = static_cast<bool>(out.flush());
-    }
-  }
-  if (ok) ok = std::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    std::remove(tmp.c_str());
+  try {
+    // A fresh temporary file renamed into place: another process reading the
+    // cache never sees half an entry, and a planted symlink is not followed.
+    ReplacingFile out(path);
+    out.write(&h, sizeof h);
+    out.write(e.ids.data(), e.ids.size() * sizeof(int32_t));
+    out.write(e.context.f32(), floats * sizeof(float));
+    out.commit();
+  } catch (const Error& err) {
     ++stats_.write_failures;
-    std::fprintf(stderr, "worldloop: cannot write the prompt cache file %s: %s (continuing without it)\n",
-                 path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "worldloop: cannot write the prompt cache: %s (continuing without it)\n", err.what());
   }
 }
 
