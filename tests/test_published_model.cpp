@@ -403,5 +403,39 @@ TEST(PublishedModel, StatesCarryThePixelDecodersStream) {
   }
 }
 
+// --decode-overlap on: the decoder thread decodes a chunk while the DiT
+// denoises the next, and the frames are the same bytes as decoding in turn,
+// in every decoder and semantics, across a state saved mid-chunk with a
+// decode in flight and loaded again. --threads 1 keeps the DiT's team the
+// same in both runs (team sizes change the last bits of some f32 sums).
+TEST(PublishedModel, DecodingBesideTheDitGivesTheSameFrames) {
+  const fs::path dir = write_tiny_model_with_decoders("pm_decode_overlap", "");
+  ::setenv("XDG_CACHE_HOME", (dir / "cache").c_str(), 1);
+  const std::string common = " --headless --threads 1 --config " + (dir / "config.json").string();
+  const int n = 26, k = 9;
+  for (const std::string& flags : {std::string("--decoder vae"), std::string("--decoder vae --vae-stream demo"),
+                                   std::string("--decoder taehv"), std::string("--decoder taehv --taehv-stream demo")}) {
+    const fs::path off = dir / "off.y4m", on = dir / "on.y4m", rest = dir / "rest.y4m", state = dir / "s.state";
+    for (const fs::path& p : {off, on, rest, state}) fs::remove(p);
+    const std::string play = "play --model " + dir.string() + " " + flags + common;
+    std::string log;
+    ASSERT_EQ(test::run_worldloop(play + " --seed 3 --decode-overlap off --frames " + std::to_string(n) + " --record " +
+                                      off.string(), &log), 0) << flags << "\n" << log;
+    ASSERT_EQ(test::run_worldloop(play + " --seed 3 --decode-overlap on --frames " + std::to_string(n) + " --record " +
+                                      on.string() + " --save-state-at " + std::to_string(k) + " " + state.string(),
+                                  &log), 0) << flags << "\n" << log;
+    EXPECT_NE(log.find("decoding beside the DiT"), std::string::npos) << log;
+    ASSERT_EQ(test::run_worldloop(play + " --decode-overlap on --load " + state.string() + " --frames " +
+                                      std::to_string(n - k) + " --record " + rest.string(), &log), 0)
+        << flags << "\n" << log;
+    const std::vector<std::string> a = y4m_frames(off), b = y4m_frames(on), c = y4m_frames(rest);
+    ASSERT_GE(a.size(), static_cast<size_t>(n)) << flags;
+    ASSERT_EQ(b.size(), a.size()) << flags;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i] == b[i]) << flags << ": frame " << i + 1 << " differs";
+    ASSERT_GE(c.size(), static_cast<size_t>(n - k)) << flags;
+    for (int i = 0; i < n - k; ++i) EXPECT_TRUE(c[i] == a[k + i]) << flags << ": loaded frame " << k + 1 + i << " differs";
+  }
+}
+
 }  // namespace
 }  // namespace wl

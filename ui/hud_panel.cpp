@@ -26,6 +26,9 @@ void Overlay::draw_hud(const OverlayState& s) {
   const double per_frame = 1.0 / std::max(1, s.chunk_frames);
   ImGui::Text("per frame: denoise %.2f  cache %.2f  decode %.2f ms", s.stages.denoise * per_frame,
               s.stages.cache_update * per_frame, s.stages.decode * per_frame);
+  if (s.stages.decode_hidden > 0)
+    ImGui::Text("  decode hidden beside denoising: %.2f ms (%.0f%%)", s.stages.decode_hidden * per_frame,
+                100.0 * s.stages.decode_hidden / std::max(1e-9, s.stages.decode));
   ImGui::Text("input->display  %.1f ms (p50 %.1f, p99 %.1f)", s.latency_ms.last(), s.latency_ms.percentile(50),
               s.latency_ms.percentile(99));
   ImGui::Text("present p99 %.1f ms   dropped %lld", s.present_ms.percentile(99),

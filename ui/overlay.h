@@ -18,6 +18,7 @@ namespace wl::ui {
 
 struct StageTimesMs {
   double denoise = 0, cache_update = 0, decode = 0;
+  double decode_hidden = 0;  // of decode, the part that ran beside denoising
 };
 
 // Everything the overlay shows, refreshed by the app every displayed frame.

@@ -40,6 +40,9 @@ const char* play_usage() {
          "                        model.json's, else TAEHV when the directory has it, else the VAE)\n"
          "  --vae-stream S        pipeline|demo: the VAE's streaming semantics (default pipeline)\n"
          "  --taehv-stream S      carried|demo: TAEHV's (default carried)\n"
+         "  --decode-overlap M    auto|on|off: the pixel decoder on a thread of its own, decoding a\n"
+         "                        chunk while the DiT denoises the next (auto: on when the DiT runs\n"
+         "                        on CUDA); the frames are the same, one chunk later\n"
          "  --prompt TEXT         initial prompt (default: the config's default_prompt)\n"
          "  --policy P            cache policy: ") + policy_list("|", "|") + " (default: the world's)\n" +
          std::string(
@@ -128,6 +131,10 @@ PlayOptions parse_play_options(int argc, char** argv) {
       if (s != first && s != "demo")
         throw std::invalid_argument(std::string(a) + " must be " + first + " or demo, got '" + s + "'");
       o.decoder_stream = s;
+    } else if (a == "--decode-overlap") {
+      o.decode_overlap = value();
+      if (o.decode_overlap != "auto" && o.decode_overlap != "on" && o.decode_overlap != "off")
+        throw std::invalid_argument("--decode-overlap must be auto, on or off, got '" + o.decode_overlap + "'");
     } else if (a == "--text-device") {
       o.text_device = value();
       if (o.text_device != "cpu" && o.text_device != "cuda")

@@ -21,6 +21,7 @@ struct PlayOptions {
   std::string text_device = "cpu";  // cpu|cuda: where umT5 runs
   std::string decoder;              // published model: vae|taehv|preview (empty: model.json, else the rule)
   std::string decoder_stream;       // its semantics: --vae-stream pipeline|demo, --taehv-stream carried|demo
+  std::string decode_overlap = "auto";  // auto|on|off: the pixel decoder on its own thread (app/sources/decode_worker.h)
   std::optional<std::string> prompt;
   std::string policy;         // empty: the world's own
   int64_t budget_frames = 0;  // 0: the world's own

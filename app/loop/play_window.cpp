@@ -273,7 +273,7 @@ int run_window(const PlayOptions& options, const PlayConfig& user_config) {
       if (!shown || shown->chunk != fresh->chunk) {
         state.cache = fresh->stats->cache;
         state.stages = {fresh->stats->stages.denoise_ms, fresh->stats->stages.cache_update_ms,
-                        fresh->stats->stages.decode_ms};
+                        fresh->stats->stages.decode_ms, fresh->stats->stages.decode_hidden_ms};
       }
       state.world_frame = fresh->world_frame;
       state.session_frame = fresh->seq;

@@ -113,6 +113,7 @@ std::string status_json(const Frame& f, const ServeCounters& c) {
     j["denoise_ms"] = s.denoise_ms;
     j["cache_update_ms"] = s.cache_update_ms;
     j["decode_ms"] = s.decode_ms;
+    j["decode_hidden_ms"] = s.decode_hidden_ms;
     const cache::CacheStats& cs = f.stats->cache;
     const int64_t budget_frames = cs.tokens_per_frame > 0 ? cs.budget_tokens / cs.tokens_per_frame : 0;
     // Frames' worth of keys and values held (the stats' columns also list

@@ -28,14 +28,23 @@ WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) 
   } else {
     world_ = World::open(options.dir, options.dit, options.allow_external_paths);
   }
-  if (options.adaptive_threads && options.dit.backend == Backend::CPU) governor_ = std::make_unique<CpuThreadGovernor>();
+  const bool cpu = options.dit.backend == Backend::CPU;
+  if (options.decode_overlap && world_->video_decoder())
+    decode_worker_ = std::make_unique<DecodeWorker>(*world_->video_decoder(), 1);
+  // The decoder thread's core comes out of the DiT's team, unless the team is fixed.
+  const int decoder_threads = decode_worker_ && cpu ? 1 : 0;
+  const int team = std::max(1, omp_get_max_threads() - decoder_threads);
+  if (options.adaptive_threads && cpu) governor_ = std::make_unique<CpuThreadGovernor>(team);
+  else if (options.threads > 0) dit_threads_ = options.threads;
+  else if (decoder_threads > 0) dit_threads_ = team;
   const WorldDescription& d = world_->description();
   reset(1, d.presets.empty() ? std::string() : d.presets.front());
 }
 
 std::string WorldSource::compute_description() const {
   const ops::MatmulPrecision p = world_->dit().precision();
-  if (options_.dit.backend == Backend::CUDA) return std::string("CUDA, ") + ops::precision_name(p);
+  const char* beside = decode_worker_ ? ", decoding beside the DiT" : "";
+  if (options_.dit.backend == Backend::CUDA) return std::string("CUDA, ") + ops::precision_name(p) + beside;
   std::string s = "CPU " + ops::describe_cpu(p) + ", " + std::to_string(omp_get_max_threads()) + " threads";
   if (governor_) {
     s += " (adaptive";
@@ -46,7 +55,7 @@ std::string WorldSource::compute_description() const {
     }
     s += ")";
   }
-  return s;
+  return s + beside;
 }
 
 FrameFormat WorldSource::format() const {
@@ -66,6 +75,7 @@ void WorldSource::reset(uint64_t seed, const std::string& prompt) {
   } else {
     session_ = std::make_unique<WorldSession>(*world_, o, seed, prompt);  // the package's own start
   }
+  drop_decode();
   if (LatentVideoDecoder* v = world_->video_decoder()) v->reset();  // a new stream: caches, memories, trim
   pending_rgb_.clear();
 }
@@ -85,7 +95,7 @@ ChunkStats WorldSource::next_chunk(const ChunkRequest& request, std::vector<uint
     throw Error("world source: asked for " + std::to_string(request.actions.size()) + " frames, chunks are " +
                 std::to_string(chunk_frames()));
   if (governor_) governor_->update();
-  else if (options_.threads > 0 && omp_get_max_threads() != options_.threads) omp_set_num_threads(options_.threads);
+  else if (dit_threads_ > 0 && omp_get_max_threads() != dit_threads_) omp_set_num_threads(dit_threads_);
   if (LatentVideoDecoder* v = world_->video_decoder()) return next_video_chunk(*v, request, rgb);
   const Tensor z = session_->next_chunk(request.actions);
   const auto t0 = Clock::now();
@@ -121,11 +131,19 @@ ChunkStats WorldSource::next_video_chunk(LatentVideoDecoder& decoder, const Chun
   while (pending_rgb_.size() < want) {
     for (size_t i = 0; i < latent_actions.size(); ++i)
       latent_actions[i] = request.actions[std::min(i * static_cast<size_t>(d.frames_per_latent), request.actions.size() - 1)];
-    const Tensor z = session_->next_chunk(latent_actions);  // [chunk, 16, h, w] on the CPU
+    const Tensor z = session_->next_chunk(latent_actions);  // [chunk, 16, h, w]
     stats.stages.denoise_ms += session_->last_timing().denoise_ms;
     stats.stages.cache_update_ms += session_->last_timing().cache_update_ms;
+    Tensor latents = ops::to_backend(z, Backend::CPU);  // [chunk, 16, h, w] on the CPU
+    if (decode_worker_) {
+      // The chunk before this one decoded while this one denoised; this one
+      // decodes while the caller shows frames and the next call denoises.
+      if (decode_worker_->busy()) take_decoded(&stats.stages);
+      decode_worker_->start(std::move(latents));
+      continue;
+    }
     const auto t0 = Clock::now();
-    unit_rgb_to_rgb8(decoder.push(ops::to_backend(z, Backend::CPU)), decoded);  // [F][H][W][3]
+    unit_rgb_to_rgb8(decoder.push(latents), decoded);  // [F][H][W][3]
     pending_rgb_.insert(pending_rgb_.end(), decoded.begin(), decoded.end());
     stats.stages.decode_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
@@ -136,7 +154,28 @@ ChunkStats WorldSource::next_video_chunk(LatentVideoDecoder& decoder, const Chun
   return stats;
 }
 
+void WorldSource::take_decoded(StageTimes* stages) const {
+  DecodeWorker::Result r = decode_worker_->wait();
+  pending_rgb_.insert(pending_rgb_.end(), r.rgb.begin(), r.rgb.end());
+  if (stages) {
+    stages->decode_ms += r.decode_ms;
+    stages->decode_hidden_ms += std::max(0.0, r.decode_ms - r.waited_ms);
+  }
+}
+
+void WorldSource::drop_decode() {
+  if (!decode_worker_ || !decode_worker_->busy()) return;
+  try {
+    decode_worker_->wait();
+  } catch (const std::exception&) {
+    // the stream it belonged to is being replaced
+  }
+}
+
 void WorldSource::save_state(StateWriter& out) const {
+  // The decode in flight finishes first: the decoder's stream and the
+  // pending frames are then those of every latent the session has made.
+  if (decode_worker_ && decode_worker_->busy()) take_decoded(nullptr);
   session_->save_state(out);
   // A pixel decoder's stream, and the frames it decoded past the last chunk.
   if (const LatentVideoDecoder* v = world_->video_decoder()) v->save_state(out, "decoder");
@@ -152,6 +191,9 @@ void WorldSource::load_state(const StateReader& in) {
   if (!world_->video_decoder() && saved_with_decoder)
     in.fail("saved with a pixel decoder's stream (" + in.string("decoder/kind") +
             "); this world has none (--decoder preview?)");
+  // The decode in flight finishes into the pending frames first, so a load
+  // that fails leaves this stream whole; a load that succeeds replaces both.
+  if (decode_worker_ && decode_worker_->busy()) take_decoded(nullptr);
   std::unique_ptr<WorldSession> session = std::make_unique<WorldSession>(*world_, in);
   std::vector<uint8_t> pending;
   if (in.has("source.pending_rgb")) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "app/sources/decode_worker.h"
 #include "app/sources/frame_source.h"
 #include "cache/kv_store.h"
 #include "runtime/core/cpu_threads.h"
@@ -39,6 +40,12 @@ struct WorldSourceOptions {
   bool adaptive_threads = false;
   // > 0: a fixed team size, set on the thread that makes the chunks.
   int threads = 0;
+  // A published model's pixel decoder runs on a thread of its own and
+  // decodes chunk N while the DiT denoises chunk N+1 (decode_worker.h): the
+  // same frames, one chunk later. On the CPU its one thread is taken from the
+  // DiT's team when that is adaptive or the OpenMP default (a fixed
+  // --threads N stays N). play's --decode-overlap chooses.
+  bool decode_overlap = false;
   // RGB8 frames [n][H][W][3] of the world at `seed` for `prompt`, with the
   // actions that led to them; primes the cache instead of the package's own
   // start (when the package has an encoder). Null: the package's start.
@@ -88,7 +95,13 @@ class WorldSource final : public FrameSource {
 
   // With a video decoder: frames decoded but not yet handed out, RGB8.
   ChunkStats next_video_chunk(LatentVideoDecoder& decoder, const ChunkRequest& request, std::vector<uint8_t>& rgb);
-  std::vector<uint8_t> pending_rgb_;
+  // Saving finishes the decode in flight, whose frames join the pending ones
+  // (so both are mutable); a reset or a load drops it.
+  mutable std::vector<uint8_t> pending_rgb_;
+  int dit_threads_ = 0;  // > 0: the team set before each chunk (--threads, or the default less the decoder's)
+  std::unique_ptr<DecodeWorker> decode_worker_;  // decode_overlap with a video decoder; after world_, so destroyed first
+  void take_decoded(StageTimes* stages) const;   // waits for the decode in flight; its frames join pending_rgb_
+  void drop_decode();                            // waits for it and discards its frames
 };
 
 }  // namespace wl::app
