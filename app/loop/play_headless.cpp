@@ -72,11 +72,20 @@ int run_headless(const PlayOptions& options, const PlayConfig& config, const Inp
   session.start();
   ProgressBar bar(options.frames, options.record.empty() ? "playing" : "recording");
   int64_t got = 0;
+  StageTimes stage_sum;  // over the chunks shown, for the closing line
+  int64_t last_chunk = -1;
   while (got < options.frames && !stop_signal()) {
     auto frame = session.mailbox().pop_next(Clock::now() + std::chrono::milliseconds(200));
     if (!frame) {
       if (session.loop().status().finished) break;
       continue;
+    }
+    if (frame->stats && frame->chunk != last_chunk) {
+      last_chunk = frame->chunk;
+      stage_sum.denoise_ms += frame->stats->stages.denoise_ms;
+      stage_sum.cache_update_ms += frame->stats->stages.cache_update_ms;
+      stage_sum.decode_ms += frame->stats->stages.decode_ms;
+      stage_sum.decode_hidden_ms += frame->stats->stages.decode_hidden_ms;
     }
     ++got;
     bar.update(got);
@@ -106,6 +115,14 @@ int run_headless(const PlayOptions& options, const PlayConfig& config, const Inp
   }
   std::fprintf(stderr, "worldloop play: %lld frames%s%s\n", static_cast<long long>(got),
                desc.empty() ? "" : " recorded to ", options.record.c_str());
+  if (got > 0 && stage_sum.total_ms() > 0) {
+    const double n = static_cast<double>(got);
+    std::fprintf(stderr,
+                 "worldloop play: per frame, mean: denoise %.2f ms, cache %.2f ms, decode %.2f ms (%.2f ms of it "
+                 "hidden beside denoising), %.2f ms in all\n",
+                 stage_sum.denoise_ms / n, stage_sum.cache_update_ms / n, stage_sum.decode_ms / n,
+                 stage_sum.decode_hidden_ms / n, stage_sum.total_ms() / n);
+  }
   if (!session.loop().status().saved_state.empty())
     std::fprintf(stderr, "worldloop play: %s\n", session.loop().status().notice.c_str());
   return 0;

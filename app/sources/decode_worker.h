@@ -3,9 +3,9 @@
 // One job at a time, in the order given, so the decoder's stream sees the
 // latents exactly as a sequential run would and gives the same frames.
 //
-// The worker runs its OpenMP team of `threads` (1 by default): the model
-// thread's team shrinks by as much while overlap is on (world_source.cpp),
-// so the two never spin against each other on the same cores.
+// The worker runs an OpenMP team of its own, of `threads`: 1 beside a DiT on
+// the CPU, whose team shrinks by as much (world_source.cpp) so the two never
+// spin against each other on the same cores; every core beside a DiT on CUDA.
 #pragma once
 #include <condition_variable>
 #include <cstdint>

@@ -28,10 +28,12 @@ WorldSource::WorldSource(const WorldSourceOptions& options) : options_(options) 
   } else {
     world_ = World::open(options.dir, options.dit, options.allow_external_paths);
   }
+  // With the DiT on the CPU, the decoder thread's one core comes out of the
+  // DiT's team (unless the team is fixed); with the DiT on CUDA, the decoder
+  // has every core while the DiT runs on the device.
   const bool cpu = options.dit.backend == Backend::CPU;
   if (options.decode_overlap && world_->video_decoder())
-    decode_worker_ = std::make_unique<DecodeWorker>(*world_->video_decoder(), 1);
-  // The decoder thread's core comes out of the DiT's team, unless the team is fixed.
+    decode_worker_ = std::make_unique<DecodeWorker>(*world_->video_decoder(), cpu ? 1 : omp_get_max_threads());
   const int decoder_threads = decode_worker_ && cpu ? 1 : 0;
   const int team = std::max(1, omp_get_max_threads() - decoder_threads);
   if (options.adaptive_threads && cpu) governor_ = std::make_unique<CpuThreadGovernor>(team);
