@@ -354,7 +354,7 @@ TEST(WorldState, SaveAndLoadCommandsGoBackInTheSameSession) {
     e.frame = f;
     e.time = now;
     // Frames 14.. get the keys frames 6.. got, so after the load they repeat them.
-    e.actions.keys = (f >= 14 ? f - 8 : f) % 5 < 2 ? kActForward : 0;
+    e.actions.keys = (f >= 14 ? f - 8 : f) % 5 < 2 ? uint32_t{kActForward} : 0u;
     inputs.push(e);
   }
   auto command = [&](app::InputEvent::Kind kind, int64_t frame, const std::string& file) {
@@ -375,7 +375,9 @@ TEST(WorldState, SaveAndLoadCommandsGoBackInTheSameSession) {
     auto f = mailbox.pop_next(app::Clock::now() + std::chrono::seconds(30));
     ASSERT_TRUE(f) << loop.status().error;
     frames.emplace_back(f->pixels(), f->pixels() + f->format.bytes());
-    if (f->seq == 12) EXPECT_NE(loop.status().notice.find("load failed"), std::string::npos) << loop.status().notice;
+    if (f->seq == 12) {
+      EXPECT_NE(loop.status().notice.find("load failed"), std::string::npos) << loop.status().notice;
+    }
   }
   loop.stop();
   EXPECT_EQ(loop.status().error, "");

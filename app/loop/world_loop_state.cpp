@@ -98,7 +98,8 @@ void WorldLoop::restore_state(const StateReader& in) {
   const int64_t first = first_frame_of(in);
   const nlohmann::json& pending = in.at("loop/pending");
   const int64_t p = static_cast<int64_t>(pending.size());
-  if (first < 0 || world_frame < p || chunk < 0 || script_upto < -1 || p >= std::max(1, source_.chunk_frames()) + 1)
+  if (seq < 0 || first < 0 || world_frame < p || chunk < 0 || script_upto < -1 ||
+      p >= std::max(1, source_.chunk_frames()) + 1)
     in.fail("the state's frame counters are out of range");
   std::vector<FrameActions> pending_actions;
   for (int64_t i = 0; i < p; ++i)

@@ -8,7 +8,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "runtime/core/safetensors.h"
 
@@ -16,9 +19,33 @@ namespace wl::test {
 
 std::string data_path(const std::string& name) { return std::string(WL_TEST_DATA_DIR) + "/" + name; }
 
+namespace {
+
+std::mutex g_temp_mutex;
+std::vector<std::string>& temp_dirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+
+void remove_temp_dirs() {
+  if (std::getenv("WORLDLOOP_KEEP_TEST_DIRS")) return;
+  std::lock_guard<std::mutex> lock(g_temp_mutex);
+  for (const std::string& d : temp_dirs()) {
+    std::error_code ec;
+    std::filesystem::remove_all(d, ec);
+  }
+}
+
+}  // namespace
+
 std::string temp_dir() {
   std::string tmpl = "/tmp/worldloop-test-XXXXXX";
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  std::lock_guard<std::mutex> lock(g_temp_mutex);
+  // Registered after the list exists, so it runs before the list is destroyed.
+  static const bool registered = (temp_dirs(), std::atexit(remove_temp_dirs) == 0);
+  (void)registered;
+  temp_dirs().push_back(tmpl);
   return tmpl;
 }
 

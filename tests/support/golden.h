@@ -10,7 +10,8 @@ namespace wl::test {
 
 // tests/data/<name>
 std::string data_path(const std::string& name);
-// A fresh temporary directory for one test (removed by the OS eventually).
+// A fresh folder under /tmp, removed when the test process exits (set
+// WORLDLOOP_KEEP_TEST_DIRS to keep them for a look).
 std::string temp_dir();
 // ||a - b|| / ||b|| over all elements (F32 tensors of the same size).
 double relative_l2(const Tensor& a, const Tensor& b);
