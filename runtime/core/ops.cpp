@@ -717,6 +717,36 @@ void conv2d(const Tensor& x, const ConvWeight& w, Tensor& y) {
   }
 }
 
+ConvWeight prepare_conv3d(const Tensor& weight, const Tensor& bias, int padding) {
+  const char* op = "prepare_conv3d";
+  need_defined(op, "weight", weight);
+  need_rank(op, "weight", weight, 5);
+  if (bias.defined() && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))
+    fail(op, "bias " + S(bias) + " does not match weight " + S(weight));
+  if (padding < 0) fail(op, "padding must be >= 0");
+  if (backend_of(op, {&weight, &bias}) != Backend::CPU) fail(op, "weights must be given on the CPU");
+  return cpu::prepare_conv3d(weight, bias, padding);
+}
+
+void conv3d_frames(const Tensor& x, const ConvWeight& w, Tensor& y) {
+  const char* op = "conv3d_frames";
+  need_f32(op, "x", x);
+  need_f32(op, "y", y);
+  need_rank(op, "x", x, 4);
+  need_rank(op, "y", y, 4);
+  if (w.weight.rank() != 5) fail(op, "the weight " + S(w.weight) + " was not prepared by prepare_conv3d");
+  if (x.dim(1) != w.in_channels()) fail(op, "x " + S(x) + " and weight " + S(w.weight) + " differ in channels");
+  const int64_t kt = w.weight.dim(2), kh = w.weight.dim(3), kw = w.weight.dim(4);
+  const int64_t to = x.dim(0) - kt + 1;
+  const int64_t ho = x.dim(2) + 2 * w.padding - kh + 1, wo = x.dim(3) + 2 * w.padding - kw + 1;
+  if (to <= 0 || ho <= 0 || wo <= 0) fail(op, "x " + S(x) + " is smaller than the kernel " + S(w.weight));
+  if (y.dim(0) != to || y.dim(1) != w.out_channels() || y.dim(2) != ho || y.dim(3) != wo)
+    fail(op, "y " + S(y) + " should be [" + std::to_string(to) + ", " + std::to_string(w.out_channels()) + ", " +
+                 std::to_string(ho) + ", " + std::to_string(wo) + "]");
+  if (backend_of(op, {&x, &y}) != Backend::CPU) fail(op, "runs on the CPU only (no CUDA kernel yet)");
+  cpu::conv3d_frames(x, w, y);
+}
+
 void upsample_nearest_2x(const Tensor& x, Tensor& y) {
   const char* op = "upsample_nearest_2x";
   need_f32(op, "x", x);

@@ -1,4 +1,5 @@
-// 2D convolutions on the CPU through oneDNN (f32), and nearest upsampling.
+// 2D convolutions, and 3D ones over frame-major sequences, on the CPU through
+// oneDNN (f32), and nearest upsampling.
 //
 // Tensors stay plain NCHW at the op boundary, but each convolution runs in the
 // layouts oneDNN picks for it (format_tag::any: channel-blocked on AVX-512,
@@ -122,6 +123,104 @@ void conv2d(const Tensor& x, const ops::ConvWeight& w, Tensor& y) {
   dnnl::stream s(eng);
   dnnl::memory src_m(src, eng, const_cast<void*>(x.raw()));
   dnnl::memory dst_m(dst, eng, y.raw());
+  dnnl::memory conv_src = src_m, conv_dst = dst_m;
+  if (!prim.src_plain) {
+    conv_src = dnnl::memory(prim.src, eng, layout_buffer(0, prim.src.get_size()));
+    dnnl::reorder(src_m, conv_src).execute(s, src_m, conv_src);
+  }
+  if (!prim.dst_plain) conv_dst = dnnl::memory(prim.dst, eng, layout_buffer(1, prim.dst.get_size()));
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, prim.weights},
+                                              {DNNL_ARG_DST, conv_dst},
+                                              {DNNL_ARG_SCRATCHPAD, scratchpad_memory(prim.scratchpad, eng)}};
+  if (prim.bias.defined())
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory({{o}, dt::f32, tag::x}, eng, const_cast<void*>(prim.bias.raw())));
+  prim.primitive.execute(s, args);
+  if (!prim.dst_plain) dnnl::reorder(conv_dst, dst_m).execute(s, conv_dst, dst_m);
+  s.wait();
+}
+
+// ---- 3D, over frame-major sequences ------------------------------------------
+//
+// The Wan VAE's tensors are frame-major, [T, C, H, W]; oneDNN's 3D
+// convolution wants [N, C, D, H, W]. A strided descriptor says the first is
+// the second with N = 1 and D = T (strides T*C*H*W, H*W, C*H*W, W, 1), so the
+// boundary reorder into the primitive's blocked layout reads the frames where
+// they are, with no transpose.
+
+namespace {
+
+struct Conv3dKey {
+  int64_t t, c, h, w, o, kt, kh, kw;
+  int padding;
+  const void* weight;
+  const void* bias;
+  int threads;
+  auto tie() const { return std::tie(t, c, h, w, o, kt, kh, kw, padding, weight, bias, threads); }
+  bool operator<(const Conv3dKey& other) const { return tie() < other.tie(); }
+};
+
+std::map<Conv3dKey, CachedConv> g_convs3d;  // under g_conv_mutex
+
+dnnl::memory::desc frames_desc(int64_t t, int64_t c, int64_t h, int64_t w) {  // [T, C, H, W] as [1, C, T, H, W]
+  return dnnl::memory::desc({1, c, t, h, w}, dt::f32, dnnl::memory::dims{t * c * h * w, h * w, c * h * w, w, 1});
+}
+
+CachedConv make_conv3d(const Conv3dKey& key, const ops::ConvWeight& w, dnnl::engine& eng) {
+  const int64_t to = key.t - key.kt + 1;
+  const int64_t ho = key.h + 2 * key.padding - key.kh + 1, wo = key.w + 2 * key.padding - key.kw + 1;
+  const dnnl::memory::desc src_plain = frames_desc(key.t, key.c, key.h, key.w);
+  const dnnl::memory::desc dst_plain = frames_desc(to, key.o, ho, wo);
+  const dnnl::memory::desc wei_plain({key.o, key.c, key.kt, key.kh, key.kw}, dt::f32, tag::oidhw);
+  const dnnl::memory::desc src_any({1, key.c, key.t, key.h, key.w}, dt::f32, tag::any);
+  const dnnl::memory::desc dst_any({1, key.o, to, ho, wo}, dt::f32, tag::any);
+  const dnnl::memory::desc wei_any({key.o, key.c, key.kt, key.kh, key.kw}, dt::f32, tag::any);
+  const dnnl::memory::dims strides{1, 1, 1}, pad{0, key.padding, key.padding};
+  auto desc = key.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                         dnnl::algorithm::convolution_direct, src_any, wei_any,
+                                                         dnnl::memory::desc({key.o}, dt::f32, tag::x), dst_any,
+                                                         strides, pad, pad)
+                       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                         dnnl::algorithm::convolution_direct, src_any, wei_any,
+                                                         dst_any, strides, pad, pad);
+  const dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), eng);
+  CachedConv c{dnnl::convolution_forward(pd), pd.src_desc(), pd.dst_desc(), pd.scratchpad_desc(),
+               dnnl::memory(pd.weights_desc(), eng), w.weight, w.bias};
+  c.src_plain = pd.src_desc() == src_plain;
+  c.dst_plain = pd.dst_desc() == dst_plain;
+  dnnl::memory wei_user(wei_plain, eng, const_cast<void*>(w.weight.raw()));
+  dnnl::stream s(eng);
+  dnnl::reorder(wei_user, c.weights).execute(s, wei_user, c.weights);
+  s.wait();
+  return c;
+}
+
+}  // namespace
+
+ops::ConvWeight prepare_conv3d(const Tensor& weight, const Tensor& bias, int padding) {
+  ops::ConvWeight cw;
+  cw.weight = weight.to(DType::F32);
+  if (bias.defined()) cw.bias = bias.to(DType::F32);
+  cw.stride = 1;
+  cw.padding = padding;
+  return cw;
+}
+
+void conv3d_frames(const Tensor& x, const ops::ConvWeight& w, Tensor& y) {
+  const int64_t t = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
+  const int64_t o = w.weight.dim(0), kt = w.weight.dim(2), kh = w.weight.dim(3), kw = w.weight.dim(4);
+  dnnl::engine& eng = conv_engine();
+  CachedConv prim;
+  {
+    std::lock_guard<std::mutex> lock(g_conv_mutex);
+    const Conv3dKey key{t, c, h, wd, o, kt, kh, kw, w.padding, w.weight.raw(),
+                        w.bias.defined() ? w.bias.raw() : nullptr, omp_get_max_threads()};
+    auto it = g_convs3d.find(key);
+    if (it == g_convs3d.end()) it = g_convs3d.emplace(key, make_conv3d(key, w, eng)).first;
+    prim = it->second;
+  }
+  dnnl::stream s(eng);
+  dnnl::memory src_m(frames_desc(t, c, h, wd), eng, const_cast<void*>(x.raw()));
+  dnnl::memory dst_m(frames_desc(y.dim(0), o, y.dim(2), y.dim(3)), eng, y.raw());
   dnnl::memory conv_src = src_m, conv_dst = dst_m;
   if (!prim.src_plain) {
     conv_src = dnnl::memory(prim.src, eng, layout_buffer(0, prim.src.get_size()));

@@ -68,6 +68,8 @@ ops::ExpectedScores expected_attention(const Tensor& keys, const Tensor& values,
 // ---- convolutions (conv_onednn.cpp, layout.cpp) -------------------------------
 ops::ConvWeight prepare_conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding);
 void conv2d(const Tensor& x, const ops::ConvWeight& w, Tensor& y);
+ops::ConvWeight prepare_conv3d(const Tensor& weight, const Tensor& bias, int padding);
+void conv3d_frames(const Tensor& x, const ops::ConvWeight& w, Tensor& y);
 void upsample_nearest_2x(const Tensor& x, Tensor& y);
 
 // ---- layout (layout.cpp) ----------------------------------------------------------

@@ -79,23 +79,29 @@ CausalConv CausalConv::load(const WeightMap& w, const std::string& name, int64_t
   const Tensor w5 = f32(w, name + ".weight", {out, in, kt, k, k});  // [out, in, kt, k, k]
   const Tensor bias = f32(w, name + ".bias", {out});                // [out]
   CausalConv c;
-  for (int64_t dt = 0; dt < kt; ++dt)
-    c.taps.push_back(ops::prepare_conv2d(time_tap(w5, dt), dt == 0 ? bias : Tensor(), 1, k == 3 ? 1 : 0));
-  if (kt == 3) c.slot = slots++;
+  const int padding = k == 3 ? 1 : 0;
+  if (kt == 3) {
+    c.weight = ops::prepare_conv3d(w5, bias, padding);
+    c.slot = slots++;
+  } else {
+    c.weight = ops::prepare_conv2d(time_tap(w5, 0), bias, 1, padding);  // [out, in, k, k]
+  }
   return c;
 }
 
 Tensor CausalConv::apply(const Tensor& x, ConvCaches& caches, const std::string& where) const {
-  if (slot < 0) return conv(x, taps[0]);  // 1x1x1
+  if (slot < 0) return conv(x, weight);  // 1x1x1
   Tensor& cache = caches.at(static_cast<size_t>(slot));
   if (!cache.defined()) cache = Tensor::zeros({2, x.dim(1), x.dim(2), x.dim(3)});  // [2, C, H, W]
   if (cache.dim(1) != x.dim(1) || cache.dim(2) != x.dim(2) || cache.dim(3) != x.dim(3))
     throw Error(where + ": a stream's frames changed size from " + shape_str(cache.shape()) + " to " +
                 shape_str(x.shape()));
   const int64_t n = x.dim(0);
-  const Tensor seq = concat_frames(cache, x);         // [n + 2, C, H, W]
-  Tensor y = conv(frame_view(seq, 0, n), taps[0]);    // [n, O, H', W'], with the bias
-  for (size_t dt = 1; dt < 3; ++dt) ops::add(y, conv(frame_view(seq, static_cast<int64_t>(dt), n), taps[dt]));
+  const Tensor seq = concat_frames(cache, x);  // [n + 2, C, H, W]
+  const int64_t kh = weight.weight.dim(3), kw = weight.weight.dim(4);
+  Tensor y = Tensor::empty({n, weight.out_channels(), x.dim(2) + 2 * weight.padding - kh + 1,
+                            x.dim(3) + 2 * weight.padding - kw + 1});  // [n, O, H', W']
+  ops::conv3d_frames(seq, weight, y);
   cache = frames_of(seq, n, 2);
   return y;
 }

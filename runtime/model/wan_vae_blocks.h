@@ -2,8 +2,8 @@
 // (specs/encoders.md §3.1, specs/decoders.md §1.2): the channel RMS norm, the
 // causal 3D convolution with its two-frame cache, the residual block and the
 // per-frame attention block. Sequences are frame-major [T, C, H, W] F32 on
-// the CPU; the 2D parts are oneDNN convolutions (ops::conv2d), a kt = 3
-// convolution the sum of three of them over its time taps.
+// the CPU; a kt = 3 convolution is one oneDNN 3D convolution over the cached
+// frames and the new ones (ops::conv3d_frames), the rest 2D (ops::conv2d).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -38,9 +38,11 @@ using ConvCaches = std::vector<Tensor>;
 // Y[t] = b + sum_dt conv2d(X[t - 2 + dt]; W[:, :, dt]) over the layer's whole
 // history, frames before the start zero.
 struct CausalConv {
-  std::vector<ops::ConvWeight> taps;  // tap dt applies to input frame t - (kt-1) + dt; the bias on tap 0
-  int slot = -1;                      // index into ConvCaches (kt = 3 only)
-  int64_t out_channels() const { return taps.front().out_channels(); }
+  // kt = 3: one 3D convolution over (cache, x) (ops::conv3d_frames, faster
+  // than summing three 2D ones: bench/bench_conv3d.cpp); kt = 1: a 2D one.
+  ops::ConvWeight weight;
+  int slot = -1;  // index into ConvCaches (kt = 3 only)
+  int64_t out_channels() const { return weight.out_channels(); }
 
   // Loads `name`.weight [out, in, kt, k, k] and .bias [out]; a kt = 3 conv
   // takes the next cache slot (`slots` counts them).
