@@ -62,6 +62,62 @@ void* layout_buffer(int slot, size_t bytes) {
   return reinterpret_cast<void*>((addr + 63) & ~uintptr_t{63});
 }
 
+// The user's layouts of a convolution, and the `any` ones oneDNN chooses from.
+struct ConvLayouts {
+  dnnl::memory::desc src, dst, weights;
+};
+struct AnyLayouts {
+  dnnl::memory::desc src, weights, dst;
+};
+
+// A primitive for `any`, its layouts compared with the user's, and the
+// weights (user layout `plain.weights`) reordered into its own once.
+CachedConv pack_conv(const ConvLayouts& plain, const AnyLayouts& any, const dnnl::memory::dims& strides,
+                     const dnnl::memory::dims& pad, const ops::ConvWeight& w, dnnl::engine& eng) {
+  const int64_t o = w.weight.dim(0);
+  auto desc = w.bias.defined()
+                  ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                    dnnl::algorithm::convolution_direct, any.src, any.weights,
+                                                    dnnl::memory::desc({o}, dt::f32, tag::x), any.dst, strides, pad, pad)
+                  : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                    dnnl::algorithm::convolution_direct, any.src, any.weights, any.dst,
+                                                    strides, pad, pad);
+  const dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), eng);
+  CachedConv c{dnnl::convolution_forward(pd), pd.src_desc(), pd.dst_desc(), pd.scratchpad_desc(),
+               dnnl::memory(pd.weights_desc(), eng), w.weight, w.bias};
+  c.src_plain = pd.src_desc() == plain.src;
+  c.dst_plain = pd.dst_desc() == plain.dst;
+  dnnl::memory wei_user(plain.weights, eng, const_cast<void*>(w.weight.raw()));
+  dnnl::stream s(eng);
+  dnnl::reorder(wei_user, c.weights).execute(s, wei_user, c.weights);
+  s.wait();
+  return c;
+}
+
+// Runs `prim` from x to y in the user's layouts `src` and `dst`, reordering
+// in and out of the primitive's own where they differ.
+void run_conv(const CachedConv& prim, const dnnl::memory::desc& src, const dnnl::memory::desc& dst, const Tensor& x,
+              Tensor& y, dnnl::engine& eng) {
+  dnnl::stream s(eng);
+  dnnl::memory src_m(src, eng, const_cast<void*>(x.raw()));
+  dnnl::memory dst_m(dst, eng, y.raw());
+  dnnl::memory conv_src = src_m, conv_dst = dst_m;
+  if (!prim.src_plain) {
+    conv_src = dnnl::memory(prim.src, eng, layout_buffer(0, prim.src.get_size()));
+    dnnl::reorder(src_m, conv_src).execute(s, src_m, conv_src);
+  }
+  if (!prim.dst_plain) conv_dst = dnnl::memory(prim.dst, eng, layout_buffer(1, prim.dst.get_size()));
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, prim.weights},
+                                              {DNNL_ARG_DST, conv_dst},
+                                              {DNNL_ARG_SCRATCHPAD, scratchpad_memory(prim.scratchpad, eng)}};
+  if (prim.bias.defined())
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory({{prim.bias.dim(0)}, dt::f32, tag::x}, eng,
+                                             const_cast<void*>(prim.bias.raw())));
+  prim.primitive.execute(s, args);
+  if (!prim.dst_plain) dnnl::reorder(conv_dst, dst_m).execute(s, conv_dst, dst_m);
+  s.wait();
+}
+
 CachedConv make_conv(const ConvKey& key, const ops::ConvWeight& w, dnnl::engine& eng) {
   const dnnl::memory::desc src_plain({key.n, key.c, key.h, key.w}, dt::f32, tag::nchw);
   const int64_t ho = (key.h + 2 * key.padding - key.kh) / key.stride + 1;
@@ -71,25 +127,8 @@ CachedConv make_conv(const ConvKey& key, const ops::ConvWeight& w, dnnl::engine&
   const dnnl::memory::desc src_any({key.n, key.c, key.h, key.w}, dt::f32, tag::any);
   const dnnl::memory::desc dst_any({key.n, key.o, ho, wo}, dt::f32, tag::any);
   const dnnl::memory::desc wei_any({key.o, key.c, key.kh, key.kw}, dt::f32, tag::any);
-  const dnnl::memory::dims strides{key.stride, key.stride}, pad{key.padding, key.padding};
-  const bool has_bias = key.bias != nullptr;
-  auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                         dnnl::algorithm::convolution_direct, src_any, wei_any,
-                                                         dnnl::memory::desc({key.o}, dt::f32, tag::x), dst_any,
-                                                         strides, pad, pad)
-                       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                         dnnl::algorithm::convolution_direct, src_any, wei_any,
-                                                         dst_any, strides, pad, pad);
-  const dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), eng);
-  CachedConv c{dnnl::convolution_forward(pd), pd.src_desc(), pd.dst_desc(), pd.scratchpad_desc(),
-               dnnl::memory(pd.weights_desc(), eng), w.weight, w.bias};
-  c.src_plain = pd.src_desc() == src_plain;
-  c.dst_plain = pd.dst_desc() == dst_plain;
-  dnnl::memory wei_user(wei_plain, eng, const_cast<void*>(w.weight.raw()));
-  dnnl::stream s(eng);
-  dnnl::reorder(wei_user, c.weights).execute(s, wei_user, c.weights);
-  s.wait();
-  return c;
+  return pack_conv({src_plain, dst_plain, wei_plain}, {src_any, wei_any, dst_any},
+                   {key.stride, key.stride}, {key.padding, key.padding}, w, eng);
 }
 
 }  // namespace
@@ -120,23 +159,7 @@ void conv2d(const Tensor& x, const ops::ConvWeight& w, Tensor& y) {
     if (it == g_convs.end()) it = g_convs.emplace(key, make_conv(key, w, eng)).first;
     prim = it->second;
   }
-  dnnl::stream s(eng);
-  dnnl::memory src_m(src, eng, const_cast<void*>(x.raw()));
-  dnnl::memory dst_m(dst, eng, y.raw());
-  dnnl::memory conv_src = src_m, conv_dst = dst_m;
-  if (!prim.src_plain) {
-    conv_src = dnnl::memory(prim.src, eng, layout_buffer(0, prim.src.get_size()));
-    dnnl::reorder(src_m, conv_src).execute(s, src_m, conv_src);
-  }
-  if (!prim.dst_plain) conv_dst = dnnl::memory(prim.dst, eng, layout_buffer(1, prim.dst.get_size()));
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, prim.weights},
-                                              {DNNL_ARG_DST, conv_dst},
-                                              {DNNL_ARG_SCRATCHPAD, scratchpad_memory(prim.scratchpad, eng)}};
-  if (prim.bias.defined())
-    args.emplace(DNNL_ARG_BIAS, dnnl::memory({{o}, dt::f32, tag::x}, eng, const_cast<void*>(prim.bias.raw())));
-  prim.primitive.execute(s, args);
-  if (!prim.dst_plain) dnnl::reorder(conv_dst, dst_m).execute(s, conv_dst, dst_m);
-  s.wait();
+  run_conv(prim, src, dst, x, y, eng);
 }
 
 // ---- 3D, over frame-major sequences ------------------------------------------
@@ -174,24 +197,8 @@ CachedConv make_conv3d(const Conv3dKey& key, const ops::ConvWeight& w, dnnl::eng
   const dnnl::memory::desc src_any({1, key.c, key.t, key.h, key.w}, dt::f32, tag::any);
   const dnnl::memory::desc dst_any({1, key.o, to, ho, wo}, dt::f32, tag::any);
   const dnnl::memory::desc wei_any({key.o, key.c, key.kt, key.kh, key.kw}, dt::f32, tag::any);
-  const dnnl::memory::dims strides{1, 1, 1}, pad{0, key.padding, key.padding};
-  auto desc = key.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                         dnnl::algorithm::convolution_direct, src_any, wei_any,
-                                                         dnnl::memory::desc({key.o}, dt::f32, tag::x), dst_any,
-                                                         strides, pad, pad)
-                       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                         dnnl::algorithm::convolution_direct, src_any, wei_any,
-                                                         dst_any, strides, pad, pad);
-  const dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), eng);
-  CachedConv c{dnnl::convolution_forward(pd), pd.src_desc(), pd.dst_desc(), pd.scratchpad_desc(),
-               dnnl::memory(pd.weights_desc(), eng), w.weight, w.bias};
-  c.src_plain = pd.src_desc() == src_plain;
-  c.dst_plain = pd.dst_desc() == dst_plain;
-  dnnl::memory wei_user(wei_plain, eng, const_cast<void*>(w.weight.raw()));
-  dnnl::stream s(eng);
-  dnnl::reorder(wei_user, c.weights).execute(s, wei_user, c.weights);
-  s.wait();
-  return c;
+  return pack_conv({src_plain, dst_plain, wei_plain}, {src_any, wei_any, dst_any}, {1, 1, 1},
+                   {0, key.padding, key.padding}, w, eng);
 }
 
 }  // namespace
@@ -218,23 +225,7 @@ void conv3d_frames(const Tensor& x, const ops::ConvWeight& w, Tensor& y) {
     if (it == g_convs3d.end()) it = g_convs3d.emplace(key, make_conv3d(key, w, eng)).first;
     prim = it->second;
   }
-  dnnl::stream s(eng);
-  dnnl::memory src_m(frames_desc(t, c, h, wd), eng, const_cast<void*>(x.raw()));
-  dnnl::memory dst_m(frames_desc(y.dim(0), o, y.dim(2), y.dim(3)), eng, y.raw());
-  dnnl::memory conv_src = src_m, conv_dst = dst_m;
-  if (!prim.src_plain) {
-    conv_src = dnnl::memory(prim.src, eng, layout_buffer(0, prim.src.get_size()));
-    dnnl::reorder(src_m, conv_src).execute(s, src_m, conv_src);
-  }
-  if (!prim.dst_plain) conv_dst = dnnl::memory(prim.dst, eng, layout_buffer(1, prim.dst.get_size()));
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, prim.weights},
-                                              {DNNL_ARG_DST, conv_dst},
-                                              {DNNL_ARG_SCRATCHPAD, scratchpad_memory(prim.scratchpad, eng)}};
-  if (prim.bias.defined())
-    args.emplace(DNNL_ARG_BIAS, dnnl::memory({{o}, dt::f32, tag::x}, eng, const_cast<void*>(prim.bias.raw())));
-  prim.primitive.execute(s, args);
-  if (!prim.dst_plain) dnnl::reorder(conv_dst, dst_m).execute(s, conv_dst, dst_m);
-  s.wait();
+  run_conv(prim, frames_desc(t, c, h, wd), frames_desc(y.dim(0), o, y.dim(2), y.dim(3)), x, y, eng);
 }
 
 void upsample_nearest_2x(const Tensor& x, Tensor& y) {
